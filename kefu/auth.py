@@ -1,0 +1,242 @@
+"""Users, password hashing (argon2id), server-side sessions, lockout, roles and permission checks.
+
+A session token is random, given to the browser as a cookie and stored here only as its SHA-256, so a
+copy of the database does not let anyone log in. Sessions slide: each use extends them by the idle
+limit; a session unused for longer is over.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from kefu.errors import AuthError, PermissionDenied
+from kefu.sheets import ROLES, ValidationError, Problem
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,31}")
+SESSION_TOUCH_SECONDS = 60          # write last_seen at most once a minute, not on every rerun
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password of anyone's")
+
+# Screens that are not sheets, and the roles that may open them.
+VIEW_ROLES = {
+    "home": set(ROLES),
+    "account": set(ROLES),
+    "users": {"admin"},
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int | None
+    username: str
+    display_name: str
+    role: str
+    language: str | None = None
+    active: bool = True
+
+
+SYSTEM = User(id=None, username="system", display_name="System", role="system")
+
+
+def can(user: User | None, sheet, action: str) -> bool:
+    """May this user do action on sheet? The system actor (CLI, seeding) may do anything."""
+    if user is None or not user.active:
+        return False
+    if user.role == "system":
+        return True
+    return sheet.allows(user.role, action)
+
+
+def require(user: User | None, sheet, action: str) -> None:
+    if not can(user, sheet, action):
+        raise PermissionDenied()
+
+
+def can_view(user: User | None, view: str) -> bool:
+    return user is not None and user.active and user.role in VIEW_ROLES.get(view, set())
+
+
+def require_view(user: User | None, view: str) -> None:
+    if not can_view(user, view):
+        raise PermissionDenied()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _row_to_user(row) -> User:
+    return User(id=row[0], username=row[1], display_name=row[2], role=row[3], language=row[4], active=bool(row[5]))
+
+
+USER_COLUMNS = "id, username, display_name, role, language, active"
+
+
+def get_user(store, user_id: int) -> User | None:
+    row = store.conn.execute(f"SELECT {USER_COLUMNS} FROM kefu_users WHERE id = ?", (user_id,)).fetchone()
+    return _row_to_user(row) if row else None
+
+
+def list_users(store) -> list[dict]:
+    cursor = store.conn.execute("SELECT id, username, display_name, role, active, language, last_login_at, "
+                                "locked_until FROM kefu_users ORDER BY role, username")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def check_password_rules(store, password: str) -> list[Problem]:
+    minimum = store.settings.min_password_length
+    if len(password or "") < minimum:
+        return [Problem("password", "auth.short_password", {"min": minimum})]
+    return []
+
+
+def create_user(store, username: str, display_name: str, role: str, password: str | None, actor: User,
+                *, language: str | None = None, demo: bool = False) -> int:
+    """Add a user (admin, CLI or first-run only). password None makes an account that cannot log in."""
+    if actor.role not in ("admin", "system"):
+        raise PermissionDenied()
+    problems = []
+    username = (username or "").strip()
+    if not USERNAME.fullmatch(username):
+        problems.append(Problem("username", "auth.bad_username", {}))
+    if role not in ROLES:
+        problems.append(Problem("role", "auth.bad_role", {"role": role}))
+    display_name = (display_name or "").strip() or username
+    if len(display_name) > 50:
+        problems.append(Problem("display_name", "err.too_long", {"max": 50, "got": len(display_name)}))
+    if password is not None:
+        problems += check_password_rules(store, password)
+    if problems:
+        raise ValidationError(None, problems)
+    digest = hash_password(password) if password is not None else None
+    with store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM kefu_users WHERE username = ?", (username,)).fetchone():
+            raise ValidationError(None, [Problem("username", "auth.username_taken", {"name": username})])
+        user_id = conn.execute(
+            "INSERT INTO kefu_users(username, display_name, role, password_hash, language, created_at, demo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (username, display_name, role, digest, language, store.now(), int(demo))).lastrowid
+        store._audit(conn, actor, "kefu_users", user_id, "create", None,
+                     {"username": username, "display_name": display_name, "role": role})
+    return user_id
+
+
+def create_first_admin(store, username: str, display_name: str, password: str) -> int:
+    """Only while the database has no user at all: the first-run screen's one action."""
+    if not store.is_empty():
+        raise PermissionDenied()
+    return create_user(store, username, display_name, "admin", password, SYSTEM)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(store, username: str, password: str) -> tuple[User, str]:
+    """Check the password; on success open a session and return (user, token).
+    Failures say only 'wrong user name or password', except for a locked or disabled account."""
+    settings = store.settings
+    now = time.time()
+    row = store.conn.execute(f"SELECT {USER_COLUMNS}, password_hash, failed_logins, locked_until FROM kefu_users "
+                             "WHERE username = ?", ((username or "").strip(),)).fetchone()
+    if row is None or row[6] is None:
+        _verify(_DUMMY_HASH, password or "")      # same work as a real check: no user enumeration by timing
+        raise AuthError("auth.bad_login")
+    user = _row_to_user(row)
+    password_hash, failed, locked_until = row[6], row[7], row[8]
+    if locked_until and locked_until > now:
+        raise AuthError("auth.locked", until=_clock(store, locked_until))
+    if not _verify(password_hash, password or ""):
+        failed += 1
+        lock = now + settings.lockout_minutes * 60 if failed >= settings.lockout_attempts else None
+        with store.transaction() as conn:
+            conn.execute("UPDATE kefu_users SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                         (0 if lock else failed, lock, user.id))
+            store._audit(conn, user, "kefu_users", user.id, "login_failed", None, {"locked": bool(lock)})
+        if lock:
+            raise AuthError("auth.locked", until=_clock(store, lock))
+        raise AuthError("auth.bad_login")
+    if not user.active:
+        raise AuthError("auth.disabled")
+    token = secrets.token_urlsafe(32)
+    expires = now + settings.session_idle_hours * 3600
+    with store.transaction() as conn:
+        conn.execute("UPDATE kefu_users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+                     (store.now(), user.id))
+        conn.execute("INSERT INTO kefu_sessions(token_hash, user_id, created_at, last_seen_at, expires_at) "
+                     "VALUES (?, ?, ?, ?, ?)", (_token_hash(token), user.id, now, now, expires))
+        store._audit(conn, user, "kefu_users", user.id, "login", None, None)
+    if _hasher.check_needs_rehash(password_hash):
+        with store.transaction() as conn:
+            conn.execute("UPDATE kefu_users SET password_hash = ? WHERE id = ?", (hash_password(password), user.id))
+    return user, token
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _clock(store, epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, store.settings.tz).strftime("%H:%M")
+
+
+def session_user(store, token: str | None) -> User | None:
+    """The user behind a live session token, extending the session; None if it is over."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    now = time.time()
+    row = store.conn.execute(
+        f"SELECT s.last_seen_at, s.expires_at, s.ended_at, {', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
+        "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.token_hash = ?",
+        (_token_hash(token),)).fetchone()
+    if row is None:
+        return None
+    last_seen, expires, ended = row[0], row[1], row[2]
+    user = _row_to_user(row[3:])
+    if ended is not None or expires <= now or not user.active:
+        return None
+    if now - last_seen >= SESSION_TOUCH_SECONDS:
+        with store.transaction() as conn:
+            conn.execute("UPDATE kefu_sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
+                         (now, now + store.settings.session_idle_hours * 3600, _token_hash(token)))
+    return user
+
+
+def logout(store, token: str | None) -> None:
+    if not token:
+        return
+    with store.transaction() as conn:
+        row = conn.execute("SELECT user_id FROM kefu_sessions WHERE token_hash = ? AND ended_at IS NULL",
+                           (_token_hash(token),)).fetchone()
+        if row:
+            conn.execute("UPDATE kefu_sessions SET ended_at = ? WHERE token_hash = ?", (time.time(), _token_hash(token)))
+            user = get_user(store, row[0])
+            store._audit(conn, user, "kefu_users", row[0], "logout", None, None)
+
+
+def set_language(store, user: User, language: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE kefu_users SET language = ? WHERE id = ?", (language, user.id))
+
+
+def change_password(store, user: User, current: str, new: str) -> None:
+    row = store.conn.execute("SELECT password_hash FROM kefu_users WHERE id = ?", (user.id,)).fetchone()
+    if row is None or not row[0] or not _verify(row[0], current or ""):
+        raise ValidationError(None, [Problem("current", "auth.wrong_current", {})])
+    problems = check_password_rules(store, new)
+    if problems:
+        raise ValidationError(None, problems)
+    with store.transaction() as conn:
+        conn.execute("UPDATE kefu_users SET password_hash = ? WHERE id = ?", (hash_password(new), user.id))
+        store._audit(conn, user, "kefu_users", user.id, "password_changed", None, None)

@@ -1,0 +1,152 @@
+"""python -m kefu: a thin shell over the library (init, check, seed, export, user add)."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+from kefu import auth, config
+from kefu.errors import KefuError, MigrationError
+from kefu.exporting import csv_bytes
+from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
+from kefu.store import Query, Store
+
+
+def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
+    store = Store(db or config.db_path(), load_sheets(), config.load())
+    if migrate:
+        for step in store.migrate():
+            print(f"migrate: {step}", file=sys.stderr)
+    return store
+
+
+def cmd_check(args) -> int:
+    try:
+        sheets = load_sheets()
+        config.load()
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    except config.ConfigError as exc:
+        print(exc)
+        return 1
+    print(f"ok: {len(sheets)} sheets ({', '.join(sheets)})")
+    return 0
+
+
+def cmd_init(args) -> int:
+    from seed.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+    store = open_store(args.db)
+    if args.demo:
+        if not store.is_empty():
+            print(f"{store.path}: already has users; demo data not added")
+            return 0
+        counts = seed_demo(store)
+        print(f"{store.path}: demo office created: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        print("demo accounts (password " + DEMO_PASSWORD + "): " + ", ".join(a[0] for a in DEMO_ACCOUNTS))
+    else:
+        print(f"{store.path}: ready" + (" (no users yet: open the app to create the administrator)"
+                                        if store.is_empty() else ""))
+    return 0
+
+
+def cmd_seed(args) -> int:
+    from seed.demo import scale
+    store = open_store(args.db)
+    counts = scale(store, args.scale)
+    print(f"{store.path}: added " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def date_filter_field(sheet) -> str | None:
+    return next((f.name for f in sheet.fields if f.name in sheet.filters and f.type_name in ("date", "datetime")), None)
+
+
+def cmd_export(args) -> int:
+    store = open_store(args.db)
+    sheet = store.sheet(args.sheet) if args.sheet in store.sheets else None
+    if sheet is None:
+        print(f"unknown sheet '{args.sheet}' (sheets: {', '.join(store.sheets)})", file=sys.stderr)
+        return 2
+    query = Query()
+    if args.date_from or args.date_to:
+        field = date_filter_field(sheet)
+        if field is None:
+            print(f"sheet '{sheet.name}' has no date filter", file=sys.stderr)
+            return 2
+        for value in (args.date_from, args.date_to):
+            if value:
+                date.fromisoformat(value)
+        query.filters[field] = (args.date_from, args.date_to)
+    actor = auth.User(id=None, username=f"cli:{args.role}", display_name="CLI", role=args.role)
+    data = csv_bytes(store, sheet.name, actor, query, args.lang)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    store = open_store(args.db)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 1
+    user_id = auth.create_user(store, args.name, args.display_name or args.name, args.role, password, auth.SYSTEM,
+                               language=args.lang)
+    print(f"user {args.name} ({args.role}) created with id {user_id}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m kefu", description="Kefu Desk command line")
+    top.add_argument("--db", help="database file (default: $KEFU_DB or data/kefu.db)")
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("init", help="create or migrate the database")
+    p.add_argument("--demo", action="store_true", help="fill an empty database with the demo office")
+    p.set_defaults(func=cmd_init)
+    sub.add_parser("check", help="validate schema/*.toml and office.toml").set_defaults(func=cmd_check)
+    p = sub.add_parser("seed", help="add bulk demo data for benchmarks")
+    p.add_argument("--scale", type=int, required=True, help="number of visitor records to add")
+    p.set_defaults(func=cmd_seed)
+    p = sub.add_parser("export", help="export a sheet as CSV (UTF-8 with BOM), as a role sees it")
+    p.add_argument("sheet")
+    p.add_argument("--from", dest="date_from", help="first date, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="last date, YYYY-MM-DD")
+    p.add_argument("--role", default="staff", choices=ROLES, help="export as this role sees it (default staff)")
+    p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("user", help="manage users")
+    users = p.add_subparsers(dest="user_command", required=True)
+    p = users.add_parser("add", help="add a user")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--display-name")
+    p.add_argument("--lang", choices=config.LANGUAGES)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user_add)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SchemaError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+    except MigrationError as exc:
+        print("database not changed:\n" + "\n".join(exc.problems), file=sys.stderr)
+    except ValidationError as exc:
+        print("\n".join(exc.messages("en")), file=sys.stderr)
+    except (KefuError, config.ConfigError, ValueError) as exc:
+        print(exc.message("en") if isinstance(exc, KefuError) else str(exc), file=sys.stderr)
+    return 1

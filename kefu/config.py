@@ -1,0 +1,80 @@
+"""Office settings from office.toml (KEFU_CONFIG overrides the path, KEFU_DB the database)."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("zh", "en")
+
+
+class ConfigError(Exception):
+    """office.toml is missing a key or holds a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    office_name: dict
+    timezone: str
+    default_language: str
+    phone_region: str
+    session_idle_hours: float
+    lockout_attempts: int
+    lockout_minutes: float
+    min_password_length: int
+    late_grace_minutes: int
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("KEFU_CONFIG", ROOT / "office.toml"))
+
+
+def db_path() -> Path:
+    return Path(os.environ.get("KEFU_DB", ROOT / "data" / "kefu.db"))
+
+
+def _positive(path: Path, key: str, value, kind=float):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{path}: {key} must be a positive number, not {value!r}")
+    return kind(value)
+
+
+@lru_cache(maxsize=4)
+def load(path: str | None = None) -> Settings:
+    file = Path(path) if path else config_path()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc
+    office = data.get("office", {})
+    security = data.get("security", {})
+    visitors = data.get("visitors", {})
+    timezone = office.get("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{file}: office.timezone {timezone!r} is not a known time zone") from exc
+    language = office.get("default_language", "zh")
+    if language not in LANGUAGES:
+        raise ConfigError(f"{file}: office.default_language must be one of {LANGUAGES}, not {language!r}")
+    return Settings(
+        office_name=office.get("name", {"en": "Kefu Desk", "zh": "客服台"}),
+        timezone=timezone,
+        default_language=language,
+        phone_region=office.get("phone_region", "CN"),
+        session_idle_hours=_positive(file, "security.session_idle_hours", security.get("session_idle_hours", 8)),
+        lockout_attempts=_positive(file, "security.lockout_attempts", security.get("lockout_attempts", 5), int),
+        lockout_minutes=_positive(file, "security.lockout_minutes", security.get("lockout_minutes", 15)),
+        min_password_length=_positive(file, "security.min_password_length", security.get("min_password_length", 8), int),
+        late_grace_minutes=int(visitors.get("late_grace_minutes", 5)),
+    )

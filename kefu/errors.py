@@ -1,0 +1,45 @@
+"""Errors a user may see: each carries an i18n key and its parameters."""
+from __future__ import annotations
+
+from kefu.i18n import t
+
+
+class KefuError(Exception):
+    code = "err.denied"
+
+    def __init__(self, code: str | None = None, **params):
+        self.code = code or self.code
+        self.params = params
+        super().__init__(self.code if not params else f"{self.code} {params}")
+
+    def message(self, lang: str) -> str:
+        return t(self.code, lang, **self.params)
+
+
+class PermissionDenied(KefuError):
+    code = "err.denied"
+
+
+class NotFound(KefuError):
+    code = "err.not_found"
+
+
+class StaleRecord(KefuError):
+    """The record changed since the user's screen read it; saving would lose that change."""
+    code = "err.stale"
+
+
+class DatabaseUnavailable(KefuError):
+    code = "err.db_open"
+
+
+class AuthError(KefuError):
+    code = "auth.bad_login"
+
+
+class MigrationError(Exception):
+    """The sheets ask for a change that would lose data; nothing was changed."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems

@@ -1,0 +1,467 @@
+"""Field types: how a declared field is stored, checked and shown.
+
+A type is an object with `parse(field, raw, ctx) -> stored value` (raising FieldError with a message
+key from i18n) and `display(field, stored, lang) -> value for a grid`. The registry TYPES maps the
+names used in schema/*.toml to these objects; sheets.py checks each declaration against it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from urllib.parse import urlparse
+
+from kefu.i18n import label as pick_label
+
+# Keys every field may carry; each type adds its own in `extra_keys`.
+COMMON_KEYS = {"name", "type", "label", "required", "pii", "index", "help", "default", "readonly", "unique"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TRUE_WORDS = {"1", "true", "yes", "y", "是", "对", "√", "✓"}
+FALSE_WORDS = {"0", "false", "no", "n", "否", "不", "×", ""}
+
+
+class FieldError(Exception):
+    """A value a field will not take: `code` is an i18n key (err.*), params fill it in."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Context:
+    """What parsing needs to know about the office."""
+    tz: ZoneInfo
+    phone_region: str = "CN"
+
+
+def _blank(raw) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, float) and math.isnan(raw):
+        return True
+    return isinstance(raw, str) and raw.strip() == ""
+
+
+class FieldType:
+    name = ""
+    sql = "TEXT"
+    extra_keys: frozenset = frozenset()
+
+    def parse(self, field, raw, ctx: Context):
+        raise NotImplementedError
+
+    def display(self, field, value, lang: str):
+        return value
+
+    def check_declaration(self, field) -> list[str]:
+        return []
+
+
+class Text(FieldType):
+    name = "text"
+    extra_keys = frozenset({"max_length", "pattern", "placeholder"})
+    default_max = 200
+    control = _SINGLE_LINE_CONTROL
+
+    def parse(self, field, raw, ctx):
+        value = unicodedata.normalize("NFC", str(raw)).strip()
+        if self.control.search(value):
+            raise FieldError("err.control_chars")
+        limit = field.options.get("max_length", self.default_max)
+        if len(value) > limit:
+            raise FieldError("err.too_long", max=limit, got=len(value))
+        pattern = field.options.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise FieldError("err.bad_pattern", value=_short(value))
+        return value
+
+    def check_declaration(self, field):
+        problems = []
+        limit = field.options.get("max_length")
+        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+            problems.append("max_length must be a positive whole number")
+        pattern = field.options.get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"pattern is not a valid regular expression ({exc})")
+        return problems
+
+
+class LongText(Text):
+    name = "longtext"
+    default_max = 5000
+    control = _CONTROL
+
+
+class _Bounded(FieldType):
+    extra_keys = frozenset({"min", "max", "step"})
+
+    def _bounds(self, field, value):
+        low, high = field.options.get("min"), field.options.get("max")
+        if low is not None and value < low:
+            raise FieldError("err.too_small", min=low)
+        if high is not None and value > high:
+            raise FieldError("err.too_large", max=high)
+        return value
+
+    def check_declaration(self, field):
+        low, high = field.options.get("min"), field.options.get("max")
+        for key, bound in (("min", low), ("max", high)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+                return [f"{key} must be a number"]
+        if low is not None and high is not None and low > high:
+            return ["min is greater than max"]
+        return []
+
+
+class Int(_Bounded):
+    name = "int"
+    sql = "INTEGER"
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, bool):
+            raise FieldError("err.not_int")
+        if isinstance(raw, int):
+            value = raw
+        else:
+            try:
+                number = Decimal(str(raw).strip().replace(",", ""))
+            except InvalidOperation:
+                raise FieldError("err.not_int") from None
+            if not number.is_finite() or number != number.to_integral_value():
+                raise FieldError("err.not_int")
+            value = int(number)
+        if abs(value) > 2**62:
+            raise FieldError("err.too_large", max=field.options.get("max", 2**62))
+        return self._bounds(field, value)
+
+
+class Number(_Bounded):
+    name = "number"
+    sql = "REAL"
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, bool):
+            raise FieldError("err.not_number")
+        try:
+            value = float(str(raw).strip().replace(",", "")) if not isinstance(raw, (int, float)) else float(raw)
+        except ValueError:
+            raise FieldError("err.not_number") from None
+        if not math.isfinite(value):
+            raise FieldError("err.not_number")
+        return self._bounds(field, value)
+
+
+class Money(_Bounded):
+    """Exact amounts: the table holds integer fen; min/max are declared in yuan."""
+    name = "money"
+    sql = "INTEGER"
+    limit_yuan = Decimal("100000000000")  # far beyond any office amount, well inside 64 bits
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, bool):
+            raise FieldError("err.bad_money")
+        text = repr(raw) if isinstance(raw, float) else str(raw)
+        text = text.strip().replace(",", "").replace("，", "").lstrip("¥￥").strip()
+        try:
+            yuan = Decimal(text)
+        except InvalidOperation:
+            raise FieldError("err.bad_money") from None
+        if not yuan.is_finite():
+            raise FieldError("err.bad_money")
+        if abs(yuan) >= self.limit_yuan:
+            raise FieldError("err.too_large", max=field.options.get("max", self.limit_yuan))
+        if yuan != yuan.quantize(Decimal("0.01")):
+            raise FieldError("err.bad_money")
+        self._bounds(field, yuan)
+        return int(yuan * 100)
+
+    def display(self, field, value, lang):
+        return None if value is None else format_fen(value)
+
+
+def format_fen(fen: int) -> str:
+    """Integer fen as yuan with two decimals: 128050 -> '1280.50'."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+
+
+class Date(FieldType):
+    name = "date"
+    extra_keys = frozenset({"not_before"})
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, datetime):
+            return raw.date().isoformat()
+        if isinstance(raw, date):
+            return raw.isoformat()
+        text = str(raw).strip()
+        for fmt in DATE_FORMATS:
+            try:
+                return datetime.strptime(text, fmt).date().isoformat()
+            except ValueError:
+                continue
+        raise FieldError("err.bad_date")
+
+
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+class DateTime(FieldType):
+    """Stored as ISO-8601 text in the office's offset, to the second: 2026-11-22T14:30:00+08:00."""
+    name = "datetime"
+    extra_keys = frozenset({"not_before"})
+
+    def parse(self, field, raw, ctx):
+        moment = raw if isinstance(raw, datetime) else None
+        if moment is None and hasattr(raw, "to_pydatetime"):
+            moment = raw.to_pydatetime()
+        if moment is None:
+            text = str(raw).strip()
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                for fmt in DATETIME_FORMATS:
+                    try:
+                        moment = datetime.strptime(text, fmt)
+                        break
+                    except ValueError:
+                        continue
+        if moment is None:
+            raise FieldError("err.bad_datetime")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ctx.tz)
+        return moment.astimezone(ctx.tz).replace(microsecond=0).isoformat()
+
+    def display(self, field, value, lang):
+        return None if value is None else value[:16].replace("T", " ")
+
+
+class Bool(FieldType):
+    name = "bool"
+    sql = "INTEGER"
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, bool):
+            return int(raw)
+        if isinstance(raw, int) and raw in (0, 1):
+            return raw
+        word = str(raw).strip().lower()
+        if word in TRUE_WORDS:
+            return 1
+        if word in FALSE_WORDS:
+            return 0
+        raise FieldError("err.bad_bool")
+
+    def display(self, field, value, lang):
+        return None if value is None else bool(value)
+
+
+class Choice(FieldType):
+    """Stores the choice's value; accepts the value or its label in either language."""
+    name = "choice"
+    extra_keys = frozenset({"choices"})
+
+    def match(self, field, raw):
+        text = str(raw).strip()
+        for choice in field.choices:
+            if text == choice["value"] or text in (choice.get("en"), choice.get("zh")):
+                return choice["value"]
+        raise FieldError("err.bad_choice", value=_short(text))
+
+    def parse(self, field, raw, ctx):
+        return self.match(field, raw)
+
+    def display(self, field, value, lang):
+        return None if value is None else field.choice_label(value, lang)
+
+    def check_declaration(self, field):
+        choices = field.options.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return ["choices must be a non-empty list of { value, en, zh }"]
+        problems, seen = [], set()
+        for position, choice in enumerate(choices, 1):
+            if not isinstance(choice, dict) or not isinstance(choice.get("value"), str) or not choice["value"]:
+                problems.append(f"choice {position} has no text value")
+                continue
+            if not choice.get("en") or not choice.get("zh"):
+                problems.append(f"choice '{choice['value']}' needs both en and zh labels")
+            extra = set(choice) - {"value", "en", "zh"}
+            if extra:
+                problems.append(f"choice '{choice['value']}' has unknown key(s) {', '.join(sorted(extra))}")
+            if choice["value"] in seen:
+                problems.append(f"choice '{choice['value']}' is declared twice")
+            seen.add(choice["value"])
+        return problems
+
+
+class MultiChoice(Choice):
+    """A JSON list of choice values, in declaration order: ["a", "c"]."""
+    name = "multichoice"
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, str):
+            stripped = raw.strip()
+            if stripped.startswith("["):
+                try:
+                    raw = json.loads(stripped)
+                except json.JSONDecodeError:
+                    raise FieldError("err.bad_choice", value=_short(stripped)) from None
+            else:
+                raw = [part for part in re.split(r"[,，、;；]", stripped) if part.strip()]
+        if not isinstance(raw, (list, tuple, set)):
+            raise FieldError("err.bad_choice", value=_short(str(raw)))
+        chosen = {self.match(field, item) for item in raw}
+        if not chosen:
+            return None
+        return json.dumps([c["value"] for c in field.choices if c["value"] in chosen], ensure_ascii=False)
+
+    def display(self, field, value, lang):
+        if value is None:
+            return None
+        return ", ".join(field.choice_label(v, lang) for v in json.loads(value))
+
+
+class Phone(FieldType):
+    """Validated with Google's libphonenumber; a home-region number is stored as its national digits
+    (13812345678, 01062345678), any other as E.164 (+447911123456)."""
+    name = "phone"
+
+    def parse(self, field, raw, ctx):
+        text = str(raw).strip()
+        if len(text) > 40 or re.search(r"[A-Za-z]", text):
+            raise FieldError("err.bad_phone", value=_short(text))
+        try:
+            number = phonenumbers.parse(text, ctx.phone_region)
+        except phonenumbers.NumberParseException:
+            raise FieldError("err.bad_phone", value=_short(text)) from None
+        if not phonenumbers.is_valid_number(number):
+            raise FieldError("err.bad_phone", value=_short(text))
+        if phonenumbers.region_code_for_number(number) == ctx.phone_region:
+            national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+            return re.sub(r"\D", "", national)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Email(FieldType):
+    name = "email"
+
+    def parse(self, field, raw, ctx):
+        text = str(raw).strip()
+        try:
+            return validate_email(text, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise FieldError("err.bad_email", value=_short(text)) from None
+
+
+class Url(FieldType):
+    name = "url"
+
+    def parse(self, field, raw, ctx):
+        text = str(raw).strip()
+        if len(text) > 2000 or _SINGLE_LINE_CONTROL.search(text) or " " in text:
+            raise FieldError("err.bad_url")
+        parts = urlparse(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FieldError("err.bad_url")
+        return text
+
+
+class Rating(FieldType):
+    name = "rating"
+    sql = "INTEGER"
+
+    def parse(self, field, raw, ctx):
+        try:
+            value = Int().parse(field, raw, ctx)
+        except FieldError:
+            raise FieldError("err.bad_rating") from None
+        if not 1 <= value <= 5:
+            raise FieldError("err.bad_rating")
+        return value
+
+    def display(self, field, value, lang):
+        return None if value is None else "★" * value
+
+
+class Ref(FieldType):
+    """The id of a row in another sheet; the store checks that the row exists."""
+    name = "ref"
+    sql = "INTEGER"
+    extra_keys = frozenset({"sheet"})
+
+    def parse(self, field, raw, ctx):
+        if isinstance(raw, bool):
+            raise FieldError(self.missing)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise FieldError(self.missing) from None
+        if value <= 0:
+            raise FieldError(self.missing)
+        return value
+
+    missing = "err.bad_ref"
+
+    def check_declaration(self, field):
+        if not isinstance(field.options.get("sheet"), str):
+            return ["a ref field needs sheet = \"<name of another sheet>\""]
+        return []
+
+
+class User(Ref):
+    """The id of a staff account; the store checks that it exists and is active."""
+    name = "user"
+    extra_keys = frozenset()
+    missing = "err.bad_user"
+
+    def check_declaration(self, field):
+        return []
+
+
+TYPES: dict[str, FieldType] = {
+    t.name: t for t in (Text(), LongText(), Int(), Number(), Money(), Date(), DateTime(), Bool(), Choice(),
+                         MultiChoice(), Phone(), Email(), Url(), Rating(), Ref(), User())
+}
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def mask(value) -> str | None:
+    """Hide most of a personal value: 13812345678 -> 138****5678, a@b.cn -> a***@b.cn, 张三丰 -> 张**."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if "@" in text:
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(text) >= 7 and re.fullmatch(r"\+?[\d\-\sXx]+", text):
+        return text[:3] + "*" * (len(text) - 7) + text[-4:]
+    if len(text) <= 1:
+        return "*"
+    return text[:1] + "*" * min(len(text) - 1, 6)
+
+
+def choice_label(field, value: str, lang: str) -> str:
+    for choice in field.choices:
+        if choice["value"] == value:
+            return pick_label(choice, lang)
+    return value

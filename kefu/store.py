@@ -1,0 +1,607 @@
+"""The one module that writes records: open the file, migrate it from the sheets, write with audit,
+query with filters, search and pages.
+
+Every connection belongs to one thread (sqlite3 refuses to share them, and one shared connection would
+mix transactions). Every write is one `BEGIN IMMEDIATE` transaction holding the record and its audit
+row, so a concurrent writer waits on busy_timeout instead of failing and nothing is half-written.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field as dc_field
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from kefu import auth, config
+from kefu.errors import DatabaseUnavailable, MigrationError, NotFound, StaleRecord
+from kefu.fields import Context, mask
+from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
+
+BUSY_TIMEOUT_MS = 15000
+SYSTEM_DDL = """
+CREATE TABLE IF NOT EXISTS kefu_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS kefu_users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    language TEXT,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL,
+    created_at TEXT NOT NULL,
+    last_login_at TEXT,
+    demo INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS kefu_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES kefu_users(id),
+    created_at REAL NOT NULL,
+    last_seen_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS kefu_sessions_user ON kefu_sessions(user_id);
+CREATE TABLE IF NOT EXISTS kefu_audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    user_id INTEGER,
+    username TEXT NOT NULL,
+    sheet TEXT NOT NULL,
+    row_id INTEGER,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_audit_row ON kefu_audit(sheet, row_id);
+CREATE INDEX IF NOT EXISTS kefu_audit_at ON kefu_audit(at);
+CREATE TABLE IF NOT EXISTS kefu_access_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    user_id INTEGER,
+    username TEXT NOT NULL,
+    sheet TEXT NOT NULL,
+    row_id INTEGER,
+    action TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_access_log_at ON kefu_access_log(at);
+"""
+SYSTEM_COLUMN_DDL = {
+    "created_at": "TEXT NOT NULL DEFAULT ''",
+    "created_by": "INTEGER",
+    "updated_at": "TEXT",
+    "updated_by": "INTEGER",
+    "deleted_at": "TEXT",
+    "deleted_by": "INTEGER",
+    "version": "INTEGER NOT NULL DEFAULT 1",
+}
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection for this thread: autocommit (we open transactions ourselves), WAL, FKs, busy wait."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnavailable(detail=f"{path}: {exc}") from exc
+    return conn
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Query:
+    """What a grid or an export asks for. filters: field -> value, list of values, or (from, to)."""
+    search: str = ""
+    filters: dict = dc_field(default_factory=dict)
+    sort: str | None = None
+    page: int = 1
+    page_size: int = 50
+    deleted: bool = False
+
+
+@dataclass
+class Page:
+    rows: list[dict]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+class Store:
+    """One database file described by a set of sheets."""
+
+    def __init__(self, path: Path | str, sheets: dict[str, Sheet], settings: config.Settings | None = None):
+        self.path = Path(path)
+        self.sheets = sheets
+        self.settings = settings or config.load()
+        self.ctx = Context(tz=self.settings.tz, phone_region=self.settings.phone_region)
+        self._local = threading.local()
+
+    # -- connections and transactions -------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def now(self) -> str:
+        return datetime.now(self.settings.tz).replace(microsecond=0).isoformat()
+
+    def sheet(self, name: str) -> Sheet:
+        try:
+            return self.sheets[name]
+        except KeyError:
+            raise NotFound() from None
+
+    # -- migration ---------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Bring the file in line with the sheets; returns what was done. A change that would lose data
+        raises MigrationError naming it, and then nothing at all is changed."""
+        conn = self.conn
+        with self.transaction():
+            for statement in SYSTEM_DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            steps, refusals = [], []
+            for sheet in self.sheets.values():
+                self._plan_sheet(conn, sheet, steps, refusals)
+            if refusals:
+                raise MigrationError(refusals)
+            for description, statements in steps:
+                for statement in statements:
+                    conn.execute(statement)
+            self._sync_fts(conn, steps)
+        return [description for description, _ in steps if description]
+
+    def _columns(self, conn, table: str) -> dict[str, str]:
+        return {row[1]: (row[2] or "").upper() for row in conn.execute(f"PRAGMA table_info({quote_ident(table)})")}
+
+    def _column_ddl(self, field) -> str:
+        ddl = f"{quote_ident(field.name)} {field.sql}"
+        if field.type_name == "user":
+            ddl += " REFERENCES kefu_users(id)"
+        elif field.type_name == "ref":
+            ddl += f" REFERENCES {quote_ident(field.ref_sheet)}(id)"
+        return ddl
+
+    def _plan_sheet(self, conn, sheet: Sheet, steps: list, refusals: list) -> None:
+        table = quote_ident(sheet.name)
+        where = f"schema/{sheet.name}.toml"
+        existing = self._columns(conn, sheet.name)
+        if not existing:
+            columns = ["id INTEGER PRIMARY KEY"] + [self._column_ddl(f) for f in sheet.fields]
+            columns += [f"{name} {ddl}" for name, ddl in SYSTEM_COLUMN_DDL.items()]
+            steps.append((f"created table {sheet.name}", [f"CREATE TABLE {table} (\n    " + ",\n    ".join(columns) + "\n)"]))
+        else:
+            for name, ddl in SYSTEM_COLUMN_DDL.items():
+                if name not in existing:
+                    steps.append((f"{sheet.name}: added column {name}", [f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"]))
+            for field in sheet.fields:
+                if field.name not in existing:
+                    steps.append((f"{sheet.name}: added column {field.name}",
+                                  [f"ALTER TABLE {table} ADD COLUMN {self._column_ddl(field)}"]))
+                elif existing[field.name] != field.sql:
+                    held = self._values_held(conn, sheet.name, field.name)
+                    if held:
+                        refusals.append(f"{where}: field '{field.name}' is now {field.type_name} ({field.sql}) but the "
+                                        f"column is {existing[field.name]} and holds {held} value(s); refusing to retype it")
+                    else:
+                        steps.append((f"{sheet.name}: retyped empty column {field.name}",
+                                      self._drop_column(conn, sheet.name, field.name)
+                                      + [f"ALTER TABLE {table} ADD COLUMN {self._column_ddl(field)}"]))
+            declared = set(sheet.by_name) | set(SYSTEM_COLUMNS)
+            for name in existing:
+                if name in declared:
+                    continue
+                held = self._values_held(conn, sheet.name, name)
+                if held:
+                    refusals.append(f"{where}: column '{name}' is no longer declared but holds {held} value(s); "
+                                    f"declare it again, or empty it first, to go on")
+                else:
+                    steps.append((f"{sheet.name}: dropped empty column {name}", self._drop_column(conn, sheet.name, name)))
+        for field in sheet.fields:
+            if field.index or field.type_name in ("user", "ref"):
+                steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident(f'idx_{sheet.name}_{field.name}')} "
+                                   f"ON {table}({quote_ident(field.name)})"]))
+        for group in sheet.unique:
+            steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident('idx_' + sheet.name + '_' + '_'.join(group))} "
+                               f"ON {table}({', '.join(quote_ident(c) for c in group)})"]))
+
+    def _values_held(self, conn, table: str, column: str) -> int:
+        return conn.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE {quote_ident(column)} IS NOT NULL "
+                            f"AND {quote_ident(column)} != ''").fetchone()[0]
+
+    def _drop_column(self, conn, table: str, column: str) -> list[str]:
+        statements = []
+        for index in conn.execute(f"PRAGMA index_list({quote_ident(table)})").fetchall():
+            names = [r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(index[1])})")]
+            if column in names:
+                statements.append(f"DROP INDEX {quote_ident(index[1])}")
+        for trigger in self._fts_triggers(table):
+            statements.append(f"DROP TRIGGER IF EXISTS {quote_ident(trigger)}")
+        return statements + [f"ALTER TABLE {quote_ident(table)} DROP COLUMN {quote_ident(column)}"]
+
+    @staticmethod
+    def _fts_triggers(table: str) -> list[str]:
+        return [f"{table}_fts_ai", f"{table}_fts_ad", f"{table}_fts_au"]
+
+    def _sync_fts(self, conn, steps: list) -> None:
+        """One trigram FTS5 index per sheet with search fields, rebuilt when its columns change."""
+        for sheet in self.sheets.values():
+            key = f"fts:{sheet.name}"
+            wanted = ",".join(sheet.search)
+            row = conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (key,)).fetchone()
+            have = row[0] if row else None
+            fts = quote_ident(f"{sheet.name}_fts")
+            triggers_missing = bool(sheet.search) and conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                (f"{sheet.name}_fts_ai",)).fetchone()[0] == 0
+            if have == wanted and not triggers_missing:
+                continue
+            for trigger in self._fts_triggers(sheet.name):
+                conn.execute(f"DROP TRIGGER IF EXISTS {quote_ident(trigger)}")
+            if have != wanted:
+                conn.execute(f"DROP TABLE IF EXISTS {fts}")
+            if sheet.search:
+                cols = ", ".join(quote_ident(c) for c in sheet.search)
+                new = ", ".join(f"new.{quote_ident(c)}" for c in sheet.search)
+                old = ", ".join(f"old.{quote_ident(c)}" for c in sheet.search)
+                table = quote_ident(sheet.name)
+                if have != wanted:
+                    conn.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content={table}, "
+                                 f"content_rowid='id', tokenize='trigram')")
+                    conn.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+                    steps.append((f"{sheet.name}: search index over {wanted}", []))
+                name = sheet.name
+                conn.execute(f"CREATE TRIGGER {quote_ident(name + '_fts_ai')} AFTER INSERT ON {table} BEGIN "
+                             f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
+                conn.execute(f"CREATE TRIGGER {quote_ident(name + '_fts_ad')} AFTER DELETE ON {table} BEGIN "
+                             f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END")
+                conn.execute(f"CREATE TRIGGER {quote_ident(name + '_fts_au')} AFTER UPDATE ON {table} BEGIN "
+                             f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
+                             f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
+            conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
+
+    # -- writes ------------------------------------------------------------------------------------
+    def insert(self, sheet_name: str, values: dict, actor) -> int:
+        """Validate, insert and audit one record; returns its id."""
+        return self.insert_many(sheet_name, [values], actor)[0]
+
+    def insert_many(self, sheet_name: str, rows: list[dict], actor) -> list[int]:
+        """Insert many records in one transaction: all of them, or (on any error) none."""
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "create")
+        prepared = [self._prepare_new(sheet, values) for values in rows]
+        ids = []
+        now = self.now()
+        with self.transaction() as conn:
+            for clean in prepared:
+                self._check_links(conn, sheet, clean)
+                self._check_unique(conn, sheet, clean, None)
+                record = {**clean, "created_at": now, "created_by": actor.id, "version": 1}
+                columns = ", ".join(quote_ident(c) for c in record)
+                marks = ", ".join("?" for _ in record)
+                row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",
+                                      list(record.values())).lastrowid
+                self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record})
+                ids.append(row_id)
+        return ids
+
+    def _prepare_new(self, sheet: Sheet, values: dict) -> dict:
+        values = dict(values)
+        for field in sheet.fields:
+            if field.default is not None and (values.get(field.name) is None or values.get(field.name) == ""):
+                values[field.name] = field.default
+        clean = sheet.validate(values, self.ctx)
+        problems = sheet.cross_check(clean)
+        if problems:
+            raise ValidationError(sheet, problems)
+        return clean
+
+    def update(self, sheet_name: str, row_id: int, changes: dict, actor, *, expected_version: int | None = None,
+               allow_readonly: bool = False) -> dict:
+        """Validate and apply changes to one record; returns the record as stored. expected_version
+        (the version the user's screen showed) turns a concurrent change into StaleRecord."""
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "update")
+        clean = sheet.validate(changes, self.ctx, partial=True)
+        locked = [Problem(name, "err.not_editable", {}) for name in clean
+                  if (sheet.by_name[name].readonly and not allow_readonly)
+                  or (sheet.by_name[name].pii and not auth.can(actor, sheet, "pii"))]
+        if locked:
+            raise ValidationError(sheet, locked)
+        with self.transaction() as conn:
+            before = self._fetch(conn, sheet, row_id)
+            if before is None or before["deleted_at"] is not None:
+                raise NotFound()
+            if expected_version is not None and before["version"] != expected_version:
+                raise StaleRecord()
+            changed = {k: v for k, v in clean.items() if before.get(k) != v}
+            shown = (lambda row: row) if auth.can(actor, sheet, "pii") else (lambda row: self.masked(sheet, row))
+            if not changed:
+                return shown(before)
+            problems = sheet.cross_check({**before, **changed})
+            if problems:
+                raise ValidationError(sheet, problems)
+            self._check_links(conn, sheet, changed)
+            self._check_unique(conn, sheet, {**before, **changed}, row_id, only=changed)
+            stamp = {"updated_at": self.now(), "updated_by": actor.id}
+            assignments = ", ".join(f"{quote_ident(c)} = ?" for c in {**changed, **stamp})
+            conn.execute(f"UPDATE {quote_ident(sheet.name)} SET {assignments}, version = version + 1 WHERE id = ?",
+                         [*changed.values(), *stamp.values(), row_id])
+            self._audit(conn, actor, sheet.name, row_id, "update",
+                        {k: before[k] for k in changed}, changed)
+            return shown({**before, **changed, **stamp, "version": before["version"] + 1})
+
+    def delete(self, sheet_name: str, row_id: int, actor) -> None:
+        """Soft delete: the row stays, marked; `restore` brings it back."""
+        self._set_deleted(sheet_name, row_id, actor, deleted=True)
+
+    def restore(self, sheet_name: str, row_id: int, actor) -> None:
+        self._set_deleted(sheet_name, row_id, actor, deleted=False)
+
+    def _set_deleted(self, sheet_name: str, row_id: int, actor, *, deleted: bool) -> None:
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "delete")
+        with self.transaction() as conn:
+            before = self._fetch(conn, sheet, row_id)
+            if before is None or (before["deleted_at"] is not None) == deleted:
+                raise NotFound()
+            if not deleted:
+                self._check_unique(conn, sheet, before, row_id)
+            at, by = (self.now(), actor.id) if deleted else (None, None)
+            conn.execute(f"UPDATE {quote_ident(sheet.name)} SET deleted_at = ?, deleted_by = ?, "
+                         f"version = version + 1 WHERE id = ?", (at, by, row_id))
+            self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
+                        {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
+
+    def _check_links(self, conn, sheet: Sheet, values: dict) -> None:
+        problems = []
+        for name, value in values.items():
+            field = sheet.by_name[name]
+            if value is None or field.type_name not in ("user", "ref"):
+                continue
+            if field.type_name == "user":
+                found = conn.execute("SELECT 1 FROM kefu_users WHERE id = ? AND active = 1", (value,)).fetchone()
+                code = "err.bad_user"
+            else:
+                found = conn.execute(f"SELECT 1 FROM {quote_ident(field.ref_sheet)} WHERE id = ? AND deleted_at IS NULL",
+                                     (value,)).fetchone()
+                code = "err.bad_ref"
+            if not found:
+                problems.append(Problem(name, code, {}))
+        if problems:
+            raise ValidationError(sheet, problems)
+
+    def _check_unique(self, conn, sheet: Sheet, row: dict, row_id: int | None, only: dict | None = None) -> None:
+        groups = [[f.name] for f in sheet.fields if f.unique] + sheet.unique
+        for group in groups:
+            if only is not None and not set(group) & set(only):
+                continue
+            if any(row.get(c) is None for c in group):
+                continue
+            where = " AND ".join(f"{quote_ident(c)} = ?" for c in group)
+            params = [row[c] for c in group]
+            if row_id is not None:
+                where += " AND id != ?"
+                params.append(row_id)
+            if conn.execute(f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE {where} AND deleted_at IS NULL LIMIT 1",
+                            params).fetchone():
+                raise ValidationError(sheet, [Problem(group[-1], "err.unique", {})])
+
+    def _audit(self, conn, actor, sheet: str, row_id, action: str, before, after) -> None:
+        conn.execute("INSERT INTO kefu_audit(at, user_id, username, sheet, row_id, action, before, after) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (self.now(), actor.id, actor.username, sheet, row_id, action,
+                      None if before is None else json.dumps(before, ensure_ascii=False),
+                      None if after is None else json.dumps(after, ensure_ascii=False)))
+
+    def audit_event(self, actor, sheet: str, row_id, action: str, before=None, after=None) -> None:
+        """Audit something that is not a record write (a login, a user change) in its own transaction."""
+        with self.transaction() as conn:
+            self._audit(conn, actor, sheet, row_id, action, before, after)
+
+    def log_access(self, actor, sheet: str, row_id, action: str, detail: str = "") -> None:
+        """Who saw unmasked personal data, or exported it: the trail that traces a breach to a person."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO kefu_access_log(at, user_id, username, sheet, row_id, action, detail) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (self.now(), actor.id, actor.username, sheet, row_id, action, detail))
+
+    # -- reads -------------------------------------------------------------------------------------
+    def _fetch(self, conn, sheet: Sheet, row_id: int) -> dict | None:
+        cursor = conn.execute(f"SELECT * FROM {quote_ident(sheet.name)} WHERE id = ?", (row_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row))
+
+    def get(self, sheet_name: str, row_id: int, actor, *, reveal: bool = False, log: bool = True) -> dict:
+        """One record. Personal data is masked unless reveal=True and the role has `pii`; a reveal of
+        a record holding personal data is written to the access log (log=False: a screen redrawing
+        what this user already revealed)."""
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "read")
+        row = self._fetch(self.conn, sheet, row_id)
+        if row is None:
+            raise NotFound()
+        show = reveal and auth.can(actor, sheet, "pii")
+        if show and log and any(row.get(name) for name in sheet.pii_fields):
+            self.log_access(actor, sheet.name, row_id, "view")
+        return row if show else self.masked(sheet, row)
+
+    def masked(self, sheet: Sheet, row: dict) -> dict:
+        return {k: (mask(v) if k in sheet.pii_fields else v) for k, v in row.items()}
+
+    def _where(self, sheet: Sheet, query: Query) -> tuple[str, list]:
+        clauses = ["deleted_at IS NOT NULL" if query.deleted else "deleted_at IS NULL"]
+        params: list = []
+        for name, wanted in query.filters.items():
+            if name not in sheet.by_name and name not in SYSTEM_COLUMNS:
+                raise ValueError(f"unknown filter field {name!r}")
+            column = quote_ident(name)
+            kind = sheet.by_name[name].type_name if name in sheet.by_name else "int"
+            if wanted is None or wanted == [] or wanted == ():
+                continue
+            if isinstance(wanted, tuple):
+                low, high = wanted
+                if low:
+                    clauses.append(f"{column} >= ?")
+                    params.append(str(low))
+                if high:
+                    if kind == "datetime" and len(str(high)) == 10:
+                        clauses.append(f"{column} < date(?, '+1 day')")
+                    else:
+                        clauses.append(f"{column} <= ?")
+                    params.append(str(high))
+            elif isinstance(wanted, list):
+                if kind == "multichoice":
+                    clauses.append("(" + " OR ".join(f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
+                                                     for _ in wanted) + ")")
+                else:
+                    clauses.append(f"{column} IN ({', '.join('?' for _ in wanted)})")
+                params.extend(wanted)
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(wanted)
+        text = (query.search or "").strip()[:200]
+        if text and sheet.search:
+            terms = text.split()
+            if all(len(term) >= 3 for term in terms):
+                fts = quote_ident(f"{sheet.name}_fts")
+                clauses.append(f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+                params.append(self.db.quote_fts(text))
+            else:
+                for term in terms:
+                    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                    clauses.append("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in sheet.search) + ")")
+                    params.extend([pattern] * len(sheet.search))
+        return " AND ".join(clauses), params
+
+    def _order(self, sheet: Sheet, sort: str | None) -> str:
+        sort = sort or sheet.order
+        name = sort.lstrip("-")
+        if name not in sheet.by_name and name not in SYSTEM_COLUMNS:
+            name, sort = "id", "-id"
+        direction = "DESC" if sort.startswith("-") else "ASC"
+        tie = "" if name == "id" else f", id {direction}"
+        return f"{quote_ident(name)} IS NULL, {quote_ident(name)} {direction}{tie}"
+
+    def query(self, sheet_name: str, actor, query: Query | None = None, *, columns: list[str] | None = None) -> Page:
+        """One page of records matching the query, masked: grids never show personal data in clear."""
+        query = query or Query()
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "read")
+        where, params = self._where(sheet, query)
+        table = quote_ident(sheet.name)
+        total = self.conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+        size = max(1, min(query.page_size, 500))
+        page = max(1, min(query.page, max(1, math.ceil(total / size))))
+        rows = self._select(sheet, where, params, query.sort, columns, size, (page - 1) * size)
+        return Page(rows=[self.masked(sheet, r) for r in rows], total=total, page=page, page_size=size)
+
+    def _select(self, sheet, where, params, sort, columns, limit, offset) -> list[dict]:
+        wanted = "*" if not columns else ", ".join(quote_ident(c) for c in ["id", *columns] if c == "id" or c in sheet.by_name or c in SYSTEM_COLUMNS)
+        cursor = self.conn.execute(f"SELECT {wanted} FROM {quote_ident(sheet.name)} WHERE {where} "
+                                   f"ORDER BY {self._order(sheet, sort)} LIMIT ? OFFSET ?", [*params, limit, offset])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def iter_rows(self, sheet_name: str, actor, query: Query, *, reveal: bool, batch: int = 2000):
+        """Every matching record in order, in batches (for exports); masked unless reveal and `pii`."""
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "read")
+        show = reveal and auth.can(actor, sheet, "pii")
+        where, params = self._where(sheet, query)
+        offset = 0
+        while True:
+            rows = self._select(sheet, where, params, query.sort, None, batch, offset)
+            for row in rows:
+                yield row if show else self.masked(sheet, row)
+            if len(rows) < batch:
+                return
+            offset += batch
+
+    def history(self, sheet_name: str, row_id: int, actor) -> list[dict]:
+        """The record's audit trail, oldest first; personal values masked for roles without `pii`."""
+        sheet = self.sheet(sheet_name)
+        auth.require(actor, sheet, "read")
+        cursor = self.conn.execute("SELECT at, username, action, before, after FROM kefu_audit "
+                                   "WHERE sheet = ? AND row_id = ? ORDER BY id", (sheet.name, row_id))
+        show = auth.can(actor, sheet, "pii")
+        entries = []
+        for at, username, action, before, after in cursor:
+            before, after = json.loads(before) if before else {}, json.loads(after) if after else {}
+            if not show:
+                before, after = self.masked(sheet, before), self.masked(sheet, after)
+            entries.append({"at": at, "username": username, "action": action, "before": before, "after": after})
+        return entries
+
+    def user_names(self) -> dict[int, str]:
+        return dict(self.conn.execute("SELECT id, display_name FROM kefu_users"))
+
+    def active_users(self) -> list[tuple[int, str]]:
+        return list(self.conn.execute("SELECT id, display_name FROM kefu_users WHERE active = 1 ORDER BY display_name"))
+
+    def titles(self, sheet_name: str, ids) -> dict[int, str]:
+        """Title of each referenced record, for showing a ref field."""
+        sheet = self.sheet(sheet_name)
+        ids = [i for i in set(ids) if i is not None]
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
+                                      f"WHERE id IN ({marks})", ids))
+
+    def ref_options(self, sheet_name: str, limit: int = 500) -> list[tuple[int, str]]:
+        sheet = self.sheet(sheet_name)
+        return list(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
+                                      f"WHERE deleted_at IS NULL ORDER BY id DESC LIMIT ?", (limit,)))
+
+    def is_empty(self) -> bool:
+        """True when no user exists yet: the app then asks for the first administrator."""
+        return self.conn.execute("SELECT count(*) FROM kefu_users").fetchone()[0] == 0

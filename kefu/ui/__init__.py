@@ -1,0 +1,1 @@
+"""Streamlit building blocks generated from a Sheet. The only part of kefu/ that draws."""

@@ -1,0 +1,75 @@
+"""Per-run context for views: the store, the logged-in user, the language, and `tr()` for strings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from kefu import auth, config
+from kefu.errors import DatabaseUnavailable, MigrationError
+from kefu.i18n import t
+from kefu.sheets import SchemaError, load_sheets
+from kefu.store import Store
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(path: str, config_file: str) -> Store:
+    store = Store(path, load_sheets(), config.load(config_file))
+    store.migrate()
+    return store
+
+
+def store() -> Store:
+    """The database, migrated once per process. A broken sheet, config or database file stops the
+    run with a message that names it, instead of a traceback (and is retried on the next run)."""
+    lang = st.session_state.get("lang") or "zh"
+    try:
+        return _open_store(str(config.db_path()), str(config.config_path()))
+    except SchemaError as exc:
+        _stop(t("app.schema_error_title", lang), exc.problems, lang)
+    except MigrationError as exc:
+        _stop(t("app.db_error_title", lang), exc.problems, lang)
+    except DatabaseUnavailable as exc:
+        _stop(t("app.db_error_title", lang), [exc.message(lang)], lang)
+    except config.ConfigError as exc:
+        _stop(t("app.db_error_title", lang), [str(exc)], lang)
+
+
+def _stop(title: str, problems: list[str], lang: str):
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {p}" for p in problems) + f"\n\n{t('app.db_error_help', lang)}")
+    st.stop()
+
+
+def user() -> auth.User | None:
+    return st.session_state.get("user")
+
+
+def lang() -> str:
+    chosen = st.session_state.get("lang")
+    if chosen:
+        return chosen
+    current = user()
+    if current is not None and current.language:
+        return current.language
+    return config.load(str(config.config_path())).default_language
+
+
+def tr(key: str, **params) -> str:
+    return t(key, lang(), **params)
+
+
+def require_view(view: str) -> auth.User:
+    """Top of every non-sheet view: stop with a notice unless the role may open it."""
+    current = user()
+    if not auth.can_view(current, view):
+        st.warning(tr("app.not_allowed"))
+        st.stop()
+    return current
+
+
+def require_sheet(sheet_name: str, action: str = "read") -> auth.User:
+    """Top of every sheet view: stop with a notice unless the role may read the sheet."""
+    current = user()
+    sheet = store().sheets.get(sheet_name)
+    if sheet is None or not auth.can(current, sheet, action):
+        st.warning(tr("app.not_allowed"))
+        st.stop()
+    return current

@@ -1,0 +1,49 @@
+"""The generic screen of a sheet: list with filters and detail, and a form for a new record."""
+from __future__ import annotations
+
+import streamlit as st
+
+from kefu import auth
+from kefu.i18n import t
+from kefu.ui import context
+from kefu.ui.detail import record_detail, undo_banner
+from kefu.ui.form import record_form
+from kefu.ui.grid import sheet_grid
+
+
+def header(sheet, lang: str) -> None:
+    st.title(sheet.label_in(lang))
+    if sheet.description:
+        st.caption(sheet.description.get(lang) or sheet.description.get("en"))
+
+
+def list_and_detail(store, sheet, actor, lang: str, *, key: str) -> None:
+    selected = sheet_grid(store, sheet, actor, lang, key=key)
+    if selected is not None:
+        record_detail(store, sheet, actor, lang, selected, key=key)
+
+
+def new_record(store, sheet, actor, lang: str, *, key: str, **form_options) -> None:
+    created = st.session_state.pop(f"{key}__created", None)
+    if created:
+        st.success(t("sheet.created", lang, title=created), icon=":material/check_circle:")
+    row_id = record_form(store, sheet, actor, lang, key=key, **form_options)
+    if row_id is not None:
+        record = store.get(sheet.name, row_id, actor)
+        st.session_state[f"{key}__created"] = record.get(sheet.title) or f"#{row_id}"
+        st.rerun()
+
+
+def sheet_screen(sheet_name: str) -> None:
+    actor = context.require_sheet(sheet_name)
+    store, lang = context.store(), context.lang()
+    sheet = store.sheet(sheet_name)
+    header(sheet, lang)
+    undo_banner(store, actor, lang)
+    can_create = auth.can(actor, sheet, "create")
+    tabs = st.tabs([t("sheet.list", lang)] + ([t("sheet.new", lang)] if can_create else []))
+    with tabs[0]:
+        list_and_detail(store, sheet, actor, lang, key=f"{sheet_name}__list")
+    if can_create:
+        with tabs[1]:
+            new_record(store, sheet, actor, lang, key=f"{sheet_name}__new")

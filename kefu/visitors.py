@@ -1,0 +1,92 @@
+"""The visitor book's own behaviour: check-in and check-out, who is in the building, who is expected
+today, a returning visitor found by phone, and lateness against the appointment."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from kefu import auth
+from kefu.errors import KefuError
+from kefu.fields import FieldError
+from kefu.store import Store, quote_ident
+
+SHEET = "visitors"
+# What a returning visitor's last visit fills in: who they are, not what this visit is about.
+IDENTITY_FIELDS = ("visitor_name", "gender", "organisation", "identity", "phone", "id_number")
+
+
+class VisitError(KefuError):
+    """A check-in or check-out that does not fit the visit's state."""
+
+
+def register(store: Store, actor, values: dict, *, arrive_now: bool = False) -> int:
+    values = dict(values)
+    if arrive_now:
+        values["arrived_at"] = store.now()
+    return store.insert(SHEET, values, actor)
+
+
+def check_in(store: Store, actor, visit_id: int) -> dict:
+    visit = store.get(SHEET, visit_id, actor)
+    if visit["arrived_at"]:
+        raise VisitError("visit.already_in", name=visit["visitor_name"])
+    return store.update(SHEET, visit_id, {"arrived_at": store.now()}, actor, expected_version=visit["version"])
+
+
+def check_out(store: Store, actor, visit_id: int) -> dict:
+    visit = store.get(SHEET, visit_id, actor)
+    if not visit["arrived_at"]:
+        raise VisitError("visit.not_in", name=visit["visitor_name"])
+    if visit["left_at"]:
+        raise VisitError("visit.already_out", name=visit["visitor_name"])
+    return store.update(SHEET, visit_id, {"left_at": store.now()}, actor, expected_version=visit["version"])
+
+
+def _rows(store: Store, actor, where: str, params: list, order: str) -> list[dict]:
+    sheet = store.sheet(SHEET)
+    auth.require(actor, sheet, "read")
+    cursor = store.conn.execute(f"SELECT * FROM {quote_ident(SHEET)} WHERE deleted_at IS NULL AND {where} "
+                                f"ORDER BY {order}", params)
+    names = [d[0] for d in cursor.description]
+    return [store.masked(sheet, dict(zip(names, row))) for row in cursor]
+
+
+def in_building(store: Store, actor) -> list[dict]:
+    """Everyone checked in and not yet out, earliest arrival first."""
+    return _rows(store, actor, "arrived_at IS NOT NULL AND left_at IS NULL", [], "arrived_at")
+
+
+def expected(store: Store, actor, day: date | None = None) -> list[dict]:
+    """Appointments on the day that have not arrived yet, soonest first."""
+    day = day or datetime.now(store.settings.tz).date()
+    return _rows(store, actor, "arrived_at IS NULL AND appointment_at >= ? AND appointment_at < ?",
+                 [day.isoformat(), (day + timedelta(days=1)).isoformat()], "appointment_at")
+
+
+def last_visit_by_phone(store: Store, actor, phone: str) -> dict | None:
+    """The identity fields of the latest visit with this phone, to fill in a returning visitor."""
+    sheet = store.sheet(SHEET)
+    auth.require(actor, sheet, "create")
+    try:
+        number = sheet.by_name["phone"].parse(phone, store.ctx)
+    except FieldError:
+        return None
+    if number is None:
+        return None
+    rows = _rows(store, actor, "phone = ?", [number], "id DESC LIMIT 1")
+    if not rows:
+        return None
+    found = {name: rows[0][name] for name in IDENTITY_FIELDS if rows[0].get(name) is not None}
+    found["phone"] = number                                # the number the user typed, not the mask
+    if not auth.can(actor, sheet, "pii"):
+        found.pop("id_number", None)
+    found["_last_visit"] = (rows[0].get("arrived_at") or rows[0]["created_at"])[:10]
+    return found
+
+
+def minutes_late(store: Store, visit: dict) -> int | None:
+    """How late the visitor arrived, beyond the office's grace minutes; None if on time or unknown."""
+    if not visit.get("appointment_at") or not visit.get("arrived_at"):
+        return None
+    delay = datetime.fromisoformat(visit["arrived_at"]) - datetime.fromisoformat(visit["appointment_at"])
+    minutes = int(delay.total_seconds() // 60)
+    return minutes if minutes > store.settings.late_grace_minutes else None
