@@ -6,6 +6,7 @@ raises ValidationError naming each bad field.
 """
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field as dc_field
@@ -15,7 +16,6 @@ from kefu import fields as ft
 from kefu.config import ROOT
 from kefu.i18n import label as pick_label, t
 
-SCHEMA_DIR = ROOT / "schema"
 ROLES = ("staff", "supervisor", "manager", "gm", "finance", "admin")
 ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version")
@@ -24,6 +24,11 @@ SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filt
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 TEXTUAL = {"text", "longtext", "phone", "email", "url"}
 FILTERABLE = {"choice", "multichoice", "date", "datetime", "user", "bool", "rating"}
+
+
+def schema_dir() -> Path:
+    """schema/ beside the code; KEFU_SCHEMA points elsewhere (tests, a second office)."""
+    return Path(os.environ.get("KEFU_SCHEMA", ROOT / "schema"))
 
 
 class SchemaError(Exception):
@@ -122,7 +127,7 @@ class Sheet:
     icon: str = ":material/table:"
     title: str = ""
     order: str = "-id"
-    list: list[str] = dc_field(default_factory=list)
+    columns: list[str] = dc_field(default_factory=list)     # the grid's columns (`list` in the file)
     search: list[str] = dc_field(default_factory=list)
     filters: list[str] = dc_field(default_factory=list)
     unique: list[list[str]] = dc_field(default_factory=list)
@@ -302,14 +307,14 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
-                 icon=data.get("icon", ":material/table:"), title=title, order=order, list=listed,
+                 icon=data.get("icon", ":material/table:"), title=title, order=order, columns=listed,
                  search=searched, filters=filters, unique=unique, description=data.get("description"),
                  page_size=page_size, path=path)
 
 
 def load_sheets(directory: Path | None = None) -> dict[str, Sheet]:
     """Every schema/*.toml as a Sheet, in file-name order; SchemaError lists all problems at once."""
-    directory = directory or SCHEMA_DIR
+    directory = directory or schema_dir()
     problems: list[str] = []
     sheets: dict[str, Sheet] = {}
     for path in sorted(directory.glob("*.toml")):

@@ -54,9 +54,10 @@ def seed_demo(store: Store, *, days: int = 30) -> dict:
 def _visit(store, rng, fake, hosts, day, now) -> dict:
     tz = store.settings.tz
     appointment = datetime.combine(day, time(rng.randint(9, 17), rng.choice([0, 15, 30, 45])), tz)
+    gender = rng.choice(["male", "female"])
     visit = {
-        "visitor_name": fake.name(),
-        "gender": rng.choice(["male", "female"]),
+        "visitor_name": fake.name_male() if gender == "male" else fake.name_female(),
+        "gender": gender,
         "organisation": fake.company() if rng.random() < 0.8 else None,
         "identity": rng.choice(IDENTITIES),
         "phone": fake.phone_number(),

@@ -1,18 +1,20 @@
 """Per-run context for views: the store, the logged-in user, the language, and `tr()` for strings."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from kefu import auth, config
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
-from kefu.sheets import SchemaError, load_sheets
+from kefu.sheets import SchemaError, load_sheets, schema_dir
 from kefu.store import Store
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(path: str, config_file: str) -> Store:
-    store = Store(path, load_sheets(), config.load(config_file))
+def _open_store(path: str, config_file: str, schema: str) -> Store:
+    store = Store(path, load_sheets(Path(schema)), config.load(config_file))
     store.migrate()
     return store
 
@@ -22,7 +24,7 @@ def store() -> Store:
     run with a message that names it, instead of a traceback (and is retried on the next run)."""
     lang = st.session_state.get("lang") or "zh"
     try:
-        return _open_store(str(config.db_path()), str(config.config_path()))
+        return _open_store(str(config.db_path()), str(config.config_path()), str(schema_dir()))
     except SchemaError as exc:
         _stop(t("app.schema_error_title", lang), exc.problems, lang)
     except MigrationError as exc:

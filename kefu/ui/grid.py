@@ -87,13 +87,13 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
     """Draw filters, one page of the grid and the CSV download; returns the selected record's id."""
     query = query or filter_bar(store, sheet, lang, key)
     query.page = st.session_state.get(f"{key}__page", 1)
-    page = store.query(sheet.name, actor, query, columns=columns or sheet.list)
+    page = store.query(sheet.name, actor, query, columns=columns or sheet.columns)
     if page.total == 0:
         filtered = bool(query.search or query.filters)
         st.info(t("sheet.no_match" if filtered else "sheet.empty", lang), icon=":material/inbox:")
         selected = None
     else:
-        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.list)
+        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns)
         event = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row",
                              key=f"{key}__grid_{page.page}", width="stretch",
                              column_config={t("common.id", lang): st.column_config.NumberColumn(width="small")})

@@ -1,0 +1,65 @@
+"""Fixtures: a fresh database file per test, users of each role, and a seeded demo office."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kefu import auth, config
+from kefu.sheets import load_sheets
+from kefu.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    db = Store(tmp_path / "kefu.db", load_sheets(), config.load())
+    db.migrate()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def make_user(store):
+    """make_user(role) -> a logged-in-able User of that role (password PASSWORD)."""
+    made = {}
+
+    def make(role: str, username: str | None = None) -> auth.User:
+        name = username or f"{role}{len(made) + 1}"
+        user_id = auth.create_user(store, name, f"{role.title()} {len(made) + 1}", role, PASSWORD, auth.SYSTEM)
+        made[name] = auth.get_user(store, user_id)
+        return made[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory) -> Path:
+    """The demo office, seeded once per test run; tests take a copy."""
+    from seed.demo import seed_demo
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    db = Store(path, load_sheets(), config.load())
+    db.migrate()
+    seed_demo(db)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_file, tmp_path, monkeypatch) -> Path:
+    """A private copy of the demo office, also set as KEFU_DB for the app and the CLI."""
+    path = tmp_path / "kefu.db"
+    shutil.copy(demo_file, path)
+    monkeypatch.setenv("KEFU_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_db) -> Store:
+    db = Store(demo_db, load_sheets(), config.load())
+    yield db
+    db.close()

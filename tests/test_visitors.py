@@ -1,0 +1,79 @@
+"""The visitor book's behaviour: check-in, check-out, who is in, who is expected, returning visitors,
+lateness."""
+from datetime import datetime, timedelta
+
+import pytest
+
+from kefu import visitors
+from kefu.errors import KefuError
+
+
+def now(store) -> datetime:
+    return datetime.now(store.settings.tz).replace(microsecond=0)
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staff")
+
+
+def test_check_in_then_out_moves_a_visitor_through_the_building(store, staff):
+    later = now(store) + timedelta(hours=1)
+    visit_id = visitors.register(store, staff, {"visitor_name": "张三", "phone": "13812345678",
+                                                "purpose": "business", "host": staff.id, "appointment_at": later})
+    assert [v["id"] for v in visitors.expected(store, staff, later.date())] == [visit_id]
+    assert visitors.in_building(store, staff) == []
+    visitors.check_in(store, staff, visit_id)
+    assert [v["id"] for v in visitors.in_building(store, staff)] == [visit_id]
+    assert visitors.expected(store, staff, later.date()) == []
+    visitors.check_out(store, staff, visit_id)
+    assert visitors.in_building(store, staff) == []
+    actions = [r[0] for r in store.conn.execute("SELECT action FROM kefu_audit WHERE sheet = 'visitors'")]
+    assert actions == ["create", "update", "update"]
+
+
+def test_walk_in_is_checked_in_at_once(store, staff):
+    visit_id = visitors.register(store, staff, {"visitor_name": "李四", "phone": "13900001111",
+                                                "purpose": "inquiry", "host": staff.id}, arrive_now=True)
+    assert [v["id"] for v in visitors.in_building(store, staff)] == [visit_id]
+
+
+@pytest.mark.parametrize("steps, code", [
+    (["in", "in"], "visit.already_in"),
+    (["out"], "visit.not_in"),
+    (["in", "out", "out"], "visit.already_out"),
+])
+def test_impossible_checks_are_refused(store, staff, steps, code):
+    visit_id = visitors.register(store, staff, {"visitor_name": "王五", "phone": "13700002222",
+                                                "purpose": "other", "host": staff.id})
+    actions = {"in": visitors.check_in, "out": visitors.check_out}
+    for step in steps[:-1]:
+        actions[step](store, staff, visit_id)
+    with pytest.raises(KefuError) as caught:
+        actions[steps[-1]](store, staff, visit_id)
+    assert caught.value.code == code
+    assert "王五" in caught.value.message("zh")
+
+
+def test_returning_visitor_is_found_by_phone(store, make_user, staff):
+    visitors.register(store, staff, {"visitor_name": "赵六", "phone": "13612345678", "purpose": "business",
+                                     "host": staff.id, "organisation": "旧单位", "gender": "female",
+                                     "id_number": "11010119900307001X"})
+    visitors.register(store, staff, {"visitor_name": "赵六", "phone": "13612345678", "purpose": "inquiry",
+                                     "host": staff.id, "organisation": "新单位", "record": "谈话内容"})
+    found = visitors.last_visit_by_phone(store, staff, "136 1234 5678")
+    assert found["visitor_name"] == "赵六" and found["organisation"] == "新单位"
+    assert found["phone"] == "13612345678"
+    assert "record" not in found and "purpose" not in found          # this visit's business is new
+    assert "id_number" not in found                                    # staff may not see it
+    assert visitors.last_visit_by_phone(store, staff, "13000000000") is None
+    assert visitors.last_visit_by_phone(store, staff, "not a phone") is None
+
+
+@pytest.mark.parametrize("delay_minutes, late", [(-10, None), (0, None), (5, None), (6, 6), (45, 45)])
+def test_late_beyond_the_grace_minutes(store, staff, delay_minutes, late):
+    appointment = datetime(2026, 11, 23, 10, 0, tzinfo=store.settings.tz)
+    visit = {"appointment_at": appointment.isoformat(),
+             "arrived_at": (appointment + timedelta(minutes=delay_minutes)).isoformat()}
+    assert visitors.minutes_late(store, visit) == late
+    assert visitors.minutes_late(store, {"appointment_at": None, "arrived_at": visit["arrived_at"]}) is None
