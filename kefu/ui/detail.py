@@ -77,7 +77,10 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
                         st.error(exc.message(lang))
         if can_edit:
             with panes[1]:
-                result = record_form(store, sheet, actor, lang, key=f"{key}__edit_{row_id}", record=record)
+                # the reveal state is part of the key: widgets drawn with masked values must not
+                # survive into the revealed form, or the mask would be sent back as an edit
+                form_key = f"{key}__edit_{row_id}" + ("_clear" if revealing else "")
+                result = record_form(store, sheet, actor, lang, key=form_key, record=record)
                 if result is not None:
                     st.toast(t("sheet.saved", lang), icon=":material/check:")
                     st.rerun()

@@ -6,6 +6,8 @@ by a tiny st.components.v2 script; it is SameSite=Strict and expires with the se
 """
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from kefu import auth, config
@@ -27,9 +29,15 @@ export default function (component) {
 _cookie_writer = st.components.v2.component("kefu_session_cookie", js=_COOKIE_JS)
 
 
+def cookie_widget_key(value: str, max_age: int) -> str:
+    """A component key per cookie value; hex only, since a key holding '__' (which a random token can
+    contain) is refused by Streamlit's component ids."""
+    return f"cookie-{hashlib.sha256(value.encode()).hexdigest()[:16]}-{max_age}"
+
+
 def _write_cookie(value: str, max_age: int) -> None:
-    _cookie_writer(data={"name": COOKIE, "value": value, "max_age": max_age}, key=f"cookie_{value[:8]}_{max_age}",
-                   height=0)
+    _cookie_writer(data={"name": COOKIE, "value": value, "max_age": max_age},
+                   key=cookie_widget_key(value, max_age), height=0)
 
 
 def _cookie() -> str | None:

@@ -1,0 +1,50 @@
+"""Driving the app with Streamlit's AppTest: log in, open a page from the navigation, find widgets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+DEMO_PASSWORD = "kefu-demo"
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    return at.run()
+
+
+def login(username: str, password: str = DEMO_PASSWORD) -> AppTest:
+    at = start()
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return submit(at, "登录")
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    """Click the button (or form submit button) with this label."""
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0].click().run()
+
+
+def nav_paths(at: AppTest) -> set[str]:
+    """The url paths the navigation offers this user ('' is the home page)."""
+    return {info.get("url_pathname") for info in at._registered_pages.values()}
+
+
+def open_page(at: AppTest, url_path: str) -> AppTest:
+    """Open a page the navigation offers, as a click in the sidebar would."""
+    for page_hash, info in at._registered_pages.items():
+        if info.get("url_pathname") == url_path:
+            at._page_hash = page_hash
+            return at.run()
+    raise AssertionError(f"{url_path!r} is not in the navigation: {sorted(nav_paths(at))}")
+
+
+def texts(at: AppTest) -> str:
+    """Everything written on the page, for 'the user sees X' assertions."""
+    parts = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
