@@ -9,6 +9,8 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"visitors": visitors.render}
+OTHER_PATHS = ("users", "account")
+STAND_IN_ICON = ":material/block:"
 
 
 def page_for_sheet(name: str, title: str, icon: str) -> st.Page:
@@ -16,35 +18,56 @@ def page_for_sheet(name: str, title: str, icon: str) -> st.Page:
     return st.Page(render, title=title, icon=icon, url_path=name)
 
 
+def stand_in(render, url_path: str) -> st.Page:
+    """A hidden page answering a URL this user may not open (yet): the login screen, or a notice,
+    never the screen itself, and no English 'page not found' dialog."""
+    def page() -> None:
+        render()
+    page.__name__ = f"stand_in_{url_path}"
+    return st.Page(page, title="Kefu Desk", icon=STAND_IN_ICON, url_path=url_path, visibility="hidden")
+
+
+def not_allowed() -> None:
+    st.warning(context.tr("app.not_allowed"), icon=":material/block:")
+
+
 def navigation(store, user: auth.User) -> st.navigation:
     tr = context.tr
     lang = context.lang()
-    pages = {"": [st.Page(home.render, title=tr("nav.home"), icon=":material/today:",
-                                      url_path="home", default=True)]}
+    pages = {"": [st.Page(home.render, title=tr("nav.home"), icon=":material/today:", url_path="home", default=True)]}
     registers = [page_for_sheet(name, s.label_in(lang), s.icon) for name, s in store.sheets.items()
                  if auth.can(user, s, "read")]
     registers.sort(key=lambda p: list(CUSTOM_SCREENS).index(p.url_path) if p.url_path in CUSTOM_SCREENS else 99)
     if registers:
         pages[tr("nav.registers")] = registers
-    admin = [st.Page(users.render, title=tr("nav.users"), icon=":material/group:", url_path="users")] \
-        if auth.can_view(user, "users") else []
-    if admin:
-        pages[tr("nav.admin")] = admin
+    if auth.can_view(user, "users"):
+        pages[tr("nav.admin")] = [st.Page(users.render, title=tr("nav.users"), icon=":material/group:",
+                                          url_path="users")]
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",
                                    url_path="account")]
+    offered = {p.url_path for group in pages.values() for p in group}
+    hidden = [stand_in(not_allowed, path) for path in (*store.sheets, *OTHER_PATHS) if path not in offered]
+    if hidden:
+        pages[""] += hidden
     return st.navigation(pages)
+
+
+def gate(render, store) -> None:
+    """Logged out: every known URL shows `render` (login or setup); after login the URL still names
+    the screen the user asked for, and it opens."""
+    paths = ("home", *store.sheets, *OTHER_PATHS)
+    st.navigation([st.Page(render, title="Kefu Desk", url_path="login", default=True)]
+                  + [stand_in(render, path) for path in paths], position="hidden").run()
 
 
 def main() -> None:
     store = context.store()
     if store.is_empty():
-        st.navigation([st.Page(lambda: session.setup_screen(store), title="Kefu Desk", url_path="setup")],
-                      position="hidden").run()
+        gate(lambda: session.setup_screen(store), store)
         return
     user = session.restore_user(store)
     if user is None:
-        st.navigation([st.Page(lambda: session.login_screen(store), title="Kefu Desk", url_path="login")],
-                      position="hidden").run()
+        gate(lambda: session.login_screen(store), store)
         return
     session.keep_cookie(store)
     session.sidebar(store, user)

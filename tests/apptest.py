@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DEMO_PASSWORD = "kefu-demo"
+STAND_IN_ICON = ":material/block:"
 
 
 def start() -> AppTest:
@@ -29,8 +30,9 @@ def submit(at: AppTest, label: str) -> AppTest:
 
 
 def nav_paths(at: AppTest) -> set[str]:
-    """The url paths the navigation offers this user ('' is the home page)."""
-    return {info.get("url_pathname") for info in at._registered_pages.values()}
+    """The url paths the navigation offers this user ('' is the home page). Hidden stand-in pages
+    (app.STAND_IN_ICON: a URL the user may not open shows a notice there) are not offered."""
+    return {info.get("url_pathname") for info in at._registered_pages.values() if info.get("icon") != STAND_IN_ICON}
 
 
 def open_page(at: AppTest, url_path: str) -> AppTest:

@@ -34,7 +34,13 @@ def test_each_role_sees_its_views_and_each_renders(demo_db, username):
         assert at.title, path
 
 
-VIEWS = {"users": "views.users", "account": "views.account", "visitors": "views.visitors", "roster": "views.sheet"}
+@pytest.mark.parametrize("username, path", [("demo-staff", "users"), ("demo-finance", "visitors"),
+                                            ("demo-finance", "roster"), ("demo-manager", "users")])
+def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path):
+    at = open_page(login(username), path)
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["您的角色无权打开此页面。"]
+    assert not at.dataframe and not at.title
 
 
 def forced_view(view: str, user: auth.User) -> AppTest:

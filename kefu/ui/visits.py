@@ -42,7 +42,7 @@ def presence_board(store, actor, lang: str, *, key: str) -> None:
     present, expected = visitors.in_building(store, actor), visitors.expected(store, actor)
     left, right = st.columns(2)
     height = 330 if max(len(present), len(expected)) > 4 else "content"
-    with left.container(border=True, height=height):
+    with left.container(border=True, height=height, key=f"{key}_present"):
         st.subheader(f":material/meeting_room: {t('visit.in_building', lang)} · {len(present)}", anchor=False)
         if not present:
             st.caption(t("visit.nobody_in", lang))
@@ -57,7 +57,7 @@ def presence_board(store, actor, lang: str, *, key: str) -> None:
                 row[1].button(t("visit.check_out", lang), key=f"{key}__out_{visit['id']}", icon=":material/logout:",
                               on_click=_act, args=(visitors.check_out, store, actor, visit["id"], "visit.checked_out", lang),
                               width="stretch")
-    with right.container(border=True, height=height):
+    with right.container(border=True, height=height, key=f"{key}_expected"):
         st.subheader(f":material/schedule: {t('visit.expected', lang)} · {len(expected)}", anchor=False)
         if not expected:
             st.caption(t("visit.nobody_expected", lang))
