@@ -523,13 +523,18 @@ class Store:
         return " AND ".join(clauses), params
 
     def _order(self, sheet: Sheet, sort: str | None) -> str:
+        """ORDER BY for a sort key ('-name' descends); empty values last, ties by id. Written so an
+        index on the column can serve it (descending already puts NULL last in SQLite)."""
         sort = sort or sheet.order
         name = sort.lstrip("-")
         if name not in sheet.by_name and name not in SYSTEM_COLUMNS:
             name, sort = "id", "-id"
-        direction = "DESC" if sort.startswith("-") else "ASC"
-        tie = "" if name == "id" else f", id {direction}"
-        return f"{quote_ident(name)} IS NULL, {quote_ident(name)} {direction}{tie}"
+        column = quote_ident(name)
+        if name == "id":
+            return f"id {'DESC' if sort.startswith('-') else 'ASC'}"
+        if sort.startswith("-"):
+            return f"{column} DESC, id DESC"
+        return f"{column} ASC NULLS LAST, id ASC"
 
     def query(self, sheet_name: str, actor, query: Query | None = None, *, columns: list[str] | None = None) -> Page:
         """One page of records matching the query, masked: grids never show personal data in clear."""
