@@ -141,8 +141,10 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if not self.path.parent.exists():
+            try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(detail=f"{self.path}: {exc}") from exc
             conn = self._local.conn = connect(self.path)
         return conn
 

@@ -167,6 +167,7 @@ def test_grid_search_detail_edit_delete_and_undo(demo_db):
     at = open_page(login("demo-manager"), "visitors")
     grid = at.dataframe[0].value
     assert len(grid) == 50 and "联系电话" in grid.columns
+    assert grid["迟到"].str.startswith("迟到 ").any()                # late arrivals are flagged
     assert grid["联系电话"].str.contains(r"\*\*\*\*").all()         # the grid masks personal data
     at.text_input(key="visitors__list__search").input("zzzz-nobody").run()
     assert "没有符合条件的记录" in texts(at)
@@ -239,3 +240,17 @@ def test_cookie_component_key_is_valid_for_any_token(token):
     from kefu.ui.session import cookie_widget_key
     key = cookie_widget_key(token, 28800)
     assert "__" not in key and key != cookie_widget_key(token + "x", 28800)
+
+
+def test_admin_adds_a_user_who_can_then_log_in(demo_db):
+    at = open_page(login("demo-admin"), "users")
+    at.text_input[0].input("lilei")
+    at.text_input[1].input("李雷")
+    at.selectbox[0].set_value("supervisor")
+    at.text_input[2].input("short")
+    at = submit(at, "添加用户")
+    assert "密码：至少 8 个字符" in at.error[0].value
+    at.text_input[2].input("a-long-password")
+    at = submit(at, "添加用户")
+    assert "已添加用户 lilei。" in texts(at)
+    assert nav_paths(login("lilei", "a-long-password")) == {"", "visitors", "roster", "account"}

@@ -20,7 +20,9 @@ def render() -> None:
     can_create = auth.can(actor, sheet, "create")
     tabs = st.tabs([tr("visit.all")] + ([tr("visit.register")] if can_create else []))
     with tabs[0]:
-        list_and_detail(store, sheet, actor, lang, key=f"{KEY}__list")
+        late = {tr("visit.late"): lambda visit: tr("visit.late_by", minutes=minutes)
+                if (minutes := visitors.minutes_late(store, visit)) else ""}
+        list_and_detail(store, sheet, actor, lang, key=f"{KEY}__list", extra=late)
     if can_create:
         with tabs[1]:
             register(store, sheet, actor, lang)

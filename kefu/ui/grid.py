@@ -66,8 +66,10 @@ def _filter_input(store: Store, field, lang: str, key: str):
     return None
 
 
-def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, columns: list[str]) -> pd.DataFrame:
-    """Rows as a person reads them: labels, names, money with two decimals; columns titled in lang."""
+def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, columns: list[str],
+                  extra: dict | None = None) -> pd.DataFrame:
+    """Rows as a person reads them: labels, names, money with two decimals; columns titled in lang.
+    extra: {column title: row -> value} for figures a register derives (e.g. a late arrival)."""
     formatter = Formatter(store, sheet, lang)
     formatter.prefetch(rows)
     data = {t("common.id", lang): [r["id"] for r in rows]}
@@ -79,11 +81,13 @@ def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, colum
         else:
             values = ["" if v is None else v for v in values]   # an empty cell, not the word "None"
         data[field.label_in(lang)] = values
+    for title, derive in (extra or {}).items():
+        data[title] = [derive(r) for r in rows]
     return pd.DataFrame(data)
 
 
 def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query: Query | None = None,
-               columns: list[str] | None = None) -> int | None:
+               columns: list[str] | None = None, extra: dict | None = None) -> int | None:
     """Draw filters, one page of the grid and the CSV download; returns the selected record's id."""
     query = query or filter_bar(store, sheet, lang, key)
     query.page = st.session_state.get(f"{key}__page", 1)
@@ -93,7 +97,7 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
         st.info(t("sheet.no_match" if filtered else "sheet.empty", lang), icon=":material/inbox:")
         selected = None
     else:
-        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns)
+        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns, extra)
         event = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row",
                              key=f"{key}__grid_{page.page}", width="stretch",
                              column_config={t("common.id", lang): st.column_config.NumberColumn(width="small")})

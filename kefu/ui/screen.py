@@ -17,8 +17,8 @@ def header(sheet, lang: str) -> None:
         st.caption(sheet.description.get(lang) or sheet.description.get("en"))
 
 
-def list_and_detail(store, sheet, actor, lang: str, *, key: str) -> None:
-    selected = sheet_grid(store, sheet, actor, lang, key=key)
+def list_and_detail(store, sheet, actor, lang: str, *, key: str, extra: dict | None = None) -> None:
+    selected = sheet_grid(store, sheet, actor, lang, key=key, extra=extra)
     if selected is not None:
         record_detail(store, sheet, actor, lang, selected, key=key)
 
