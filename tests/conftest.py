@@ -36,6 +36,29 @@ def make_user(store):
     return make
 
 
+MONEY_SHEET = '''name = "fees"
+label = { en = "Fees", zh = "费用" }
+[permissions]
+manager = ["read", "create", "export"]
+[[fields]]
+name = "amount"
+type = "money"
+label = { en = "Amount", zh = "金额" }
+'''
+
+
+@pytest.fixture
+def money_store(tmp_path) -> Store:
+    """A store with one register, `fees`, holding one money field `amount`."""
+    schema = tmp_path / "money-schema"
+    schema.mkdir()
+    (schema / "fees.toml").write_text(MONEY_SHEET, encoding="utf-8")
+    db = Store(tmp_path / "fees.db", load_sheets(schema), config.load())
+    db.migrate()
+    yield db
+    db.close()
+
+
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory) -> Path:
     """The demo office, seeded once per test run; tests take a copy."""

@@ -67,24 +67,9 @@ def test_export_follows_the_filter_and_needs_the_right(store, make_user, visits)
         csv_bytes(store, "visitors", visits, Query(), "zh")       # staff have no export right
 
 
-def test_money_has_two_decimals(tmp_path):
-    from kefu import auth, config
-    from kefu.sheets import load_sheets
-    from kefu.store import Store
-    schema = tmp_path / "schema"
-    schema.mkdir()
-    (schema / "fees.toml").write_text('''name = "fees"
-label = { en = "Fees", zh = "费用" }
-[permissions]
-manager = ["read", "create", "export"]
-[[fields]]
-name = "amount"
-type = "money"
-label = { en = "Amount", zh = "金额" }
-''', encoding="utf-8")
-    db = Store(tmp_path / "f.db", load_sheets(schema), config.load())
-    db.migrate()
+def test_money_has_two_decimals(money_store):
+    from kefu import auth
     for amount in ("1280.5", "-3", "0.07"):
-        db.insert("fees", {"amount": amount}, auth.SYSTEM)
-    rows = read(csv_bytes(db, "fees", auth.SYSTEM, Query(sort="id"), "en"))
+        money_store.insert("fees", {"amount": amount}, auth.SYSTEM)
+    rows = read(csv_bytes(money_store, "fees", auth.SYSTEM, Query(sort="id"), "en"))
     assert [r[1] for r in rows[1:]] == ["1280.50", "-3.00", "0.07"]

@@ -263,22 +263,9 @@ def test_concurrent_writers_lose_nothing(store, make_user):
     assert store.conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'visitors'").fetchone()[0] == 100
 
 
-def test_money_is_exact_in_integer_fen(tmp_path):
-    schema = tmp_path / "schema"
-    schema.mkdir()
-    (schema / "claims.toml").write_text('''name = "claims"
-label = { en = "Claims", zh = "索赔" }
-[permissions]
-manager = ["read", "create"]
-[[fields]]
-name = "amount"
-type = "money"
-label = { en = "Amount", zh = "金额" }
-''', encoding="utf-8")
-    db = Store(tmp_path / "m.db", load_sheets(schema), config.load())
-    db.migrate()
+def test_money_is_exact_in_integer_fen(money_store):
     for amount in ["0.10", "0.20", 0.1, "19.99"] * 250:
-        db.insert("claims", {"amount": amount}, auth.SYSTEM)
-    total = db.conn.execute("SELECT sum(amount) FROM claims").fetchone()[0]
+        money_store.insert("fees", {"amount": amount}, auth.SYSTEM)
+    total = money_store.conn.execute("SELECT sum(amount) FROM fees").fetchone()[0]
     assert total == (10 + 20 + 10 + 1999) * 250
-    assert db.conn.execute("SELECT typeof(amount) FROM claims LIMIT 1").fetchone()[0] == "integer"
+    assert money_store.conn.execute("SELECT typeof(amount) FROM fees LIMIT 1").fetchone()[0] == "integer"
