@@ -29,6 +29,7 @@ VIEW_ROLES = {
     "home": set(ROLES),
     "account": set(ROLES),
     "users": {"admin"},
+    "access_log": {"manager", "gm"},
 }
 
 

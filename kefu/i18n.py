@@ -28,6 +28,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.not_editable": ("{field}: you may not change this field", "{field}：您无权修改此项"),
     "err.unknown_field": ("{field}: no such field", "{field}：没有此字段"),
     "err.before": ("{field}: must not be before {other}", "{field}：不能早于{other}"),
+    "err.not_draft": ("Only a draft can be approved.", "只有草稿状态的记录可以审批。"),
+    "err.grant_past": ("{field}: must be a date after today", "{field}：须为今天以后的日期"),
     # store / permissions
     "err.denied": ("You do not have permission to do this.", "您没有执行此操作的权限。"),
     "err.not_found": ("This record does not exist or was deleted.", "该记录不存在或已删除。"),

@@ -18,9 +18,12 @@ from kefu.i18n import label as pick_label, t
 
 ROLES = ("staff", "supervisor", "manager", "gm", "finance", "admin")
 ACTIONS = ("read", "create", "update", "delete", "export", "pii")
-SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version")
+SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
+                  "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
-              "fields", "description", "page_size"}
+              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu"}
+ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
+APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 TEXTUAL = {"text", "longtext", "phone", "email", "url"}
 FILTERABLE = {"choice", "multichoice", "date", "datetime", "user", "bool", "rating"}
@@ -118,6 +121,27 @@ class Field:
         return self.type.parse(self, raw, ctx)
 
 
+@dataclass(frozen=True)
+class RowAccess:
+    """Which rows a role sees. owner: a user field; roles outside see_all see only the rows they own
+    or were granted for a time. via: a ref field; the row is visible when the referenced row is."""
+    owner: str | None = None
+    via: str | None = None
+    see_all: frozenset = frozenset()
+    grantors: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A record is `draft` until a role in `roles` approves it; an edit after that makes it draft again."""
+    field: str
+    draft: str
+    approved: str
+    by: str
+    at: str
+    roles: frozenset
+
+
 @dataclass
 class Sheet:
     name: str
@@ -133,6 +157,10 @@ class Sheet:
     unique: list[list[str]] = dc_field(default_factory=list)
     description: dict | None = None
     page_size: int = 50
+    row_access: RowAccess | None = None
+    approval: Approval | None = None
+    pinyin: list[str] = dc_field(default_factory=list)
+    menu: bool = True
     path: Path | None = None
 
     def __post_init__(self):
@@ -304,12 +332,77 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     page_size = data.get("page_size", 50)
     if not isinstance(page_size, int) or not 5 <= page_size <= 500:
         problems.append(f"{where}: page_size must be a whole number from 5 to 500")
+    row_access = _parse_row_access(where, data.get("row_access"), known, problems)
+    approval = _parse_approval(where, data.get("approval"), known, problems)
+    pinyin = _names_in(where, "pinyin", data.get("pinyin", []), known, problems)
+    for pinyin_name in pinyin:
+        if pinyin_name in known and known[pinyin_name].type_name not in ("text", "longtext"):
+            problems.append(f"{where}: pinyin field '{pinyin_name}' is not text")
+    if not isinstance(data.get("menu", True), bool):
+        problems.append(f"{where}: menu must be true or false")
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
                  icon=data.get("icon", ":material/table:"), title=title, order=order, columns=listed,
                  search=searched, filters=filters, unique=unique, description=data.get("description"),
-                 page_size=page_size, path=path)
+                 page_size=page_size, row_access=row_access, approval=approval, pinyin=pinyin,
+                 menu=data.get("menu", True), path=path)
+
+
+def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:
+    if not isinstance(value, list) or any(r not in ROLES for r in value):
+        problems.append(f"{where}: {key} must be a list of roles ({', '.join(ROLES)})")
+        return frozenset()
+    return frozenset(value)
+
+
+def _parse_row_access(where: str, raw, known: dict, problems: list[str]) -> RowAccess | None:
+    if raw is None:
+        return None
+    where = f"{where}: [row_access]"
+    if not isinstance(raw, dict):
+        problems.append(f"{where} must be a table")
+        return None
+    for key in sorted(set(raw) - ROW_ACCESS_KEYS):
+        problems.append(f"{where} unknown key '{key}'")
+    owner, via = raw.get("owner"), raw.get("via")
+    if (owner is None) == (via is None):
+        problems.append(f"{where} needs exactly one of owner (a user field) or via (a ref field)")
+    if owner is not None and (owner not in known or known[owner].type_name != "user"):
+        problems.append(f"{where} owner must name a user field")
+    if via is not None and (via not in known or known[via].type_name != "ref"):
+        problems.append(f"{where} via must name a ref field")
+    return RowAccess(owner=owner, via=via, see_all=_roles(where, "see_all", raw.get("see_all", []), problems),
+                     grantors=_roles(where, "grantors", raw.get("grantors", []), problems))
+
+
+def _parse_approval(where: str, raw, known: dict, problems: list[str]) -> Approval | None:
+    if raw is None:
+        return None
+    where = f"{where}: [approval]"
+    if not isinstance(raw, dict):
+        problems.append(f"{where} must be a table")
+        return None
+    for key in sorted(set(raw) - APPROVAL_KEYS):
+        problems.append(f"{where} unknown key '{key}'")
+    for key in sorted(APPROVAL_KEYS - set(raw)):
+        problems.append(f"{where} missing key '{key}'")
+    if set(APPROVAL_KEYS) - set(raw):
+        return None
+    state = known.get(raw["field"])
+    if state is None or state.type_name != "choice":
+        problems.append(f"{where} field must name a choice field")
+    elif not {raw["draft"], raw["approved"]} <= {c["value"] for c in state.choices}:
+        problems.append(f"{where} draft and approved must be values of the choice field '{raw['field']}'")
+    if raw["by"] not in known or known[raw["by"]].type_name != "user":
+        problems.append(f"{where} by must name a user field")
+    if raw["at"] not in known or known[raw["at"]].type_name != "datetime":
+        problems.append(f"{where} at must name a datetime field")
+    for name in (raw["field"], raw["by"], raw["at"]):
+        if name in known and not known[name].readonly:
+            problems.append(f"{where} field '{name}' must be readonly: only approval sets it")
+    return Approval(field=raw["field"], draft=raw["draft"], approved=raw["approved"], by=raw["by"], at=raw["at"],
+                    roles=_roles(where, "roles", raw["roles"], problems))
 
 
 def load_sheets(directory: Path | None = None) -> dict[str, Sheet]:
@@ -326,6 +419,11 @@ def load_sheets(directory: Path | None = None) -> dict[str, Sheet]:
             if field.type_name == "ref" and field.ref_sheet not in sheets:
                 problems.append(f"{directory.name}/{sheet.path.name}: field '{field.name}': "
                                 f"ref to missing sheet '{field.ref_sheet}'")
+    for sheet in sheets.values():
+        via = sheet.row_access.via if sheet.row_access else None
+        if via and sheet.by_name[via].ref_sheet in sheets and sheets[sheet.by_name[via].ref_sheet].row_access is None:
+            problems.append(f"{directory.name}/{sheet.path.name}: [row_access] via '{via}' points to a sheet "
+                            f"without [row_access]")
     if not sheets and not problems:
         problems.append(f"{directory}: no sheet files (*.toml)")
     if problems:

@@ -11,6 +11,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field as dc_field
 from datetime import datetime
@@ -19,8 +20,9 @@ from pathlib import Path
 import sqlite_utils
 
 from kefu import auth, config
-from kefu.errors import DatabaseUnavailable, MigrationError, NotFound, StaleRecord
-from kefu.fields import Context, mask
+from kefu.errors import DatabaseUnavailable, KefuError, MigrationError, NotFound, PermissionDenied, StaleRecord
+from kefu.fields import Context, Date, FieldError, mask
+from kefu.pinyin import search_key
 from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
 
 BUSY_TIMEOUT_MS = 15000
@@ -73,6 +75,20 @@ CREATE TABLE IF NOT EXISTS kefu_access_log (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS kefu_access_log_at ON kefu_access_log(at);
+CREATE TABLE IF NOT EXISTS kefu_grants (
+    id INTEGER PRIMARY KEY,
+    sheet TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES kefu_users(id),
+    granted_by INTEGER,
+    granted_at TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked_at REAL,
+    revoked_by INTEGER,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_grants_user ON kefu_grants(sheet, user_id, row_id);
+CREATE INDEX IF NOT EXISTS kefu_grants_row ON kefu_grants(sheet, row_id);
 """
 SYSTEM_COLUMN_DDL = {
     "created_at": "TEXT NOT NULL DEFAULT ''",
@@ -210,16 +226,27 @@ class Store:
             ddl += f" REFERENCES {quote_ident(field.ref_sheet)}(id)"
         return ddl
 
+    @staticmethod
+    def _system_columns(sheet: Sheet) -> dict[str, str]:
+        columns = dict(SYSTEM_COLUMN_DDL)
+        if sheet.pinyin:
+            columns["search_pinyin"] = "TEXT"
+        return columns
+
+    @staticmethod
+    def _fts_columns(sheet: Sheet) -> list[str]:
+        return [*sheet.search, "search_pinyin"] if sheet.pinyin and sheet.search else list(sheet.search)
+
     def _plan_sheet(self, conn, sheet: Sheet, steps: list, refusals: list) -> None:
         table = quote_ident(sheet.name)
         where = f"schema/{sheet.name}.toml"
         existing = self._columns(conn, sheet.name)
         if not existing:
             columns = ["id INTEGER PRIMARY KEY"] + [self._column_ddl(f) for f in sheet.fields]
-            columns += [f"{name} {ddl}" for name, ddl in SYSTEM_COLUMN_DDL.items()]
+            columns += [f"{name} {ddl}" for name, ddl in self._system_columns(sheet).items()]
             steps.append((f"created table {sheet.name}", [f"CREATE TABLE {table} (\n    " + ",\n    ".join(columns) + "\n)"]))
         else:
-            for name, ddl in SYSTEM_COLUMN_DDL.items():
+            for name, ddl in self._system_columns(sheet).items():
                 if name not in existing:
                     steps.append((f"{sheet.name}: added column {name}", [f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"]))
             for field in sheet.fields:
@@ -275,7 +302,8 @@ class Store:
         """One trigram FTS5 index per sheet with search fields, rebuilt when its columns change."""
         for sheet in self.sheets.values():
             key = f"fts:{sheet.name}"
-            wanted = ",".join(sheet.search)
+            searched = self._fts_columns(sheet)
+            wanted = ",".join(searched)
             row = conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (key,)).fetchone()
             have = row[0] if row else None
             fts = quote_ident(f"{sheet.name}_fts")
@@ -288,10 +316,10 @@ class Store:
                 conn.execute(f"DROP TRIGGER IF EXISTS {quote_ident(trigger)}")
             if have != wanted:
                 conn.execute(f"DROP TABLE IF EXISTS {fts}")
-            if sheet.search:
-                cols = ", ".join(quote_ident(c) for c in sheet.search)
-                new = ", ".join(f"new.{quote_ident(c)}" for c in sheet.search)
-                old = ", ".join(f"old.{quote_ident(c)}" for c in sheet.search)
+            if searched:
+                cols = ", ".join(quote_ident(c) for c in searched)
+                new = ", ".join(f"new.{quote_ident(c)}" for c in searched)
+                old = ", ".join(f"old.{quote_ident(c)}" for c in searched)
                 table = quote_ident(sheet.name)
                 if have != wanted:
                     conn.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content={table}, "
@@ -308,6 +336,35 @@ class Store:
                              f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
             conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
 
+    # -- row access: who sees which rows -----------------------------------------------------------
+    def visible_clause(self, sheet: Sheet, actor, alias: str = "") -> tuple[str, list] | None:
+        """SQL condition limiting `sheet` to the rows actor may see, or None for all rows.
+        Owner sheets: own rows and rows granted until a time; via sheets: rows whose parent is visible."""
+        access = sheet.row_access
+        if access is None or actor is None or actor.role == "system" or actor.role in access.see_all:
+            return None
+        prefix = f"{alias}." if alias else ""
+        if access.owner:
+            return (f"({prefix}{quote_ident(access.owner)} = ? OR {prefix}id IN (SELECT row_id FROM kefu_grants "
+                    f"WHERE sheet = ? AND user_id = ? AND expires_at > ? AND revoked_at IS NULL))",
+                    [actor.id, sheet.name, actor.id, time.time()])
+        parent = self.sheets[sheet.by_name[access.via].ref_sheet]
+        inner = self.visible_clause(parent, actor)
+        if inner is None:
+            return None
+        return (f"{prefix}{quote_ident(access.via)} IN (SELECT id FROM {quote_ident(parent.name)} WHERE {inner[0]})",
+                inner[1])
+
+    def _fetch_visible(self, conn, sheet: Sheet, row_id: int, actor) -> dict | None:
+        row = self._fetch(conn, sheet, row_id)
+        if row is None:
+            return None
+        clause = self.visible_clause(sheet, actor)
+        if clause is not None and not conn.execute(
+                f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE id = ? AND {clause[0]}", [row_id, *clause[1]]).fetchone():
+            return None
+        return row
+
     # -- writes ------------------------------------------------------------------------------------
     def insert(self, sheet_name: str, values: dict, actor) -> int:
         """Validate, insert and audit one record; returns its id."""
@@ -322,13 +379,14 @@ class Store:
         now = self.now()
         with self.transaction() as conn:
             for clean in prepared:
-                self._check_links(conn, sheet, clean)
+                self._check_links(conn, sheet, clean, actor)
                 self._check_unique(conn, sheet, clean, None)
                 record = {**clean, "created_at": now, "created_by": actor.id, "version": 1}
                 columns = ", ".join(quote_ident(c) for c in record)
                 marks = ", ".join("?" for _ in record)
                 row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",
                                       list(record.values())).lastrowid
+                record.pop("search_pinyin", None)
                 self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record})
                 ids.append(row_id)
         return ids
@@ -338,16 +396,23 @@ class Store:
         for field in sheet.fields:
             if field.default is not None and (values.get(field.name) is None or values.get(field.name) == ""):
                 values[field.name] = field.default
+        if sheet.approval:
+            for name in (sheet.approval.field, sheet.approval.by, sheet.approval.at):
+                values.pop(name, None)
+            values[sheet.approval.field] = sheet.approval.draft
         clean = sheet.validate(values, self.ctx)
         problems = sheet.cross_check(clean)
         if problems:
             raise ValidationError(sheet, problems)
+        if sheet.pinyin:
+            clean["search_pinyin"] = search_key(clean.get(name) for name in sheet.pinyin)
         return clean
 
     def update(self, sheet_name: str, row_id: int, changes: dict, actor, *, expected_version: int | None = None,
                allow_readonly: bool = False) -> dict:
         """Validate and apply changes to one record; returns the record as stored. expected_version
-        (the version the user's screen showed) turns a concurrent change into StaleRecord."""
+        (the version the user's screen showed) turns a concurrent change into StaleRecord. Editing an
+        approved record makes it a draft again: it needs a new approval."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "update")
         clean = sheet.validate(changes, self.ctx, partial=True)
@@ -357,7 +422,7 @@ class Store:
         if locked:
             raise ValidationError(sheet, locked)
         with self.transaction() as conn:
-            before = self._fetch(conn, sheet, row_id)
+            before = self._fetch_visible(conn, sheet, row_id, actor)
             if before is None or before["deleted_at"] is not None:
                 raise NotFound()
             if expected_version is not None and before["version"] != expected_version:
@@ -366,18 +431,45 @@ class Store:
             shown = (lambda row: row) if auth.can(actor, sheet, "pii") else (lambda row: self.masked(sheet, row))
             if not changed:
                 return shown(before)
+            approval = sheet.approval
+            if approval and not allow_readonly and before.get(approval.field) == approval.approved:
+                changed[approval.field] = approval.draft
             problems = sheet.cross_check({**before, **changed})
             if problems:
                 raise ValidationError(sheet, problems)
-            self._check_links(conn, sheet, changed)
+            self._check_links(conn, sheet, changed, actor)
             self._check_unique(conn, sheet, {**before, **changed}, row_id, only=changed)
             stamp = {"updated_at": self.now(), "updated_by": actor.id}
+            if sheet.pinyin and set(changed) & set(sheet.pinyin):
+                stamp["search_pinyin"] = search_key({**before, **changed}.get(name) for name in sheet.pinyin)
             assignments = ", ".join(f"{quote_ident(c)} = ?" for c in {**changed, **stamp})
             conn.execute(f"UPDATE {quote_ident(sheet.name)} SET {assignments}, version = version + 1 WHERE id = ?",
                          [*changed.values(), *stamp.values(), row_id])
-            self._audit(conn, actor, sheet.name, row_id, "update",
-                        {k: before[k] for k in changed}, changed)
+            self._audit(conn, actor, sheet.name, row_id, "update", {k: before[k] for k in changed}, changed)
             return shown({**before, **changed, **stamp, "version": before["version"] + 1})
+
+    def approve(self, sheet_name: str, row_id: int, actor, *, expected_version: int | None = None) -> dict:
+        """Approve a draft record: only the sheet's approval roles may."""
+        sheet = self.sheet(sheet_name)
+        approval = sheet.approval
+        if approval is None:
+            raise NotFound()
+        if actor.role != "system" and actor.role not in approval.roles:
+            raise PermissionDenied()
+        with self.transaction() as conn:
+            before = self._fetch_visible(conn, sheet, row_id, actor)
+            if before is None or before["deleted_at"] is not None:
+                raise NotFound()
+            if expected_version is not None and before["version"] != expected_version:
+                raise StaleRecord()
+            if before[approval.field] != approval.draft:
+                raise KefuError("err.not_draft")
+            changed = {approval.field: approval.approved, approval.by: actor.id, approval.at: self.now()}
+            assignments = ", ".join(f"{quote_ident(c)} = ?" for c in changed)
+            conn.execute(f"UPDATE {quote_ident(sheet.name)} SET {assignments}, version = version + 1 WHERE id = ?",
+                         [*changed.values(), row_id])
+            self._audit(conn, actor, sheet.name, row_id, "approve", {k: before[k] for k in changed}, changed)
+            return {**before, **changed, "version": before["version"] + 1}
 
     def delete(self, sheet_name: str, row_id: int, actor) -> None:
         """Soft delete: the row stays, marked; `restore` brings it back."""
@@ -390,7 +482,7 @@ class Store:
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "delete")
         with self.transaction() as conn:
-            before = self._fetch(conn, sheet, row_id)
+            before = self._fetch_visible(conn, sheet, row_id, actor)
             if before is None or (before["deleted_at"] is not None) == deleted:
                 raise NotFound()
             if not deleted:
@@ -401,18 +493,21 @@ class Store:
             self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
                         {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
 
-    def _check_links(self, conn, sheet: Sheet, values: dict) -> None:
+    def _check_links(self, conn, sheet: Sheet, values: dict, actor=None) -> None:
+        """A user field names an active user; a ref names a live record the actor may see."""
         problems = []
         for name, value in values.items():
-            field = sheet.by_name[name]
-            if value is None or field.type_name not in ("user", "ref"):
+            field = sheet.by_name.get(name)
+            if value is None or field is None or field.type_name not in ("user", "ref"):
                 continue
             if field.type_name == "user":
                 found = conn.execute("SELECT 1 FROM kefu_users WHERE id = ? AND active = 1", (value,)).fetchone()
                 code = "err.bad_user"
             else:
-                found = conn.execute(f"SELECT 1 FROM {quote_ident(field.ref_sheet)} WHERE id = ? AND deleted_at IS NULL",
-                                     (value,)).fetchone()
+                target = self.sheets[field.ref_sheet]
+                clause = self.visible_clause(target, actor) or ("1", [])
+                found = conn.execute(f"SELECT 1 FROM {quote_ident(target.name)} WHERE id = ? AND deleted_at IS NULL "
+                                     f"AND {clause[0]}", [value, *clause[1]]).fetchone()
                 code = "err.bad_ref"
             if not found:
                 problems.append(Problem(name, code, {}))
@@ -454,6 +549,86 @@ class Store:
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (self.now(), actor.id, actor.username, sheet, row_id, action, detail))
 
+    # -- grants: time-limited access to one row ----------------------------------------------------
+    def grant(self, sheet_name: str, row_id: int, user_id, actor, *, until, reason: str = "") -> int:
+        """Let one user see one row (of an owner sheet) until a date; only the sheet's grantors may."""
+        sheet = self.sheet(sheet_name)
+        access = sheet.row_access
+        if access is None or not access.owner:
+            raise NotFound()
+        if actor.role != "system" and actor.role not in access.grantors:
+            raise PermissionDenied()
+        problems = []
+        try:
+            day = Date().parse(None, until, self.ctx) if until else None
+        except FieldError:
+            day = None
+        today = datetime.now(self.settings.tz).date().isoformat()
+        if day is None:
+            problems.append(Problem("until", "err.bad_date", {}))
+        elif day <= today:
+            problems.append(Problem("until", "err.grant_past", {}))
+        reason = (reason or "").strip()
+        if len(reason) > 200:
+            problems.append(Problem("reason", "err.too_long", {"max": 200, "got": len(reason)}))
+        with self.transaction() as conn:
+            if not isinstance(user_id, int) or not conn.execute(
+                    "SELECT 1 FROM kefu_users WHERE id = ? AND active = 1", (user_id,)).fetchone():
+                problems.append(Problem("user", "err.bad_user", {}))
+            if problems:
+                raise ValidationError(None, problems)
+            if self._fetch(conn, sheet, row_id) is None:
+                raise NotFound()
+            expires = datetime.fromisoformat(day).replace(tzinfo=self.settings.tz).timestamp() + 86400
+            grant_id = conn.execute(
+                "INSERT INTO kefu_grants(sheet, row_id, user_id, granted_by, granted_at, expires_at, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sheet.name, row_id, user_id, actor.id, self.now(), expires, reason or None)).lastrowid
+            self._audit(conn, actor, "kefu_grants", grant_id, "grant", None,
+                        {"sheet": sheet.name, "row_id": row_id, "user_id": user_id, "until": day, "reason": reason})
+        return grant_id
+
+    def revoke(self, grant_id: int, actor) -> None:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT sheet, row_id, user_id FROM kefu_grants WHERE id = ? AND revoked_at IS NULL",
+                               (grant_id,)).fetchone()
+            if row is None:
+                raise NotFound()
+            access = self.sheet(row[0]).row_access
+            if actor.role != "system" and actor.role not in access.grantors:
+                raise PermissionDenied()
+            conn.execute("UPDATE kefu_grants SET revoked_at = ?, revoked_by = ? WHERE id = ?",
+                         (time.time(), actor.id, grant_id))
+            self._audit(conn, actor, "kefu_grants", grant_id, "revoke", None,
+                        {"sheet": row[0], "row_id": row[1], "user_id": row[2]})
+
+    def grants(self, sheet_name: str, actor, *, row_id: int | None = None) -> list[dict]:
+        """Grants of a sheet (or one row), newest first, each marked active or not; grantors and roles
+        that see every row may list them."""
+        sheet = self.sheet(sheet_name)
+        access = sheet.row_access
+        if access is None or (actor.role != "system" and actor.role not in access.grantors | access.see_all):
+            raise PermissionDenied()
+        where, params = "g.sheet = ?", [sheet.name]
+        if row_id is not None:
+            where += " AND g.row_id = ?"
+            params.append(row_id)
+        cursor = self.conn.execute(
+            f"SELECT g.id, g.row_id, r.{quote_ident(sheet.title)} AS title, g.user_id, u.display_name AS user_name, "
+            f"g.granted_by, b.display_name AS granted_by_name, g.granted_at, g.expires_at, g.revoked_at, g.reason "
+            f"FROM kefu_grants g JOIN kefu_users u ON u.id = g.user_id LEFT JOIN kefu_users b ON b.id = g.granted_by "
+            f"LEFT JOIN {quote_ident(sheet.name)} r ON r.id = g.row_id WHERE {where} ORDER BY g.id DESC LIMIT 500",
+            params)
+        names = [d[0] for d in cursor.description]
+        now = time.time()
+        rows = []
+        for values in cursor:
+            row = dict(zip(names, values))
+            row["active"] = row["revoked_at"] is None and row["expires_at"] > now
+            row["until"] = datetime.fromtimestamp(row["expires_at"] - 86400, self.settings.tz).date().isoformat()
+            rows.append(row)
+        return rows
+
     # -- reads -------------------------------------------------------------------------------------
     def _fetch(self, conn, sheet: Sheet, row_id: int) -> dict | None:
         cursor = conn.execute(f"SELECT * FROM {quote_ident(sheet.name)} WHERE id = ?", (row_id,))
@@ -463,12 +638,12 @@ class Store:
         return dict(zip([d[0] for d in cursor.description], row))
 
     def get(self, sheet_name: str, row_id: int, actor, *, reveal: bool = False, log: bool = True) -> dict:
-        """One record. Personal data is masked unless reveal=True and the role has `pii`; a reveal of
-        a record holding personal data is written to the access log (log=False: a screen redrawing
-        what this user already revealed)."""
+        """One record the actor may see. Personal data is masked unless reveal=True and the role has
+        `pii`; a reveal of a record holding personal data is written to the access log (log=False: a
+        screen redrawing what this user already revealed)."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "read")
-        row = self._fetch(self.conn, sheet, row_id)
+        row = self._fetch_visible(self.conn, sheet, row_id, actor)
         if row is None:
             raise NotFound()
         show = reveal and auth.can(actor, sheet, "pii")
@@ -479,9 +654,13 @@ class Store:
     def masked(self, sheet: Sheet, row: dict) -> dict:
         return {k: (mask(v) if k in sheet.pii_fields else v) for k, v in row.items()}
 
-    def _where(self, sheet: Sheet, query: Query) -> tuple[str, list]:
+    def _where(self, sheet: Sheet, query: Query, actor=None) -> tuple[str, list]:
         clauses = ["deleted_at IS NOT NULL" if query.deleted else "deleted_at IS NULL"]
         params: list = []
+        visible = self.visible_clause(sheet, actor)
+        if visible is not None:
+            clauses.append(visible[0])
+            params.extend(visible[1])
         for name, wanted in query.filters.items():
             if name not in sheet.by_name and name not in SYSTEM_COLUMNS:
                 raise ValueError(f"unknown filter field {name!r}")
@@ -511,7 +690,8 @@ class Store:
                 clauses.append(f"{column} = ?")
                 params.append(wanted)
         text = (query.search or "").strip()[:200]
-        if text and sheet.search:
+        searched = self._fts_columns(sheet)
+        if text and searched:
             terms = text.split()
             if all(len(term) >= 3 for term in terms):
                 fts = quote_ident(f"{sheet.name}_fts")
@@ -520,8 +700,8 @@ class Store:
             else:
                 for term in terms:
                     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                    clauses.append("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in sheet.search) + ")")
-                    params.extend([pattern] * len(sheet.search))
+                    clauses.append("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in searched) + ")")
+                    params.extend([pattern] * len(searched))
         return " AND ".join(clauses), params
 
     def _order(self, sheet: Sheet, sort: str | None) -> str:
@@ -539,11 +719,12 @@ class Store:
         return f"{column} ASC NULLS LAST, id ASC"
 
     def query(self, sheet_name: str, actor, query: Query | None = None, *, columns: list[str] | None = None) -> Page:
-        """One page of records matching the query, masked: grids never show personal data in clear."""
+        """One page of the records the actor may see that match the query, masked: grids never show
+        personal data in clear."""
         query = query or Query()
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "read")
-        where, params = self._where(sheet, query)
+        where, params = self._where(sheet, query, actor)
         table = quote_ident(sheet.name)
         total = self.conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
         size = max(1, min(query.page_size, 500))
@@ -559,11 +740,12 @@ class Store:
         return [dict(zip(names, row)) for row in cursor]
 
     def iter_rows(self, sheet_name: str, actor, query: Query, *, reveal: bool, batch: int = 2000):
-        """Every matching record in order, in batches (for exports); masked unless reveal and `pii`."""
+        """Every matching record the actor may see, in order, in batches (for exports); masked unless
+        reveal and `pii`."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "read")
         show = reveal and auth.can(actor, sheet, "pii")
-        where, params = self._where(sheet, query)
+        where, params = self._where(sheet, query, actor)
         offset = 0
         while True:
             rows = self._select(sheet, where, params, query.sort, None, batch, offset)
@@ -577,6 +759,8 @@ class Store:
         """The record's audit trail, oldest first; personal values masked for roles without `pii`."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "read")
+        if self._fetch_visible(self.conn, sheet, row_id, actor) is None:
+            raise NotFound()
         cursor = self.conn.execute("SELECT at, username, action, before, after FROM kefu_audit "
                                    "WHERE sheet = ? AND row_id = ? ORDER BY id", (sheet.name, row_id))
         show = auth.can(actor, sheet, "pii")
@@ -587,6 +771,32 @@ class Store:
                 before, after = self.masked(sheet, before), self.masked(sheet, after)
             entries.append({"at": at, "username": username, "action": action, "before": before, "after": after})
         return entries
+
+    def access_log(self, actor, *, username: str | None = None, sheet: str | None = None,
+                   period: tuple | None = None, page: int = 1, page_size: int = 50) -> Page:
+        """Who saw or exported personal data: for the roles that may audit it."""
+        auth.require_view(actor, "access_log")
+        clauses, params = ["1"], []
+        if username:
+            clauses.append("username = ?")
+            params.append(username)
+        if sheet:
+            clauses.append("sheet = ?")
+            params.append(sheet)
+        if period and period[0]:
+            clauses.append("at >= ?")
+            params.append(str(period[0]))
+        if period and period[1]:
+            clauses.append("at < date(?, '+1 day')")
+            params.append(str(period[1]))
+        where = " AND ".join(clauses)
+        total = self.conn.execute(f"SELECT count(*) FROM kefu_access_log WHERE {where}", params).fetchone()[0]
+        page = max(1, min(page, max(1, math.ceil(total / page_size))))
+        cursor = self.conn.execute(f"SELECT id, at, username, sheet, row_id, action, detail FROM kefu_access_log "
+                                   f"WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                   [*params, page_size, (page - 1) * page_size])
+        names = [d[0] for d in cursor.description]
+        return Page(rows=[dict(zip(names, r)) for r in cursor], total=total, page=page, page_size=page_size)
 
     def user_names(self) -> dict[int, str]:
         return dict(self.conn.execute("SELECT id, display_name FROM kefu_users"))
@@ -604,10 +814,13 @@ class Store:
         return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
                                       f"WHERE id IN ({marks})", ids))
 
-    def ref_options(self, sheet_name: str, limit: int = 500) -> list[tuple[int, str]]:
+    def ref_options(self, sheet_name: str, actor=None, limit: int = 500) -> list[tuple[int, str]]:
+        """Records a ref field may point to: the newest the actor may see."""
         sheet = self.sheet(sheet_name)
+        clause = self.visible_clause(sheet, actor) or ("1", [])
         return list(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
-                                      f"WHERE deleted_at IS NULL ORDER BY id DESC LIMIT ?", (limit,)))
+                                      f"WHERE deleted_at IS NULL AND {clause[0]} ORDER BY id DESC LIMIT ?",
+                                      [*clause[1], limit]))
 
     def is_empty(self) -> bool:
         """True when no user exists yet: the app then asks for the first administrator."""
