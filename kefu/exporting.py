@@ -75,8 +75,8 @@ def csv_bytes(store: Store, sheet_name: str, actor, query: Query, lang: str) -> 
             count += _write(writer, formatter, sheet, columns, batch)
             batch = []
     count += _write(writer, formatter, sheet, columns, batch)
-    if reveal and sheet.pii_fields and count:
-        store.log_access(actor, sheet.name, None, "export", f"{count} rows")
+    if sheet.pii_fields:
+        store.log_access(actor, sheet.name, None, "export", f"{count} rows" + ("" if reveal else ", masked"))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -345,18 +346,26 @@ class Phone(FieldType):
 
     def parse(self, field, raw, ctx):
         text = str(raw).strip()
-        if len(text) > 40 or re.search(r"[A-Za-z]", text):
+        number = None if len(text) > 40 or re.search(r"[A-Za-z]", text) else _normal_phone(text, ctx.phone_region)
+        if number is None:
             raise FieldError("err.bad_phone", value=_short(text))
-        try:
-            number = phonenumbers.parse(text, ctx.phone_region)
-        except phonenumbers.NumberParseException:
-            raise FieldError("err.bad_phone", value=_short(text)) from None
-        if not phonenumbers.is_valid_number(number):
-            raise FieldError("err.bad_phone", value=_short(text))
-        if phonenumbers.region_code_for_number(number) == ctx.phone_region:
-            national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-            return re.sub(r"\D", "", national)
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return number
+
+
+@lru_cache(maxsize=50000)
+def _normal_phone(text: str, region: str) -> str | None:
+    """The stored form of a phone number, or None if it is not a valid number (cached: imports and
+    bulk loads repeat numbers, and parsing is the slowest check we make)."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.region_code_for_number(number) == region:
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return re.sub(r"\D", "", national)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class Email(FieldType):

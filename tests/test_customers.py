@@ -1,0 +1,261 @@
+"""Customer archives: who may do what to which archive, grants that expire, the access log, masking,
+search (Chinese, pinyin, English), duplicate warnings, approval, bad input."""
+import csv
+import io
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from kefu import auth, customers
+from kefu.errors import KefuError, NotFound, PermissionDenied
+from kefu.exporting import csv_bytes
+from kefu.sheets import ValidationError
+from kefu.store import Query
+
+
+def archive(owner, **extra) -> dict:
+    return {"code": extra.pop("code", f"KH{int(time.time() * 1e6) % 10**8:08d}"), "name": "张三贸易有限公司",
+            "kind": "company", "contact": "张三", "phone": "13812345678", "email": "zhangsan@example.com",
+            "credit_rating": "A", "owner": owner.id, "address": "海南省三亚市吉阳区 1 号", **extra}
+
+
+@pytest.fixture
+def office(store, make_user):
+    """Two staff (one keeps the archive), a supervisor, a manager, a gm, finance, admin."""
+    people = {role: make_user(role) for role in ("supervisor", "manager", "gm", "finance", "admin")}
+    people["keeper"] = make_user("staff", "keeper")
+    people["other"] = make_user("staff", "other")
+    people["archive"] = store.insert("customers", archive(people["keeper"], code="KH000001"), people["keeper"])
+    return people
+
+
+def tomorrow(days=1) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def attempt(store, who, action, archive_id):
+    """Do `action` on the archive as `who`; True if allowed, False if refused (hidden or forbidden)."""
+    try:
+        if action == "read":
+            store.get("customers", archive_id, who)
+        elif action == "list":
+            return archive_id in [r["id"] for r in store.query("customers", who).rows]
+        elif action == "update":
+            store.update("customers", archive_id, {"credit_note": f"by {who.username}"}, who)
+        elif action == "delete":
+            store.delete("customers", archive_id, who)
+            store.restore("customers", archive_id, who)
+        elif action == "add_transaction":
+            store.insert("transactions", {"customer": archive_id, "traded_on": "2026-11-01", "item": "维保服务",
+                                          "amount": "1200.00"}, who)
+        elif action == "approve":
+            store.approve("customers", archive_id, who)
+            store.update("customers", archive_id, {"credit_note": "re-draft"}, auth.SYSTEM)
+        elif action == "reveal":
+            return store.get("customers", archive_id, who, reveal=True)["phone"] == "13812345678"
+        elif action == "export":
+            csv_bytes(store, "customers", who, Query(), "zh")
+        return True
+    except (PermissionDenied, NotFound):
+        return False
+    except ValidationError as exc:                       # a ref to an archive one may not see
+        assert exc.by_field() == {"customer": "err.bad_ref"}
+        return False
+
+
+MATRIX = [  # who, then whether each action is allowed: own archive for keeper, someone else's for other
+    ("keeper",     dict(read=1, list=1, update=1, delete=0, add_transaction=1, approve=0, reveal=0, export=0)),
+    ("other",      dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
+    ("supervisor", dict(read=1, list=1, update=1, delete=0, add_transaction=1, approve=0, reveal=0, export=1)),
+    ("manager",    dict(read=1, list=1, update=1, delete=1, add_transaction=1, approve=1, reveal=1, export=1)),
+    ("gm",         dict(read=1, list=1, update=1, delete=0, add_transaction=0, approve=1, reveal=1, export=1)),
+    ("finance",    dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
+    ("admin",      dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
+]
+
+
+@pytest.mark.parametrize("who, expected", MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.parametrize("action", ["read", "list", "update", "delete", "add_transaction", "approve", "reveal", "export"])
+def test_permission_matrix(store, office, who, expected, action):
+    assert attempt(store, office[who], action, office["archive"]) == bool(expected[action])
+
+
+@pytest.mark.parametrize("action, allowed", [("read", True), ("list", True), ("update", True),
+                                             ("add_transaction", True), ("delete", False), ("reveal", False)])
+def test_a_grant_opens_one_archive_to_one_user_until_it_expires(store, office, action, allowed, monkeypatch):
+    other, archive_id = office["other"], office["archive"]
+    assert attempt(store, other, action, archive_id) is False
+    store.grant("customers", archive_id, other.id, office["gm"], until=tomorrow(2), reason="协助处理投诉")
+    assert attempt(store, other, action, archive_id) is allowed
+    later = time.time() + 4 * 86400
+    monkeypatch.setattr("kefu.store.time.time", lambda: later)
+    assert attempt(store, other, action, archive_id) is False
+
+
+def test_grants_are_listed_revocable_and_only_the_gm_grants(store, office):
+    other, archive_id = office["other"], office["archive"]
+    for role in ("keeper", "supervisor", "manager"):
+        with pytest.raises(PermissionDenied):
+            store.grant("customers", archive_id, other.id, office[role], until=tomorrow())
+    grant_id = store.grant("customers", archive_id, other.id, office["gm"], until=tomorrow(7))
+    listed = store.grants("customers", office["manager"])
+    assert [(g["user_id"], g["title"], g["active"], g["until"]) for g in listed] == \
+        [(other.id, "张三贸易有限公司", True, tomorrow(7))]
+    store.revoke(grant_id, office["gm"])
+    assert store.grants("customers", office["gm"])[0]["active"] is False
+    assert attempt(store, other, "read", archive_id) is False
+    actions = [r[0] for r in store.conn.execute("SELECT action FROM kefu_audit WHERE sheet = 'kefu_grants'")]
+    assert actions == ["grant", "revoke"]
+
+
+@pytest.mark.parametrize("until, user, code", [
+    ("yesterday", "other", "err.bad_date"), (date.today().isoformat(), "other", "err.grant_past"),
+    (tomorrow(), "disabled", "err.bad_user"), (tomorrow(), "nobody", "err.bad_user"),
+])
+def test_bad_grants_are_refused(store, office, make_user, until, user, code):
+    people = {"other": office["other"].id, "nobody": 99999}
+    if user == "disabled":
+        gone = make_user("staff", "gone")
+        store.conn.execute("UPDATE kefu_users SET active = 0 WHERE id = ?", (gone.id,))
+        people["disabled"] = gone.id
+    with pytest.raises(ValidationError) as caught:
+        store.grant("customers", office["archive"], people[user], office["gm"], until=until)
+    assert code in caught.value.by_field().values()
+    assert store.conn.execute("SELECT count(*) FROM kefu_grants").fetchone()[0] == 0
+
+
+def test_masking_in_grid_detail_history_and_csv(store, office):
+    keeper, supervisor, manager = office["keeper"], office["supervisor"], office["manager"]
+    row = store.query("customers", keeper).rows[0]
+    assert row["phone"] == "138****5678" and row["email"] == "z***@example.com" and row["address"].startswith("海*")
+    assert store.get("customers", office["archive"], keeper, reveal=True)["phone"] == "138****5678"
+    assert store.history("customers", office["archive"], supervisor)[0]["after"]["phone"] == "138****5678"
+    masked = csv_bytes(store, "customers", supervisor, Query(), "zh").decode("utf-8-sig")
+    assert "13812345678" not in masked and "zhangsan@example.com" not in masked and "138****5678" in masked
+    clear = csv_bytes(store, "customers", manager, Query(), "zh").decode("utf-8-sig")
+    assert "13812345678" in clear
+
+
+def test_every_reveal_and_every_export_is_in_the_access_log(store, office):
+    manager, supervisor, gm = office["manager"], office["supervisor"], office["gm"]
+    store.get("customers", office["archive"], manager, reveal=True)
+    csv_bytes(store, "customers", supervisor, Query(), "zh")
+    csv_bytes(store, "customers", gm, Query(), "en")
+    log = store.access_log(manager)
+    assert [(r["username"], r["action"], r["detail"]) for r in log.rows] == [
+        (gm.username, "export", "1 rows"), (supervisor.username, "export", "1 rows, masked"),
+        (manager.username, "view", "")]
+    assert store.access_log(gm, username=supervisor.username).total == 1
+    with pytest.raises(PermissionDenied):
+        store.access_log(supervisor)
+
+
+@pytest.fixture
+def directory(store, office):
+    keeper = office["keeper"]
+    for code, name, contact, phone in [("KH000002", "李四餐饮管理有限公司", "李四", "13900001111"),
+                                       ("KH000003", "Sanya Blue Ocean Hotel", "王小明", "13700002222"),
+                                       ("KH000004", "重庆银行三亚分行", "赵六", "13600003333")]:
+        store.insert("customers", archive(keeper, code=code, name=name, contact=contact, phone=phone,
+                                          notes="年度维保合同" if code == "KH000004" else None), keeper)
+    return keeper
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("李四", {"KH000002"}),                     # 2 Chinese characters
+    ("餐饮管理", {"KH000002"}),                 # 3+ characters
+    ("lisi", {"KH000002"}),                     # full pinyin of the contact
+    ("zhangsan", {"KH000001"}),
+    ("zs", {"KH000001"}),                       # pinyin initials
+    ("chongqing", {"KH000004"}),                # the common reading of 重
+    ("blue ocean", {"KH000003"}),               # English, any case
+    ("KH000003", {"KH000003"}),                 # the code
+    ("维保合同", {"KH000004"}),                  # notes
+    ("13900001111", {"KH000002"}),              # a phone
+    ('"OR 1=1; --', set()),
+    ("x" * 10_000, set()),
+])
+def test_search_by_name_code_contact_phone_notes_and_pinyin(store, directory, text, expected):
+    found = store.query("customers", directory, Query(search=text)).rows
+    assert {r["code"] for r in found} == expected
+
+
+def test_duplicate_warning_names_matches_and_hides_what_the_user_may_not_see(store, office):
+    keeper, other = office["keeper"], office["other"]
+    same_phone = customers.duplicates(store, keeper, {"name": "新公司", "mobile": "138 1234 5678"})
+    assert [(d["code"], d["visible"]) for d in same_phone] == [("KH000001", True)]
+    hidden = customers.duplicates(store, other, {"name": "张三贸易有限公司"})
+    assert hidden == [{"id": office["archive"], "code": None, "name": None, "owner": keeper.display_name,
+                       "visible": False}]
+    assert customers.duplicates(store, keeper, {"name": "全新客户", "phone": "13000000000"}) == []
+
+
+def test_approval_flow(store, office):
+    keeper, manager, archive_id = office["keeper"], office["manager"], office["archive"]
+    record = store.get("customers", archive_id, keeper)
+    assert record["status"] == "draft" and record["approved_by"] is None
+    with pytest.raises(PermissionDenied):
+        store.approve("customers", archive_id, keeper)
+    with pytest.raises(ValidationError):                       # nobody sets the status by hand
+        store.update("customers", archive_id, {"status": "approved"}, manager)
+    store.approve("customers", archive_id, manager)
+    record = store.get("customers", archive_id, keeper)
+    assert record["status"] == "approved" and record["approved_by"] == manager.id and record["approved_at"]
+    with pytest.raises(KefuError):
+        store.approve("customers", archive_id, manager)       # already approved
+    store.update("customers", archive_id, {"contact": "张三丰"}, keeper)
+    record = store.get("customers", archive_id, keeper)
+    assert record["status"] == "draft" and record["approved_by"] == manager.id   # flagged for re-approval
+    actions = [r[0] for r in store.conn.execute("SELECT action FROM kefu_audit WHERE sheet = 'customers' ORDER BY id")]
+    assert actions == ["create", "approve", "update"]
+    customers.archive(store, manager, archive_id)
+    assert store.get("customers", archive_id, keeper)["status"] == "archived"
+
+
+def test_summary_and_follow_ups(store, office):
+    keeper, archive_id = office["keeper"], office["archive"]
+    for day, amount, paid in [("2026-10-01", "1000.00", True), ("2026-11-02", "250.50", False)]:
+        store.insert("transactions", {"customer": archive_id, "traded_on": day, "item": "服务", "amount": amount,
+                                      "paid": paid}, keeper)
+    assert customers.summary(store, keeper, archive_id) == {"count": 2, "total": 125050, "unpaid": 25050,
+                                                            "last": "2026-11-02"}
+    with pytest.raises(NotFound):
+        customers.summary(store, office["other"], archive_id)
+    today = date.today()
+    store.insert("relationship_log", {"customer": archive_id, "contact_on": today.isoformat(), "kind": "call",
+                                      "staff": keeper.id, "summary": "回访",
+                                      "next_follow_up": (today + timedelta(days=3)).isoformat()}, keeper)
+    store.insert("relationship_log", {"customer": archive_id, "contact_on": today.isoformat(), "kind": "call",
+                                      "staff": keeper.id, "summary": "远期",
+                                      "next_follow_up": (today + timedelta(days=30)).isoformat()}, keeper)
+    due = customers.follow_ups_due(store, keeper)
+    assert [(d["customer_name"], d["summary"]) for d in due] == [("张三贸易有限公司", "回访")]
+    assert customers.follow_ups_due(store, office["other"]) == []
+
+
+@pytest.mark.parametrize("values, field, code", [
+    ({"phone": "138-1234-abcd"}, "phone", "err.bad_phone"),
+    ({"email": "zhangsan@"}, "email", "err.bad_email"),
+    ({"credit_rating": "E"}, "credit_rating", "err.bad_choice"),
+    ({"code": "KH 0001"}, "code", "err.bad_pattern"),
+    ({"code": "KH000001"}, "code", "err.unique"),
+])
+def test_bad_archives_are_refused(store, office, values, field, code):
+    with pytest.raises(ValidationError) as caught:
+        store.insert("customers", archive(office["keeper"], **values), office["keeper"])
+    assert caught.value.by_field() == {field: code}
+
+
+@pytest.mark.parametrize("amount, code", [("-5.00", "err.too_small"), ("0", "err.too_small"),
+                                          ("1000000000", "err.too_large"), ("12.345", "err.bad_money")])
+def test_bad_transaction_amounts_are_refused(store, office, amount, code):
+    with pytest.raises(ValidationError) as caught:
+        store.insert("transactions", {"customer": office["archive"], "traded_on": "2026-11-01", "item": "x",
+                                      "amount": amount}, office["keeper"])
+    assert caught.value.by_field() == {"amount": code}
+    assert store.conn.execute("SELECT count(*) FROM transactions").fetchone()[0] == 0
+
+
+def test_next_code_counts_up(store, office):
+    assert customers.next_code(store) == "KH000002"
