@@ -3,13 +3,13 @@ import streamlit as st
 
 from kefu import auth
 from kefu.ui import context, session
-from views import account, home, sheet, users, visitors
+from views import access_log, account, customers, home, sheet, users, visitors
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
-CUSTOM_SCREENS = {"visitors": visitors.render}
-OTHER_PATHS = ("users", "account")
+CUSTOM_SCREENS = {"visitors": visitors.render, "customers": customers.render}
+OTHER_PATHS = ("access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -36,17 +36,23 @@ def navigation(store, user: auth.User) -> st.navigation:
     lang = context.lang()
     pages = {"": [st.Page(home.render, title=tr("nav.home"), icon=":material/today:", url_path="home", default=True)]}
     registers = [page_for_sheet(name, s.label_in(lang), s.icon) for name, s in store.sheets.items()
-                 if auth.can(user, s, "read")]
+                 if s.menu and auth.can(user, s, "read")]
     registers.sort(key=lambda p: list(CUSTOM_SCREENS).index(p.url_path) if p.url_path in CUSTOM_SCREENS else 99)
     if registers:
         pages[tr("nav.registers")] = registers
+    admin = []
+    if auth.can_view(user, "access_log"):
+        admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",
+                             url_path="access_log"))
     if auth.can_view(user, "users"):
-        pages[tr("nav.admin")] = [st.Page(users.render, title=tr("nav.users"), icon=":material/group:",
-                                          url_path="users")]
+        admin.append(st.Page(users.render, title=tr("nav.users"), icon=":material/group:", url_path="users"))
+    if admin:
+        pages[tr("nav.admin")] = admin
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",
                                    url_path="account")]
     offered = {p.url_path for group in pages.values() for p in group}
-    hidden = [stand_in(not_allowed, path) for path in (*store.sheets, *OTHER_PATHS) if path not in offered]
+    menu_sheets = [name for name, s in store.sheets.items() if s.menu]
+    hidden = [stand_in(not_allowed, path) for path in (*menu_sheets, *OTHER_PATHS) if path not in offered]
     if hidden:
         pages[""] += hidden
     return st.navigation(pages)
@@ -55,7 +61,7 @@ def navigation(store, user: auth.User) -> st.navigation:
 def gate(render, store) -> None:
     """Logged out: every known URL shows `render` (login or setup); after login the URL still names
     the screen the user asked for, and it opens."""
-    paths = ("home", *store.sheets, *OTHER_PATHS)
+    paths = ("home", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
     st.navigation([st.Page(render, title="Kefu Desk", url_path="login", default=True)]
                   + [stand_in(render, path) for path in paths], position="hidden").run()
 

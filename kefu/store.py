@@ -377,9 +377,10 @@ class Store:
         prepared = [self._prepare_new(sheet, values) for values in rows]
         ids = []
         now = self.now()
+        checked: set = set()                                   # links already found in this batch
         with self.transaction() as conn:
             for clean in prepared:
-                self._check_links(conn, sheet, clean, actor)
+                self._check_links(conn, sheet, clean, actor, checked)
                 self._check_unique(conn, sheet, clean, None)
                 record = {**clean, "created_at": now, "created_by": actor.id, "version": 1}
                 columns = ", ".join(quote_ident(c) for c in record)
@@ -387,7 +388,7 @@ class Store:
                 row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",
                                       list(record.values())).lastrowid
                 record.pop("search_pinyin", None)
-                self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record})
+                self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record}, at=now)
                 ids.append(row_id)
         return ids
 
@@ -493,12 +494,15 @@ class Store:
             self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
                         {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
 
-    def _check_links(self, conn, sheet: Sheet, values: dict, actor=None) -> None:
-        """A user field names an active user; a ref names a live record the actor may see."""
+    def _check_links(self, conn, sheet: Sheet, values: dict, actor=None, checked: set | None = None) -> None:
+        """A user field names an active user; a ref names a live record the actor may see.
+        `checked` remembers links found earlier in the same transaction."""
         problems = []
         for name, value in values.items():
             field = sheet.by_name.get(name)
             if value is None or field is None or field.type_name not in ("user", "ref"):
+                continue
+            if checked is not None and (name, value) in checked:
                 continue
             if field.type_name == "user":
                 found = conn.execute("SELECT 1 FROM kefu_users WHERE id = ? AND active = 1", (value,)).fetchone()
@@ -511,6 +515,8 @@ class Store:
                 code = "err.bad_ref"
             if not found:
                 problems.append(Problem(name, code, {}))
+            elif checked is not None:
+                checked.add((name, value))
         if problems:
             raise ValidationError(sheet, problems)
 
@@ -530,10 +536,10 @@ class Store:
                             params).fetchone():
                 raise ValidationError(sheet, [Problem(group[-1], "err.unique", {})])
 
-    def _audit(self, conn, actor, sheet: str, row_id, action: str, before, after) -> None:
+    def _audit(self, conn, actor, sheet: str, row_id, action: str, before, after, *, at: str | None = None) -> None:
         conn.execute("INSERT INTO kefu_audit(at, user_id, username, sheet, row_id, action, before, after) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (self.now(), actor.id, actor.username, sheet, row_id, action,
+                     (at or self.now(), actor.id, actor.username, sheet, row_id, action,
                       None if before is None else json.dumps(before, ensure_ascii=False),
                       None if after is None else json.dumps(after, ensure_ascii=False)))
 

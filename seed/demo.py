@@ -48,7 +48,9 @@ def seed_demo(store: Store, *, days: int = 30) -> dict:
     store.insert_many("visitors", visits, auth.SYSTEM)
     roster = _roster(staff_ids, today - timedelta(days=days), today + timedelta(days=7))
     store.insert_many("roster", roster, auth.SYSTEM)
-    return {"users": len(DEMO_ACCOUNTS) + EXTRA_STAFF, "visitors": len(visits), "roster": len(roster)}
+    counts = {"users": len(DEMO_ACCOUNTS) + EXTRA_STAFF, "visitors": len(visits), "roster": len(roster)}
+    counts.update(seed_archives(store, rng, fake, staff_ids, today))
+    return counts
 
 
 def _visit(store, rng, fake, hosts, day, now) -> dict:
@@ -113,8 +115,38 @@ def _roster(staff_ids, first, last) -> list[dict]:
     return rows
 
 
-def scale(store: Store, visitors: int, *, batch: int = 5000) -> dict:
-    """Add `visitors` more visits spread over the past years, for benchmarks."""
+def scale(store: Store, size: int, *, batch: int = 5000) -> dict:
+    """Bulk data for benchmarks, proportioned as `seed --scale 1000000` is meant: size/5 customers with
+    10 transactions each (2 x size), and 0.3 x size visits."""
+    counts = scale_visitors(store, int(size * 0.3), batch=batch)
+    counts.update(scale_archives(store, max(1, size // 5), batch=batch))
+    return counts
+
+
+def scale_archives(store: Store, customers: int, *, batch: int = 5000) -> dict:
+    rng, fake = random.Random(SEED + customers), _faker()
+    keepers = [uid for uid, in store.conn.execute("SELECT id FROM kefu_users WHERE role IN ('staff', 'supervisor') "
+                                                  "AND active = 1")]
+    if not keepers:
+        raise SystemExit("no staff: run `python -m kefu init --demo` first")
+    pool = [_customer(rng, fake, 0, "") for _ in range(3000)]
+    today = datetime.now(store.settings.tz).date()
+    first = store.conn.execute("SELECT count(*) FROM customers").fetchone()[0] + 1
+    done = transactions = 0
+    while done < customers:
+        chunk = min(batch // 10, customers - done)
+        rows = [{**rng.choice(pool), "code": f"KS{first + done + n:07d}", "owner": rng.choice(keepers)}
+                for n in range(chunk)]
+        ids = store.insert_many("customers", rows, auth.SYSTEM)
+        trades = [t for customer_id in ids for t in _transactions(rng, customer_id, today, 10)]
+        store.insert_many("transactions", trades, auth.SYSTEM)
+        done += chunk
+        transactions += len(trades)
+    return {"customers": done, "transactions": transactions}
+
+
+def scale_visitors(store: Store, visitors: int, *, batch: int = 5000) -> dict:
+    """Add `visitors` more visits spread over the past years."""
     rng, fake = random.Random(SEED + visitors), _faker()
     hosts = [uid for uid, _ in store.active_users()]
     if not hosts:
@@ -137,3 +169,93 @@ def scale(store: Store, visitors: int, *, batch: int = 5000) -> dict:
         store.insert_many("visitors", rows, auth.SYSTEM)
         done += len(rows)
     return {"visitors": done}
+
+
+REGIONS = ["south"] * 4 + ["east"] * 3 + ["north"] * 2 + ["central", "west", "northeast"]
+INDUSTRIES = ["realestate"] * 3 + ["manufacturing", "retail", "it", "finance", "public", "other"]
+RATINGS = ["A"] * 6 + ["B"] * 9 + ["C"] * 4 + ["D"]
+ITEMS = ["年度维保服务", "设备采购", "备件更换", "上门检修", "系统升级", "物业服务费", "安装调试", "技术培训", "延保服务"]
+TAGS = ["vip", "key", "new", "dormant", "sensitive"]
+SUMMARIES = ["客户对服务整体满意，提出希望缩短响应时间。", "节日问候并送上礼品，客户表示感谢。",
+             "了解设备使用情况，运行正常。", "客户反馈发票寄送延迟，已协调财务处理。", "回访满意度调查：服务质量 5 分，价格 4 分。",
+             "客户计划明年扩容，约定下月详谈。", "提醒客户合同即将到期，客户有续约意向。"]
+
+
+def _customer(rng, fake, owner: int, code: str) -> dict:
+    company = rng.random() < 0.8
+    contact = fake.name()
+    return {"code": code, "name": fake.company() if company else contact, "kind": "company" if company else "person",
+            "contact": contact, "phone": fake.phone_number(), "mobile": fake.phone_number() if rng.random() < 0.6 else None,
+            "email": fake.email() if rng.random() < 0.7 else None,
+            "website": f"https://www.{fake.domain_word()}.com.cn" if company and rng.random() < 0.5 else None,
+            "address": fake.address()[:200], "region": rng.choice(REGIONS), "industry": rng.choice(INDUSTRIES),
+            "credit_rating": rng.choice(RATINGS), "owner": owner,
+            "tags": rng.sample(TAGS, rng.choice([0, 0, 1, 1, 2])) or None,
+            "notes": rng.choice([None, None, "年度框架合同客户", "付款周期 60 天", "对价格敏感"])}
+
+
+def _transactions(rng, customer: int, today, count: int) -> list[dict]:
+    rows = []
+    for _ in range(count):
+        day = today - timedelta(days=rng.randint(1, 720))
+        rows.append({"customer": customer, "traded_on": day, "item": rng.choice(ITEMS),
+                     "amount": f"{rng.randint(5, 20000) * 10 + rng.choice([0, 0, 50])}.00",
+                     "invoice_no": f"{day:%Y%m}{rng.randint(10000, 99999)}", "paid": rng.random() < 0.85 or
+                     (today - day).days > 120})
+    return rows
+
+
+def _relations(rng, customer: int, keeper: int, today, count: int) -> list[dict]:
+    rows = []
+    for _ in range(count):
+        day = today - timedelta(days=rng.randint(1, 365))
+        follow = day + timedelta(days=rng.choice([7, 14, 30, 60, 90])) if rng.random() < 0.5 else None
+        rows.append({"customer": customer, "contact_on": day,
+                     "kind": rng.choice(["routine_visit", "call", "call", "feedback", "survey", "holiday_visit"]),
+                     "staff": keeper, "summary": rng.choice(SUMMARIES), "next_follow_up": follow})
+    return rows
+
+
+def _change(rng, customer: int, keeper: int, now) -> dict:
+    requested = now - timedelta(days=rng.randint(1, 300), hours=rng.randint(0, 8))
+    done = requested + timedelta(hours=rng.randint(2, 72)) if rng.random() < 0.9 else None
+    told = done + timedelta(hours=rng.randint(1, 24)) if done and rng.random() < 0.9 else None
+    done, told = (d if d is None or d < now else None for d in (done, told))
+    return {"customer": customer, "kind": rng.choice(["add_line", "remove_line", "password", "permission", "basic_info"]),
+            "detail": rng.choice(["新增一条专线", "撤销备用线路", "重置管理员密码", "开通查询权限", "变更联系人"]),
+            "requested_at": requested, "checked_with_customer": rng.random() < 0.9, "done_at": done,
+            "customer_notified_at": told if done else None, "staff": keeper}
+
+
+def seed_archives(store: Store, rng, fake, keepers: list[int], today, *, customers: int = 2000) -> dict:
+    """Customer archives with transactions, relationship logs and business changes; most approved."""
+    now = datetime.now(store.settings.tz)
+    demo_staff = keepers[0]
+    archives = [_customer(rng, fake, demo_staff if n % 25 == 0 else rng.choice(keepers), f"KH{n:06d}")
+                for n in range(1, customers + 1)]
+    ids = store.insert_many("customers", archives, auth.SYSTEM)
+    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'")
+                            .fetchone()[0])
+    for customer_id in ids:
+        if rng.random() < 0.75:
+            store.approve("customers", customer_id, manager)
+    transactions, relations, changes = [], [], []
+    for customer_id, archive in zip(ids, archives):
+        transactions += _transactions(rng, customer_id, today, rng.randint(0, 10))
+        relations += _relations(rng, customer_id, archive["owner"], today, rng.randint(0, 6))
+        if rng.random() < 0.5:
+            changes.append(_change(rng, customer_id, archive["owner"], now))
+    own = [i for i, a in zip(ids, archives) if a["owner"] == demo_staff][:6]
+    for offset, customer_id in enumerate(own):          # the demo keeper has follow-ups this week
+        relations.append({"customer": customer_id, "contact_on": today - timedelta(days=20), "kind": "call",
+                          "staff": demo_staff, "summary": rng.choice(SUMMARIES),
+                          "next_follow_up": today + timedelta(days=offset)})
+    store.insert_many("transactions", transactions, auth.SYSTEM)
+    store.insert_many("relationship_log", relations, auth.SYSTEM)
+    store.insert_many("business_changes", changes, auth.SYSTEM)
+    gm = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-gm'").fetchone()[0])
+    others = [i for i, a in zip(ids, archives) if a["owner"] != demo_staff][:2]
+    for customer_id in others:                          # the gm lets the demo keeper help on two more
+        store.grant("customers", customer_id, demo_staff, gm, until=today + timedelta(days=7), reason="协助处理客户投诉")
+    return {"customers": len(ids), "transactions": len(transactions), "relationship_log": len(relations),
+            "business_changes": len(changes)}

@@ -50,3 +50,10 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def select_row(at: AppTest, row: int = 0, grid: int = 0) -> AppTest:
+    """Tick a row of a grid, as a click in its first column would (AppTest cannot click a canvas)."""
+    key = at.dataframe[grid].key
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()

@@ -4,14 +4,14 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import APP, login, nav_paths, open_page, start, submit, texts
+from apptest import login, nav_paths, open_page, select_row, start, submit, texts
 from kefu import auth
 
 NAVIGATION = {
-    "demo-staff": {"", "visitors", "roster", "account"},
-    "demo-supervisor": {"", "visitors", "roster", "account"},
-    "demo-manager": {"", "visitors", "roster", "account"},
-    "demo-gm": {"", "visitors", "roster", "account"},
+    "demo-staff": {"", "visitors", "customers", "roster", "account"},
+    "demo-supervisor": {"", "visitors", "customers", "roster", "account"},
+    "demo-manager": {"", "visitors", "customers", "roster", "access_log", "account"},
+    "demo-gm": {"", "visitors", "customers", "roster", "access_log", "account"},
     "demo-finance": {"", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }
@@ -35,7 +35,9 @@ def test_each_role_sees_its_views_and_each_renders(demo_db, username):
 
 
 @pytest.mark.parametrize("username, path", [("demo-staff", "users"), ("demo-finance", "visitors"),
-                                            ("demo-finance", "roster"), ("demo-manager", "users")])
+                                            ("demo-finance", "roster"), ("demo-manager", "users"),
+                                            ("demo-admin", "customers"), ("demo-staff", "access_log"),
+                                            ("demo-finance", "customers")])
 def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path):
     at = open_page(login(username), path)
     assert not at.exception
@@ -46,7 +48,7 @@ def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path
 def forced_view(view: str, user: auth.User) -> AppTest:
     """Run one view's render() for a user, as a stale session or a typed URL might reach it."""
     def script(view_name):
-        from views import sheet, users, visitors, account  # noqa: F401
+        from views import access_log, account, customers, sheet, users, visitors  # noqa: F401
         import views
         module = getattr(views, {"roster": "sheet"}.get(view_name, view_name))
         (module.screen_for("roster") if view_name == "roster" else module.render)()
@@ -57,8 +59,9 @@ def forced_view(view: str, user: auth.User) -> AppTest:
 
 
 @pytest.mark.parametrize("view, role", [("users", "staff"), ("users", "manager"), ("users", "finance"),
-                                        ("visitors", "finance"), ("roster", "finance"),
-                                        ("account", None)])
+                                        ("visitors", "finance"), ("roster", "finance"), ("customers", "admin"),
+                                        ("customers", "finance"), ("access_log", "staff"),
+                                        ("access_log", "supervisor"), ("account", None)])
 def test_forbidden_view_forced_open_shows_nothing(demo_db, view, role):
     user = None if role is None else auth.User(id=1, username="x", display_name="X", role=role)
     at = forced_view(view, user)
@@ -98,7 +101,7 @@ def test_empty_database_opens_on_create_the_administrator(tmp_path, monkeypatch)
     at.text_input(key="login_username").input("admin")
     at.text_input(key="login_password").input("a-good-password")
     at = submit(at, "登录")
-    assert nav_paths(at) == {"", "visitors", "roster", "users", "account"}
+    assert nav_paths(at) == NAVIGATION["demo-admin"]
 
 
 def test_corrupt_database_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
@@ -173,8 +176,7 @@ def test_grid_search_detail_edit_delete_and_undo(demo_db):
     assert "没有符合条件的记录" in texts(at)
     at.text_input(key="visitors__list__search").input("").run()
     first_id = int(at.dataframe[0].value.iloc[0]["编号"])
-    at.session_state["visitors__list__grid_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
-    at.run()
+    at = select_row(at)
     assert not at.exception
     assert "显示个人信息" in [t.label for t in at.toggle]
     at.toggle(key=f"reveal__visitors__{first_id}").set_value(True).run()
@@ -200,8 +202,7 @@ def test_grid_search_detail_edit_delete_and_undo(demo_db):
 
 def test_staff_cannot_delete_and_sees_no_csv_download(demo_db):
     at = open_page(login("demo-staff"), "visitors")
-    at.session_state["visitors__list__grid_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
-    at.run()
+    at = select_row(at)
     labels = [b.label for b in at.button]
     assert "删除" not in labels
     assert not at.get("download_button")
@@ -253,4 +254,4 @@ def test_admin_adds_a_user_who_can_then_log_in(demo_db):
     at.text_input[2].input("a-long-password")
     at = submit(at, "添加用户")
     assert "已添加用户 lilei。" in texts(at)
-    assert nav_paths(login("lilei", "a-long-password")) == {"", "visitors", "roster", "account"}
+    assert nav_paths(login("lilei", "a-long-password")) == NAVIGATION["demo-supervisor"]

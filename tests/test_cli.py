@@ -57,7 +57,10 @@ def test_seed_scale_adds_rows(tmp_path):
     with sqlite3.connect(db) as conn:
         visits = conn.execute("SELECT count(*) FROM visitors").fetchone()[0]
         audits = conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'visitors'").fetchone()[0]
-    assert visits > 1500 and audits == visits
+        archives = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+        trades = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+    assert archives == 2000 + 300 and trades > 3000
+    assert visits > 344 + 450 - 1 and audits == visits                 # 0.3 x scale more visits
 
 
 def test_unknown_sheet_and_bad_date(tmp_path):

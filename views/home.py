@@ -4,7 +4,7 @@ from datetime import datetime
 import streamlit as st
 from chinese_calendar import get_holiday_detail, is_workday
 
-from kefu import auth
+from kefu import auth, customers
 from kefu.store import Query
 from kefu.ui import context
 from kefu.ui.visits import presence_board
@@ -19,6 +19,8 @@ def render() -> None:
     st.title(tr("home.greeting", name=user.display_name))
     st.caption(day_line(today, lang))
     shown = roster_card(store, user, today, lang)
+    shown = follow_up_card(store, user, lang) or shown
+    shown = approval_card(store, user, lang) or shown
     visitors = store.sheets.get("visitors")
     if visitors is not None and auth.can(user, visitors, "read"):
         presence_board(store, user, lang, key="home")
@@ -62,4 +64,37 @@ def roster_card(store, user, today, lang: str) -> bool:
                 people = [names.get(r["staff"], "?") for r in rows if r["shift"] == choice["value"]]
                 if people:
                     st.markdown(f"**{shift.choice_label(choice['value'], lang)}**: {'、'.join(people)}")
+    return True
+
+
+def follow_up_card(store, user, lang: str) -> bool:
+    """The archive keeper's follow-ups due in the next 7 days (and overdue ones)."""
+    if "customers" not in store.sheets:
+        return False
+    due = customers.follow_ups_due(store, user)
+    if not due:
+        return False
+    tr = context.tr
+    today = datetime.now(store.settings.tz).date().isoformat()
+    with st.container(border=True, key="home_follow_ups"):
+        st.subheader(f":material/event_upcoming: {tr('cust.follow_ups')} · {len(due)}", anchor=False)
+        for item in due[:10]:
+            line = tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
+                      summary=(item["summary"] or "")[:40])
+            st.markdown(f":red[{line}]" if item["next_follow_up"] < today else line)
+    return True
+
+
+def approval_card(store, user, lang: str) -> bool:
+    """For the approvers: how many archives wait for approval."""
+    sheet = store.sheets.get("customers")
+    if sheet is None or sheet.approval is None or user.role not in sheet.approval.roles:
+        return False
+    waiting = store.query("customers", user, Query(filters={"status": "draft"}, page_size=5))
+    with st.container(border=True, key="home_approvals"):
+        st.subheader(f":material/pending_actions: {context.tr('cust.pending')} · {waiting.total}", anchor=False)
+        if not waiting.total:
+            st.caption(context.tr("cust.pending_none"))
+        for row in waiting.rows:
+            st.markdown(f"{row['code']} · {row['name']}")
     return True

@@ -54,8 +54,10 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
     formatter.prefetch([record])
     with st.container(border=True):
         head = st.columns([4, 1])
-        head[0].subheader(f"{title}")
+        head[0].subheader(f"{title}", anchor=False)
         head[0].caption(_meta_line(store, record, lang))
+        if sheet.approval:
+            approval_line(store, sheet, actor, lang, record, key=key)
         if sheet.pii_fields and auth.can(actor, sheet, "pii"):
             head[1].toggle(t("sheet.reveal", lang), key=_reveal_key(sheet, row_id), help=t("sheet.reveal_help", lang))
         elif sheet.pii_fields:
@@ -86,6 +88,31 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
                     st.rerun()
         with panes[-1]:
             history_table(store, sheet, actor, lang, row_id, formatter)
+
+
+def approval_line(store: Store, sheet: Sheet, actor, lang: str, record: dict, *, key: str) -> None:
+    """Where the record stands in its approval, and the approve button for those who may."""
+    approval = sheet.approval
+    state = record.get(approval.field)
+    names = store.user_names()
+    last = t("approval.last", lang, who=names.get(record.get(approval.by), "?"),
+             at=(record.get(approval.at) or "")[:16].replace("T", " ")) if record.get(approval.by) else ""
+    if state == approval.approved:
+        st.markdown(f":green-badge[:material/verified: {t('approval.approved', lang)}] {last}")
+    elif state == approval.draft:
+        text = t("approval.changed" if record.get(approval.by) else "approval.draft", lang)
+        st.markdown(f":orange-badge[:material/pending: {text}] {last}")
+        if record["deleted_at"] is None and (actor.role in approval.roles or actor.role == "system"):
+            if st.button(t("approval.approve", lang), key=f"{key}__approve_{record['id']}", type="primary",
+                         icon=":material/task_alt:"):
+                try:
+                    store.approve(sheet.name, record["id"], actor, expected_version=record["version"])
+                    st.toast(t("approval.done", lang), icon=":material/verified:")
+                    st.rerun()
+                except KefuError as exc:
+                    st.error(exc.message(lang))
+    else:
+        st.markdown(f":gray-badge[{sheet.by_name[approval.field].choice_label(state, lang)}] {last}")
 
 
 def _meta_line(store: Store, record: dict, lang: str) -> str:

@@ -30,9 +30,10 @@ def editable(sheet: Sheet, actor, field, creating: bool) -> bool:
 
 def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, record: dict | None = None,
                 prefill: dict | None = None, hidden: tuple = (), submit_label: str | None = None,
-                on_values=None):
+                on_values=None, before_save=None):
     """Draw the form; returns the saved record id (create) or updated record (edit), else None.
-    on_values(values) may adjust the values before they are saved (e.g. 'arriving now')."""
+    on_values(values) may adjust the values before they are saved (e.g. 'arriving now');
+    before_save(values) -> False stops the save (e.g. to warn of a duplicate first)."""
     creating = record is None
     generation = _form_generation(key)
     form_key = f"{key}__{generation}"
@@ -56,7 +57,7 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
                 position += 1
             with target:
                 entered[field.name] = field_input(field, initial[field.name], key=f"{form_key}__{field.name}",
-                                                  lang=lang, store=store,
+                                                  lang=lang, store=store, actor=actor,
                                                   disabled=not editable(sheet, actor, field, creating))
                 slots[field.name] = st.empty()
         submitted = st.form_submit_button(submit_label or t("sheet.save", lang), type="primary")
@@ -70,6 +71,8 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
                   if editable(sheet, actor, sheet.by_name[k], False) and _differs(v, initial.get(k))}
     if on_values is not None:
         values = on_values(values)
+    if before_save is not None and not before_save(values):
+        return None
     try:
         if creating:
             result = store.insert(sheet.name, values, actor)

@@ -4,6 +4,7 @@ Filtering, search, sorting and paging happen in SQL (kefu.store.query); only one
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pandas as pd
@@ -98,8 +99,11 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
         selected = None
     else:
         frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns, extra)
+        # A selection is a row position: when the rows shown change (a filter, a page, a save that moves a
+        # record out of the filter), a new key starts with no selection instead of pointing at another record.
+        shown = hashlib.sha1(",".join(str(r["id"]) for r in page.rows).encode()).hexdigest()[:10]
         event = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row",
-                             key=f"{key}__grid_{page.page}", width="stretch",
+                             key=f"{key}__grid_{shown}", width="stretch",
                              column_config={t("common.id", lang): st.column_config.NumberColumn(width="small")})
         chosen = event.selection.rows if event is not None else []
         selected = int(frame.iloc[chosen[0]][t("common.id", lang)]) if chosen else None

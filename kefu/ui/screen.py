@@ -24,6 +24,7 @@ def list_and_detail(store, sheet, actor, lang: str, *, key: str, extra: dict | N
 
 
 def new_record(store, sheet, actor, lang: str, *, key: str, **form_options) -> None:
+    """The new-record form; after a save it says what was created and starts empty again."""
     created = st.session_state.pop(f"{key}__created", None)
     if created:
         st.success(t("sheet.created", lang, title=created), icon=":material/check_circle:")

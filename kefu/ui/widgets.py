@@ -29,7 +29,7 @@ def widget_value(field: Field, stored, store: Store):
     return stored
 
 
-def field_input(field: Field, value, *, key: str, lang: str, store: Store, disabled: bool = False):
+def field_input(field: Field, value, *, key: str, lang: str, store: Store, disabled: bool = False, actor=None):
     """Draw the input for field, prefilled with value (a widget value); returns what the user entered."""
     label = field.label_in(lang) + (" *" if field.required else "")
     help_text = field.help_in(lang)
@@ -64,7 +64,7 @@ def field_input(field: Field, value, *, key: str, lang: str, store: Store, disab
         index = options.index(value) if value in options else None
         return st.selectbox(label, options, index=index, format_func=lambda v: "★" * v, placeholder="", **common)
     if kind in ("user", "ref"):
-        pairs = store.active_users() if kind == "user" else store.ref_options(field.ref_sheet)
+        pairs = store.active_users() if kind == "user" else store.ref_options(field.ref_sheet, actor)
         names = dict(pairs)
         if value is not None and value not in names:
             names[value] = f"#{value}"

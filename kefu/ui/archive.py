@@ -1,0 +1,123 @@
+"""A customer archive: the record itself, its transaction totals, and its transactions,
+relationship log, business changes and access grants."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from kefu import auth, customers
+from kefu.errors import KefuError
+from kefu.fields import format_fen
+from kefu.i18n import t
+from kefu.sheets import ValidationError
+from kefu.store import Query
+from kefu.ui.detail import record_detail
+from kefu.ui.form import record_form
+from kefu.ui.grid import sheet_grid
+from kefu.ui.widgets import error_list
+
+ADD_LABELS = {"transactions": "cust.add_transaction", "relationship_log": "cust.add_relation",
+              "business_changes": "cust.add_change"}
+
+
+def archive_panel(store, actor, lang: str, customer_id: int, *, key: str) -> None:
+    sheet = store.sheet(customers.SHEET)
+    record_detail(store, sheet, actor, lang, customer_id, key=key)
+    try:
+        totals = customers.summary(store, actor, customer_id)
+    except KefuError:
+        return                                          # not visible: record_detail said so
+    record = store.get(customers.SHEET, customer_id, actor)
+    metrics = st.columns(4)
+    metrics[0].metric(t("cust.tx_count", lang), totals["count"])
+    metrics[1].metric(t("cust.tx_total", lang), format_fen(totals["total"]))
+    metrics[2].metric(t("cust.tx_unpaid", lang), format_fen(totals["unpaid"]))
+    metrics[3].metric(t("cust.tx_last", lang), totals["last"] or t("common.none", lang))
+    children = [store.sheet(name) for name in customers.CHILDREN if auth.can(actor, store.sheet(name), "read")]
+    access = sheet.row_access
+    show_grants = actor.role in access.grantors | access.see_all
+    labels = [child.label_in(lang) for child in children] + ([t("cust.grants", lang)] if show_grants else [])
+    panes = st.tabs(labels)
+    for pane, child in zip(panes, children):
+        with pane:
+            child_records(store, actor, lang, child, customer_id, key=f"{key}__{child.name}")
+    if show_grants:
+        with panes[-1]:
+            grants_table(store, actor, lang, row_id=customer_id, key=f"{key}__grants")
+            if actor.role in access.grantors:
+                grant_form(store, actor, lang, customer_id, key=f"{key}__grant")
+    if record["status"] != "archived" and actor.role in sheet.approval.roles:
+        if st.button(t("cust.archive_button", lang), key=f"{key}__archive_{customer_id}", icon=":material/archive:"):
+            try:
+                customers.archive(store, actor, customer_id)
+                st.toast(t("cust.archived", lang))
+                st.rerun()
+            except KefuError as exc:
+                st.error(exc.message(lang))
+
+
+def child_records(store, actor, lang: str, child, customer_id: int, *, key: str) -> None:
+    """One archive's transactions (or log, or changes): a grid, the selected one's detail, a form."""
+    columns = [c for c in child.columns if c != "customer"]
+    selected = sheet_grid(store, child, actor, lang, key=key, columns=columns,
+                          query=Query(filters={"customer": customer_id}, page_size=child.page_size))
+    if selected is not None:
+        record_detail(store, child, actor, lang, selected, key=key)
+    if auth.can(actor, child, "create"):
+        with st.expander(t(ADD_LABELS[child.name], lang), icon=":material/add:"):
+            prefill = {name: actor.id for name in ("staff",) if name in child.by_name}
+            row_id = record_form(store, child, actor, lang, key=f"{key}__new", hidden=("customer",), prefill=prefill,
+                                 on_values=lambda values: {**values, "customer": customer_id})
+            if row_id is not None:
+                st.toast(t("sheet.saved", lang), icon=":material/check:")
+                st.rerun()
+
+
+def grants_table(store, actor, lang: str, *, row_id: int | None = None, key: str) -> None:
+    rows = store.grants(customers.SHEET, actor, row_id=row_id)
+    if not rows:
+        st.caption(t("cust.no_grants", lang))
+        return
+    frame = pd.DataFrame({
+        t("log.record", lang): [r["title"] for r in rows],
+        t("cust.grant_user", lang): [r["user_name"] for r in rows],
+        t("cust.grant_until", lang): [r["until"] for r in rows],
+        t("cust.grant_reason", lang): [r["reason"] or "" for r in rows],
+        t("cust.grant_by", lang): [r["granted_by_name"] or "" for r in rows],
+        t("cust.grant_state", lang): [t("cust.grant_active" if r["active"] else "cust.grant_over", lang) for r in rows],
+    })
+    st.dataframe(frame, hide_index=True, width="stretch")
+    active = [r for r in rows if r["active"]]
+    if active and actor.role in store.sheet(customers.SHEET).row_access.grantors:
+        chosen = st.selectbox(t("cust.revoke", lang), [r["id"] for r in active], index=None, key=f"{key}__pick",
+                              format_func=lambda i: next(f"{r['title']} → {r['user_name']} ({r['until']})"
+                                                         for r in active if r["id"] == i))
+        if chosen and st.button(t("cust.revoke", lang), key=f"{key}__revoke", icon=":material/block:"):
+            store.revoke(chosen, actor)
+            st.toast(t("cust.revoked", lang))
+            st.rerun()
+
+
+def grant_form(store, actor, lang: str, customer_id: int, *, key: str) -> None:
+    users = dict(store.active_users())
+    with st.form(key, clear_on_submit=True):
+        columns = st.columns([2, 1, 2])
+        user_id = columns[0].selectbox(t("cust.grant_to", lang), list(users), index=None,
+                                       format_func=lambda u: users.get(u, f"#{u}"), placeholder="")
+        until = columns[1].date_input(t("cust.grant_until", lang), value=date.today() + timedelta(days=7),
+                                      min_value=date.today() + timedelta(days=1), format="YYYY-MM-DD")
+        reason = columns[2].text_input(t("cust.grant_reason", lang), max_chars=200)
+        submitted = st.form_submit_button(t("cust.grant_button", lang), icon=":material/key:")
+    if submitted:
+        try:
+            store.grant(customers.SHEET, customer_id, user_id, actor, until=until, reason=reason)
+            st.success(t("cust.granted", lang, until=until.isoformat()))
+        except ValidationError as exc:
+            labels = {"user": t("cust.grant_to", lang), "until": t("cust.grant_until", lang),
+                      "reason": t("cust.grant_reason", lang)}
+            error_list(t("sheet.fix_errors", lang),
+                       [t(p.code, lang, field=labels.get(p.field, p.field), **p.params) for p in exc.problems])
+        except KefuError as exc:
+            st.error(exc.message(lang))

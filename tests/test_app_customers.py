@@ -1,0 +1,101 @@
+"""The customer archive screens as staff, manager and gm see them (AppTest)."""
+import sqlite3
+
+from apptest import login, open_page, select_row, submit, texts
+
+
+def one(db, sql, *params):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def test_staff_sees_only_the_archives_they_keep_or_were_granted(demo_db):
+    at = open_page(login("demo-staff"), "customers")
+    assert not at.exception
+    staff_id = one(demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-staff'")
+    kept = one(demo_db, "SELECT count(*) FROM customers WHERE owner = ? AND deleted_at IS NULL", staff_id)
+    granted = one(demo_db, "SELECT count(DISTINCT row_id) FROM kefu_grants WHERE user_id = ?", staff_id)
+    assert "共 %d 条" % (kept + granted) in texts(at)
+    assert at.dataframe[0].value["联系电话"].str.contains(r"\*\*\*\*").all()
+    assert "查阅授权" not in [t.label for t in at.tabs]                # staff neither grant nor list grants
+
+
+def test_open_an_archive_and_add_a_transaction(demo_db):
+    at = select_row(open_page(login("demo-staff"), "customers"))
+    assert not at.exception
+    labels = [t.label for t in at.tabs]
+    assert {"交易记录", "关系维护记录", "业务变更"} <= set(labels)
+    assert [m.label for m in at.metric] == ["交易笔数", "交易总额（元）", "未付款（元）", "最近交易"]
+    customer_id = at.session_state["customers__open"]
+    before = one(demo_db, "SELECT count(*) FROM transactions WHERE customer = ?", customer_id)
+    prefix = "customers__archive__transactions__new__0__"
+    at.text_input(key=prefix + "item").input("上门检修")
+    at.number_input(key=prefix + "amount").set_value(-5.0)
+    at.date_input(key=prefix + "traded_on").set_value("2026-11-20")
+    form_buttons = [b for b in at.button if b.proto.form_id == "customers__archive__transactions__new__0"]
+    at = form_buttons[0].click().run()
+    assert "金额（元）：不能小于 0.01" in texts(at)
+    assert one(demo_db, "SELECT count(*) FROM transactions WHERE customer = ?", customer_id) == before
+    at.number_input(key=prefix + "amount").set_value(880.5)
+    at = [b for b in at.button if b.proto.form_id == "customers__archive__transactions__new__0"][0].click().run()
+    assert not at.exception
+    assert one(demo_db, "SELECT count(*) FROM transactions WHERE customer = ? AND amount = 88050", customer_id) == 1
+
+
+def test_manager_approves_a_draft_and_reveals_personal_data_into_the_access_log(demo_db):
+    at = open_page(login("demo-manager"), "customers")
+    at.multiselect(key="customers__list__f_status").set_value(["draft"]).run()
+    at = select_row(at)
+    customer_id = at.session_state["customers__open"]
+    assert "草稿：待审批" in texts(at) or "审批后有修改" in texts(at)
+    at = submit(at, "审批通过")
+    assert one(demo_db, "SELECT status FROM customers WHERE id = ?", customer_id) == "approved"
+    at.toggle(key=f"reveal__customers__{customer_id}").set_value(True).run()
+    assert one(demo_db, "SELECT count(*) FROM kefu_access_log WHERE sheet = 'customers' AND row_id = ? "
+                        "AND username = 'demo-manager' AND action = 'view'", customer_id) == 1
+    log = open_page(at, "access_log")
+    assert not log.exception
+    frame = log.dataframe[0].value
+    assert frame.iloc[0]["操作人"] == "demo-manager" and frame.iloc[0]["记录"] == customer_id
+
+
+def test_gm_grants_access_and_the_staff_member_then_sees_the_archive(demo_db):
+    staff_id = one(demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-staff'")
+    target = one(demo_db, "SELECT id FROM customers WHERE owner != ? AND id NOT IN "
+                          "(SELECT row_id FROM kefu_grants) ORDER BY id DESC LIMIT 1", staff_id)
+    at = open_page(login("demo-gm"), "customers")
+    at.text_input(key="customers__list__search").input(one(demo_db, "SELECT code FROM customers WHERE id = ?",
+                                                           target)).run()
+    at = select_row(at)
+    assert at.session_state["customers__open"] == target
+    grant_form = [s for s in at.selectbox if s.label == "授权给"][0]
+    grant_form.set_value(staff_id)
+    at = submit(at, "授权查阅")
+    assert "已授权至" in texts(at)
+    assert one(demo_db, "SELECT count(*) FROM kefu_grants WHERE row_id = ? AND user_id = ?", target, staff_id) == 1
+    staff = open_page(login("demo-staff"), "customers")
+    staff.text_input(key="customers__list__search").input(one(demo_db, "SELECT code FROM customers WHERE id = ?",
+                                                              target)).run()
+    assert "共 1 条" in texts(staff)
+
+
+def test_a_new_archive_with_a_known_phone_warns_first(demo_db):
+    phone = one(demo_db, "SELECT phone FROM customers WHERE owner = (SELECT id FROM kefu_users "
+                         "WHERE username = 'demo-staff') LIMIT 1")
+    at = open_page(login("demo-staff"), "customers")
+    before = one(demo_db, "SELECT count(*) FROM customers")
+    at.text_input(key="customers__new__0__name").input("海棠湾新客户")
+    at.text_input(key="customers__new__0__phone").input(phone)
+    at = [b for b in at.button if b.proto.form_id == "customers__new__0"][0].click().run()
+    assert "可能重复" in texts(at)
+    assert one(demo_db, "SELECT count(*) FROM customers") == before
+    at = [b for b in at.button if b.proto.form_id == "customers__new__0"][0].click().run()
+    assert "已创建：海棠湾新客户" in texts(at)
+    assert one(demo_db, "SELECT status FROM customers WHERE name = '海棠湾新客户'") == "draft"
+
+
+def test_home_cards_for_keeper_and_approver(demo_db):
+    staff = login("demo-staff")
+    assert "待跟进客户" in texts(staff)
+    manager = login("demo-manager")
+    assert "待审批档案" in texts(manager)

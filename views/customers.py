@@ -1,0 +1,74 @@
+"""Customer archives (客户档案): find an archive, open it, create one (with a duplicate check), grants."""
+import streamlit as st
+
+from kefu import auth, customers
+from kefu.i18n import t
+from kefu.ui import context
+from kefu.ui.archive import archive_panel, grants_table
+from kefu.ui.detail import undo_banner
+from kefu.ui.grid import sheet_grid
+from kefu.ui.screen import header, new_record
+
+KEY = "customers"
+OPEN = f"{KEY}__open"
+TABS = f"{KEY}__tabs"
+
+
+def open_archive(archive_id: int, list_label: str) -> None:
+    """From the duplicate warning: show that archive in the list tab."""
+    st.session_state[OPEN] = archive_id
+    st.session_state[TABS] = list_label
+
+
+def render() -> None:
+    actor = context.require_sheet(customers.SHEET)
+    store, tr, lang = context.store(), context.tr, context.lang()
+    sheet = store.sheet(customers.SHEET)
+    header(sheet, lang)
+    undo_banner(store, actor, lang)
+    can_create = auth.can(actor, sheet, "create")
+    access = sheet.row_access
+    show_grants = actor.role in access.grantors | access.see_all
+    names = [tr("cust.list")] + ([tr("cust.new")] if can_create else []) + ([tr("cust.grants")] if show_grants else [])
+    tabs = dict(zip(names, st.tabs(names, key=TABS, on_change="rerun")))
+    with tabs[tr("cust.list")]:
+        selected = sheet_grid(store, sheet, actor, lang, key=f"{KEY}__list")
+        if selected is not None:
+            st.session_state[OPEN] = selected
+        if st.session_state.get(OPEN):
+            archive_panel(store, actor, lang, st.session_state[OPEN], key=f"{KEY}__archive")
+    if can_create:
+        with tabs[tr("cust.new")]:
+            new_archive(store, sheet, actor, lang)
+    if show_grants:
+        with tabs[tr("cust.grants")]:
+            grants_table(store, actor, lang, key=f"{KEY}__all_grants")
+
+
+def new_archive(store, sheet, actor, lang) -> None:
+    ack_key = f"{KEY}__duplicate_ack"
+
+    def check_duplicates(values: dict) -> bool:
+        found = customers.duplicates(store, actor, values)
+        fingerprint = repr(sorted((k, str(values.get(k))) for k in ("name", "phone", "mobile")))
+        if not found or st.session_state.get(ack_key) == fingerprint:
+            st.session_state.pop(ack_key, None)
+            return True
+        st.session_state[ack_key] = fingerprint
+        with st.container(border=True):
+            st.warning(t("cust.duplicate_title", lang), icon=":material/content_copy:")
+            for match in found:
+                if match["visible"]:
+                    line = st.columns([4, 1], vertical_alignment="center")
+                    line[0].markdown(f"**{match['code']}** · {match['name']} · {match['owner'] or ''}")
+                    line[1].button(t("cust.open", lang), key=f"{KEY}__dup_{match['id']}",
+                                   on_click=open_archive, args=(match["id"], t("cust.list", lang)))
+                else:
+                    st.markdown(t("cust.duplicate_hidden", lang, owner=match["owner"] or "?"))
+            st.caption(t("cust.duplicate_hint", lang))
+        return False
+
+    new_record(store, sheet, actor, lang, key=f"{KEY}__new",
+               prefill={"code": customers.next_code(store), "owner": actor.id, "kind": "company",
+                        "credit_rating": "B"},
+               before_save=check_duplicates)
