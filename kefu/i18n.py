@@ -126,6 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "common.yes": ("Yes", "是"),
     "common.no": ("No", "否"),
     "common.none": ("—", "—"),
+    "common.system": ("the system", "系统"),
     "common.id": ("No.", "编号"),
     "common.created_at": ("Created at", "创建时间"),
     "common.updated_at": ("Changed at", "修改时间"),

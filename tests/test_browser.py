@@ -137,3 +137,49 @@ def test_login_screen_and_english(server, page):
     shoot(page, "visitors-en")
     page.get_by_text("简体中文").click()                                     # leave the account as it was
     page.get_by_role("heading", name="来访登记").first.wait_for(timeout=20000)
+
+
+def click_first_row(page) -> None:
+    """Tick the first row of the grid (a canvas: click where its checkbox is drawn)."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.wait_for(timeout=20000)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
+
+
+def test_archive_masked_for_staff_revealed_for_manager_and_logged(server, page, chromium):
+    code, phone, archive_id = query(server.db, "SELECT code, phone, id FROM customers WHERE owner = (SELECT id FROM "
+                                               "kefu_users WHERE username = 'demo-staff') ORDER BY id LIMIT 1")[0]
+    masked = phone[:3] + "****" + phone[-4:]
+    log_in(page, server.url, "demo-staff")
+    page.goto(f"{server.url}/customers")
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20000)
+    settle(page)
+    page.get_by_placeholder("客户名称").fill(code)
+    page.keyboard.press("Enter")
+    page.get_by_text("共 1 条").wait_for(timeout=20000)
+    click_first_row(page)
+    page.get_by_text("您的角色看到的个人信息已做脱敏处理。").wait_for(timeout=20000)
+    assert page.get_by_text(masked).count() >= 1 and page.get_by_text(phone).count() == 0
+    shoot(page, "customer-staff")
+
+    manager = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    boss = manager.new_page()
+    log_in(boss, server.url, "demo-manager")
+    boss.goto(f"{server.url}/customers")
+    boss.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20000)
+    settle(boss)
+    boss.get_by_placeholder("客户名称").fill(code)
+    boss.keyboard.press("Enter")
+    boss.get_by_text("共 1 条").wait_for(timeout=20000)
+    click_first_row(boss)
+    boss.get_by_text("显示个人信息").click()
+    boss.get_by_text(phone).first.wait_for(timeout=20000)
+    shoot(boss, "customer-manager")
+    boss.goto(f"{server.url}/access_log")
+    boss.get_by_role("heading", name="访问日志").wait_for(timeout=20000)
+    settle(boss)
+    assert query(server.db, "SELECT count(*) FROM kefu_access_log WHERE username = 'demo-manager' AND row_id = ? "
+                            "AND action = 'view'", archive_id)[0][0] == 1
+    shoot(boss, "access-log")
+    manager.close()

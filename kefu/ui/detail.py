@@ -118,33 +118,27 @@ def approval_line(store: Store, sheet: Sheet, actor, lang: str, record: dict, *,
 def _meta_line(store: Store, record: dict, lang: str) -> str:
     names = store.user_names()
     parts = [t("sheet.created_meta", lang, at=record["created_at"][:16].replace("T", " "),
-               who=names.get(record.get("created_by"), "system"))]
+               who=names.get(record.get("created_by"), t("common.system", lang)))]
     if record.get("updated_at"):
         parts.append(t("sheet.updated_meta", lang, at=record["updated_at"][:16].replace("T", " "),
-                       who=names.get(record.get("updated_by"), "system")))
+                       who=names.get(record.get("updated_by"), t("common.system", lang))))
     return " · ".join(parts)
 
 
 def _values(sheet: Sheet, record: dict, formatter: Formatter, lang: str) -> None:
+    """Each field's label and value. Values are user text, so they are shown as plain text: no
+    markdown, links or HTML from the database."""
     columns = st.columns(2)
     position = 0
     for field in sheet.fields:
         value = formatter.value(field, record.get(field.name))
-        shown = t("common.none", lang) if value in (None, "") else value
-        if field.type_name == "longtext":
+        shown = t("common.none", lang) if value in (None, "") else str(value)
+        target = st.container() if field.type_name == "longtext" else columns[position % 2]
+        if field.type_name != "longtext":
+            position += 1
+        with target:
             st.markdown(f"**{field.label_in(lang)}**")
             st.text(shown)
-            continue
-        with columns[position % 2]:
-            st.markdown(f"**{field.label_in(lang)}**  \n{_escape(str(shown))}")
-        position += 1
-
-
-def _escape(text: str) -> str:
-    """Show user text as text: no markdown, links or HTML from the database."""
-    for char in "\\`*_{}[]()#+-.!|<>~$":
-        text = text.replace(char, "\\" + char)
-    return text
 
 
 def history_table(store: Store, sheet: Sheet, actor, lang: str, row_id: int, formatter: Formatter) -> None:
