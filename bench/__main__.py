@@ -1,6 +1,7 @@
-"""make bench: speed figures of the store on a large visitor book, printed with their row counts.
+"""make bench: speed figures of the store at scale, printed with their row counts.
 
-Not a test: nothing here asserts a time. BENCH_VISITS sets the size (default 100,000 visits).
+Not a test: nothing here asserts a time. BENCH_SCALE sets the size as `seed --scale` does (default
+1,000,000: 200,000 customer archives with 2,000,000 transactions, and 300,000 visits).
 """
 from __future__ import annotations
 
@@ -26,19 +27,25 @@ def median_ms(action, repeat: int = 30) -> float:
     return statistics.median(timings)
 
 
+def count(store: Store, table: str) -> int:
+    return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
 def main() -> None:
-    visits = int(os.environ.get("BENCH_VISITS", "100000"))
+    size = int(os.environ.get("BENCH_SCALE", "1000000"))
     folder = Path(tempfile.mkdtemp(prefix="kefu-bench-"))
     store = Store(folder / "bench.db", load_sheets(), config.load())
     store.migrate()
     seed_demo(store)
     start = time.perf_counter()
-    scale(store, visits)
+    added = scale(store, size)
     seconds = time.perf_counter() - start
-    total = store.conn.execute("SELECT count(*) FROM visitors").fetchone()[0]
-    audits = store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0]
-    print(f"visitor book: {total:,} visits, {audits:,} audit rows, file {store.path.stat().st_size / 2**20:.0f} MiB")
-    print(f"bulk insert (validated, audited, batches of 5,000): {visits / seconds:,.0f} rows/s")
+    rows = sum(added.values())
+    print(f"scale {size:,}: added " + ", ".join(f"{v:,} {k}" for k, v in added.items()))
+    print(f"bulk insert (validated, audited, batches of 5,000): {rows / seconds:,.0f} rows/s over {seconds:,.0f} s")
+    print(f"file {store.path.stat().st_size / 2**20:,.0f} MiB, {count(store, 'kefu_audit'):,} audit rows")
+    archives(store)
+    total = count(store, "visitors")
 
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager'").fetchone()[0])
     host = manager.id
@@ -67,6 +74,39 @@ def main() -> None:
     print(f"CSV export of {lines:,} rows: {(time.perf_counter() - start):.2f} s, "
           f"{len(data) / 2**20:.1f} MiB")
     store.close()
+
+
+def archives(store: Store) -> None:
+    """Customer archives: search's first page and the detail screen's queries, as staff and manager."""
+    customers_total, trades = count(store, "customers"), count(store, "transactions")
+    print(f"customer archives: {customers_total:,} customers, {trades:,} transactions")
+    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'").fetchone()[0])
+    staff = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-staff'").fetchone()[0])
+    sample = store.conn.execute("SELECT name, contact, code FROM customers WHERE id = ?", (customers_total // 2,)).fetchone()
+    from kefu.pinyin import search_key
+    searches = [("name, 3+ characters", sample[0][:4]), ("contact, 2 characters", sample[1][:2]),
+                ("pinyin of the contact", search_key([sample[1]]).split()[0]), ("code", sample[2]),
+                ("English", "hotel")]
+    for who, user in (("manager", manager), ("staff", staff)):
+        for name, text in searches:
+            query = Query(search=text)
+            found = store.query("customers", user, query).total
+            ms = median_ms(lambda: store.query("customers", user, query), 15)
+            print(f"archive search as {who}, {name} ({text!r}): first page median {ms:.1f} ms "
+                  f"({found:,} of {customers_total:,} match)")
+    from kefu import customers
+    ids = [r[0] for r in store.conn.execute("SELECT id FROM customers ORDER BY random() LIMIT 50")]
+    picks = iter(ids * 10)
+
+    def detail():
+        customer_id = next(picks)
+        store.get("customers", customer_id, manager)
+        customers.summary(store, manager, customer_id)
+        for child in customers.CHILDREN:
+            store.query(child, manager, Query(filters={"customer": customer_id}, page_size=50))
+
+    print(f"archive detail (record, totals, three logs' first pages): median {median_ms(detail, 50):.1f} ms "
+          f"({customers_total:,} customers, {trades:,} transactions)")
 
 
 if __name__ == "__main__":

@@ -420,7 +420,7 @@ class Ref(FieldType):
             raise FieldError(self.missing)
         try:
             value = int(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):          # None, "bob", float("inf")
             raise FieldError(self.missing) from None
         if value <= 0:
             raise FieldError(self.missing)

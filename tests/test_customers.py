@@ -1,17 +1,17 @@
 """Customer archives: who may do what to which archive, grants that expire, the access log, masking,
 search (Chinese, pinyin, English), duplicate warnings, approval, bad input."""
-import csv
-import io
+import shutil
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from kefu import auth, customers
+from conftest import PASSWORD
+from kefu import auth, config, customers
 from kefu.errors import KefuError, NotFound, PermissionDenied
 from kefu.exporting import csv_bytes
-from kefu.sheets import ValidationError
-from kefu.store import Query
+from kefu.sheets import ValidationError, load_sheets
+from kefu.store import Query, Store
 
 
 def archive(owner, **extra) -> dict:
@@ -20,18 +20,51 @@ def archive(owner, **extra) -> dict:
             "credit_rating": "A", "owner": owner.id, "address": "海南省三亚市吉阳区 1 号", **extra}
 
 
+ROLES = {"supervisor1": "supervisor", "manager2": "manager", "gm3": "gm", "finance4": "finance", "admin5": "admin",
+         "keeper": "staff", "other": "staff"}
+
+
+@pytest.fixture(scope="module")
+def office_file(tmp_path_factory):
+    """The office, built once (password hashing is slow by design); each test gets a copy."""
+    path = tmp_path_factory.mktemp("office") / "office.db"
+    db = Store(path, load_sheets(), config.load())
+    db.migrate()
+    for username, role in ROLES.items():
+        auth.create_user(db, username, username.title(), role, PASSWORD, auth.SYSTEM)
+    keeper = auth.get_user(db, db.conn.execute("SELECT id FROM kefu_users WHERE username = 'keeper'").fetchone()[0])
+    db.insert("customers", archive(keeper, code="KH000001"), keeper)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path
+
+
 @pytest.fixture
-def office(store, make_user):
-    """Two staff (one keeps the archive), a supervisor, a manager, a gm, finance, admin."""
-    people = {role: make_user(role) for role in ("supervisor", "manager", "gm", "finance", "admin")}
-    people["keeper"] = make_user("staff", "keeper")
-    people["other"] = make_user("staff", "other")
-    people["archive"] = store.insert("customers", archive(people["keeper"], code="KH000001"), people["keeper"])
+def store(office_file, tmp_path):
+    path = tmp_path / "kefu.db"
+    shutil.copy(office_file, path)
+    db = Store(path, load_sheets(), config.load())
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def office(store):
+    """Two staff (the keeper of archive KH000001 and another), a supervisor, a manager, a gm, finance, admin."""
+    users = {row[1]: auth.get_user(store, row[0]) for row in store.conn.execute("SELECT id, username FROM kefu_users")}
+    people = {("keeper" if name == "keeper" else "other" if name == "other" else ROLES[name]): user
+              for name, user in users.items()}
+    people["archive"] = store.conn.execute("SELECT id FROM customers WHERE code = 'KH000001'").fetchone()[0]
     return people
 
 
+def office_today() -> date:
+    """Today on the office's clock (Asia/Shanghai), not the test machine's."""
+    return datetime.now(config.load().tz).date()
+
+
 def tomorrow(days=1) -> str:
-    return (date.today() + timedelta(days=days)).isoformat()
+    return (office_today() + timedelta(days=days)).isoformat()
 
 
 def attempt(store, who, action, archive_id):
@@ -110,7 +143,7 @@ def test_grants_are_listed_revocable_and_only_the_gm_grants(store, office):
 
 
 @pytest.mark.parametrize("until, user, code", [
-    ("yesterday", "other", "err.bad_date"), (date.today().isoformat(), "other", "err.grant_past"),
+    ("yesterday", "other", "err.bad_date"), (tomorrow(0), "other", "err.grant_past"),
     (tomorrow(), "disabled", "err.bad_user"), (tomorrow(), "nobody", "err.bad_user"),
 ])
 def test_bad_grants_are_refused(store, office, make_user, until, user, code):
@@ -222,7 +255,7 @@ def test_summary_and_follow_ups(store, office):
                                                             "last": "2026-11-02"}
     with pytest.raises(NotFound):
         customers.summary(store, office["other"], archive_id)
-    today = date.today()
+    today = office_today()
     store.insert("relationship_log", {"customer": archive_id, "contact_on": today.isoformat(), "kind": "call",
                                       "staff": keeper.id, "summary": "回访",
                                       "next_follow_up": (today + timedelta(days=3)).isoformat()}, keeper)

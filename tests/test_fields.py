@@ -92,6 +92,7 @@ def test_good_input_is_stored_normalised(type_name, options, raw, stored):
     ("rating", {}, "0", "err.bad_rating"),
     ("rating", {}, "6", "err.bad_rating"),
     ("ref", {"sheet": "x"}, "-3", "err.bad_ref"),
+    ("ref", {"sheet": "x"}, float("inf"), "err.bad_ref"),
     ("user", {}, "bob", "err.bad_user"),
 ])
 def test_bad_input_is_refused_with_a_reason(type_name, options, raw, code):

@@ -2,7 +2,7 @@
 relationship log, business changes and access grants."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -102,12 +102,13 @@ def grants_table(store, actor, lang: str, *, row_id: int | None = None, key: str
 
 def grant_form(store, actor, lang: str, customer_id: int, *, key: str) -> None:
     users = dict(store.active_users())
+    today = datetime.now(store.settings.tz).date()
     with st.form(key, clear_on_submit=True):
         columns = st.columns([2, 1, 2])
         user_id = columns[0].selectbox(t("cust.grant_to", lang), list(users), index=None,
                                        format_func=lambda u: users.get(u, f"#{u}"), placeholder="")
-        until = columns[1].date_input(t("cust.grant_until", lang), value=date.today() + timedelta(days=7),
-                                      min_value=date.today() + timedelta(days=1), format="YYYY-MM-DD")
+        until = columns[1].date_input(t("cust.grant_until", lang), value=today + timedelta(days=7),
+                                      min_value=today + timedelta(days=1), format="YYYY-MM-DD")
         reason = columns[2].text_input(t("cust.grant_reason", lang), max_chars=200)
         submitted = st.form_submit_button(t("cust.grant_button", lang), icon=":material/key:")
     if submitted:
