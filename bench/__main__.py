@@ -58,7 +58,7 @@ def main() -> None:
     cases = [
         ("first page, newest first", Query()),
         ("search 3+ Chinese characters (FTS5 trigram)", Query(search="有限公司")),
-        ("search 2 Chinese characters (LIKE fallback)", Query(search=name_start)),
+        ("search 2 Chinese characters (short-term index)", Query(search=name_start)),
         ("search phone digits", Query(search="1381")),
         ("filter purpose + date range", Query(filters={"purpose": ["complaint"], "arrived_at": ("2026-01-01", "2026-06-30")})),
         ("page 50 of a filter", Query(filters={"purpose": ["business"]}, page=50)),
@@ -85,7 +85,8 @@ def archives(store: Store) -> None:
     sample = store.conn.execute("SELECT name, contact, code FROM customers WHERE id = ?", (customers_total // 2,)).fetchone()
     from kefu.pinyin import search_key
     searches = [("name, 3+ characters", sample[0][:4]), ("contact, 2 characters", sample[1][:2]),
-                ("pinyin of the contact", search_key([sample[1]]).split()[0]), ("code", sample[2]),
+                ("pinyin of the contact", search_key([sample[1]]).split()[0]),
+                ("pinyin initials, 2 letters", search_key([sample[1]]).split()[1][:2]), ("code", sample[2]),
                 ("English", "hotel")]
     for who, user in (("manager", manager), ("staff", staff)):
         for name, text in searches:

@@ -1,6 +1,7 @@
 """Pinyin search keys, so that `zhangsan` or `zs` finds 张三 (pypinyin does the reading)."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -19,3 +20,28 @@ def search_key(texts) -> str | None:
     keys = [_key(t) for t in texts if t]
     keys = [k for k in keys if k]
     return " | ".join(keys) or None
+
+
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def short_grams(texts) -> str:
+    """Tokens for one- and two-character searches, which a trigram index cannot answer: each Chinese
+    character and each pair of neighbours ('张三丰' -> 张 三 丰 张三 三丰), and each Latin word or number
+    whole (a short query matches it as a prefix). Space-separated, for an FTS5 unicode61 index."""
+    tokens = []
+    for text in texts:
+        if not text:
+            continue
+        for run in _RUNS.findall(str(text).lower()):
+            if _CJK.fullmatch(run):
+                tokens.extend(run)
+                tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
+            else:
+                tokens.append(run)
+    return " ".join(tokens)
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK.fullmatch(text))

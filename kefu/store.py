@@ -22,7 +22,7 @@ import sqlite_utils
 from kefu import auth, config
 from kefu.errors import DatabaseUnavailable, KefuError, MigrationError, NotFound, PermissionDenied, StaleRecord
 from kefu.fields import Context, Date, FieldError, mask
-from kefu.pinyin import search_key
+from kefu.pinyin import is_cjk, search_key, short_grams
 from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
 
 BUSY_TIMEOUT_MS = 15000
@@ -213,6 +213,7 @@ class Store:
                 for statement in statements:
                     conn.execute(statement)
             self._sync_fts(conn, steps)
+            self._sync_grams(conn, steps)
         return [description for description, _ in steps if description]
 
     def _columns(self, conn, table: str) -> dict[str, str]:
@@ -336,6 +337,36 @@ class Store:
                              f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
             conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
 
+    def _sync_grams(self, conn, steps: list) -> None:
+        """A second index per searchable sheet, for one- and two-character searches (trigram cannot
+        answer them): kept by the store's own writes, rebuilt here when the searched columns change."""
+        for sheet in self.sheets.values():
+            key = f"grams:{sheet.name}"
+            columns = self._fts_columns(sheet)
+            wanted = ",".join(columns)
+            row = conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (key,)).fetchone()
+            if row and row[0] == wanted:
+                continue
+            table = quote_ident(f"{sheet.name}_grams")
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            if columns:
+                conn.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(grams, tokenize='unicode61')")
+                cursor = conn.execute(f"SELECT id, {', '.join(quote_ident(c) for c in columns)} "
+                                      f"FROM {quote_ident(sheet.name)}")
+                conn.executemany(f"INSERT INTO {table}(rowid, grams) VALUES (?, ?)",
+                                 ((r[0], short_grams(r[1:])) for r in cursor.fetchall()))
+            conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
+
+    def _write_grams(self, conn, sheet: Sheet, row_id: int, row: dict, *, new: bool) -> None:
+        columns = self._fts_columns(sheet)
+        if not columns:
+            return
+        grams = short_grams(row.get(c) for c in columns)
+        table = quote_ident(f"{sheet.name}_grams")
+        if not new:
+            conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row_id,))
+        conn.execute(f"INSERT INTO {table}(rowid, grams) VALUES (?, ?)", (row_id, grams))
+
     # -- row access: who sees which rows -----------------------------------------------------------
     def visible_clause(self, sheet: Sheet, actor, alias: str = "") -> tuple[str, list] | None:
         """SQL condition limiting `sheet` to the rows actor may see, or None for all rows.
@@ -387,6 +418,7 @@ class Store:
                 marks = ", ".join("?" for _ in record)
                 row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",
                                       list(record.values())).lastrowid
+                self._write_grams(conn, sheet, row_id, record, new=True)
                 record.pop("search_pinyin", None)
                 self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record}, at=now)
                 ids.append(row_id)
@@ -446,6 +478,8 @@ class Store:
             assignments = ", ".join(f"{quote_ident(c)} = ?" for c in {**changed, **stamp})
             conn.execute(f"UPDATE {quote_ident(sheet.name)} SET {assignments}, version = version + 1 WHERE id = ?",
                          [*changed.values(), *stamp.values(), row_id])
+            if set({**changed, **stamp}) & set(self._fts_columns(sheet)):
+                self._write_grams(conn, sheet, row_id, {**before, **changed, **stamp}, new=False)
             self._audit(conn, actor, sheet.name, row_id, "update", {k: before[k] for k in changed}, changed)
             return shown({**before, **changed, **stamp, "version": before["version"] + 1})
 
@@ -699,12 +733,20 @@ class Store:
         searched = self._fts_columns(sheet)
         if text and searched:
             terms = text.split()
-            if all(len(term) >= 3 for term in terms):
-                fts = quote_ident(f"{sheet.name}_fts")
+            fts, grams = quote_ident(f"{sheet.name}_fts"), quote_ident(f"{sheet.name}_grams")
+            long_terms = [term for term in terms if len(term) >= 3]
+            if long_terms:                                   # trigram: any substring of 3+ characters
                 clauses.append(f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
-                params.append(self.db.quote_fts(text))
-            else:
-                for term in terms:
+                params.append(self.db.quote_fts(" ".join(long_terms)))
+            for term in (t for t in terms if len(t) < 3):
+                lowered = term.lower()
+                if is_cjk(lowered):                          # one or two Chinese characters
+                    clauses.append(f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)")
+                    params.append(f'"{lowered}"')
+                elif lowered.isascii() and lowered.isalnum():  # a short Latin prefix: zs -> zsf, 13 -> 138...
+                    clauses.append(f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)")
+                    params.append(f'"{lowered}"*')
+                else:                                        # anything else: a plain substring scan
                     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                     clauses.append("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in searched) + ")")
                     params.extend([pattern] * len(searched))

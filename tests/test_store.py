@@ -151,7 +151,9 @@ def test_grids_mask_personal_data_and_reveals_are_logged(store, make_user):
     ("huawei", {"王五"}),                  # case-insensitive English
     ("Huawei Tech", {"王五"}),
     ("1381234", {"张三丰"}),               # digits of a phone
-    ("李", {"李四"}),
+    ("李", {"李四"}),                      # one character
+    ("hu", {"王五"}),                      # a short Latin prefix of a word
+    ("张三 1381234", {"张三丰"}),           # a short and a long term together
     ('"; DROP TABLE visitors; --', set()),  # operators and quotes are text, not syntax
     ("AND OR NOT *", set()),
     ("x" * 10_000, set()),
@@ -172,7 +174,9 @@ def test_search_sees_updates_and_not_deleted_rows(store, make_user):
     row_id = store.insert("visitors", visit(manager.id, organisation="旧公司名称"), manager)
     store.update("visitors", row_id, {"organisation": "新公司名称"}, manager)
     assert store.query("visitors", manager, Query(search="旧公司")).total == 0
+    assert store.query("visitors", manager, Query(search="旧公")).total == 0        # the short-term index too
     assert store.query("visitors", manager, Query(search="新公司")).total == 1
+    assert store.query("visitors", manager, Query(search="新公")).total == 1
     store.delete("visitors", row_id, manager)
     assert store.query("visitors", manager, Query(search="新公司")).total == 0
 
