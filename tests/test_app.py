@@ -255,3 +255,17 @@ def test_admin_adds_a_user_who_can_then_log_in(demo_db):
     at = submit(at, "添加用户")
     assert "已添加用户 lilei。" in texts(at)
     assert nav_paths(login("lilei", "a-long-password")) == NAVIGATION["demo-supervisor"]
+
+
+def test_a_broken_sheet_file_stops_the_app_with_the_problem_named(demo_db, tmp_path, monkeypatch):
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    (schema / "notes.toml").write_text('name = "notes"\nlabel = { en = "Notes", zh = "笔记" }\n[permissions]\n'
+                                       'staff = ["read"]\n[[fields]]\nname = "title"\ntype = "txet"\n'
+                                       'label = { en = "T", zh = "题" }\n', encoding="utf-8")
+    monkeypatch.setenv("KEFU_SCHEMA", str(schema))
+    at = start()
+    assert not at.exception
+    message = at.error[0].value
+    assert "表单定义文件有误" in message and "notes.toml: field 'title': unknown type 'txet'" in message
+    assert not at.text_input                                     # no login form on a broken app

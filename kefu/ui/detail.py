@@ -53,7 +53,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
     formatter = Formatter(store, sheet, lang)
     formatter.prefetch([record])
     with st.container(border=True):
-        head = st.columns([4, 1])
+        head = st.columns([3, 1], vertical_alignment="top")
         head[0].subheader(f"{title}", anchor=False)
         head[0].caption(_meta_line(store, record, lang))
         if sheet.approval:
