@@ -92,6 +92,11 @@ def list_users(store) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor]
 
 
+def has_demo_accounts(store) -> bool:
+    """The login screen then points to the README's demo accounts."""
+    return store.conn.execute("SELECT 1 FROM kefu_users WHERE demo = 1 AND active = 1 LIMIT 1").fetchone() is not None
+
+
 def check_password_rules(store, password: str) -> list[Problem]:
     minimum = store.settings.min_password_length
     if len(password or "") < minimum:

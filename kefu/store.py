@@ -455,11 +455,7 @@ class Store:
         if locked:
             raise ValidationError(sheet, locked)
         with self.transaction() as conn:
-            before = self._fetch_visible(conn, sheet, row_id, actor)
-            if before is None or before["deleted_at"] is not None:
-                raise NotFound()
-            if expected_version is not None and before["version"] != expected_version:
-                raise StaleRecord()
+            before = self._current(conn, sheet, row_id, actor, expected_version)
             changed = {k: v for k, v in clean.items() if before.get(k) != v}
             shown = (lambda row: row) if auth.can(actor, sheet, "pii") else (lambda row: self.masked(sheet, row))
             if not changed:
@@ -483,6 +479,16 @@ class Store:
             self._audit(conn, actor, sheet.name, row_id, "update", {k: before[k] for k in changed}, changed)
             return shown({**before, **changed, **stamp, "version": before["version"] + 1})
 
+    def _current(self, conn, sheet: Sheet, row_id: int, actor, expected_version: int | None) -> dict:
+        """The live record to change: visible to actor, not deleted, and still the version the user's
+        screen showed (else StaleRecord: saving would lose someone else's change)."""
+        before = self._fetch_visible(conn, sheet, row_id, actor)
+        if before is None or before["deleted_at"] is not None:
+            raise NotFound()
+        if expected_version is not None and before["version"] != expected_version:
+            raise StaleRecord()
+        return before
+
     def approve(self, sheet_name: str, row_id: int, actor, *, expected_version: int | None = None) -> dict:
         """Approve a draft record: only the sheet's approval roles may."""
         sheet = self.sheet(sheet_name)
@@ -492,11 +498,7 @@ class Store:
         if actor.role != "system" and actor.role not in approval.roles:
             raise PermissionDenied()
         with self.transaction() as conn:
-            before = self._fetch_visible(conn, sheet, row_id, actor)
-            if before is None or before["deleted_at"] is not None:
-                raise NotFound()
-            if expected_version is not None and before["version"] != expected_version:
-                raise StaleRecord()
+            before = self._current(conn, sheet, row_id, actor, expected_version)
             if before[approval.field] != approval.draft:
                 raise KefuError("err.not_draft")
             changed = {approval.field: approval.approved, approval.by: actor.id, approval.at: self.now()}

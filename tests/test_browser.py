@@ -147,18 +147,23 @@ def click_first_row(page) -> None:
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
 
 
-def test_archive_masked_for_staff_revealed_for_manager_and_logged(server, page, chromium):
-    code, phone, archive_id = query(server.db, "SELECT code, phone, id FROM customers WHERE owner = (SELECT id FROM "
-                                               "kefu_users WHERE username = 'demo-staff') ORDER BY id LIMIT 1")[0]
-    masked = phone[:3] + "****" + phone[-4:]
-    log_in(page, server.url, "demo-staff")
-    page.goto(f"{server.url}/customers")
+def open_archive(page, base: str, code: str) -> None:
+    """Search the archives for a code and open the one found."""
+    page.goto(f"{base}/customers")
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20000)
     settle(page)
     page.get_by_placeholder("客户名称").fill(code)
     page.keyboard.press("Enter")
     page.get_by_text("共 1 条").wait_for(timeout=20000)
     click_first_row(page)
+
+
+def test_archive_masked_for_staff_revealed_for_manager_and_logged(server, page, chromium):
+    code, phone, archive_id = query(server.db, "SELECT code, phone, id FROM customers WHERE owner = (SELECT id FROM "
+                                               "kefu_users WHERE username = 'demo-staff') ORDER BY id LIMIT 1")[0]
+    masked = phone[:3] + "****" + phone[-4:]
+    log_in(page, server.url, "demo-staff")
+    open_archive(page, server.url, code)
     page.get_by_text("您的角色看到的个人信息已做脱敏处理。").wait_for(timeout=20000)
     assert page.get_by_text(masked).count() >= 1 and page.get_by_text(phone).count() == 0
     shoot(page, "customer-staff")
@@ -166,13 +171,7 @@ def test_archive_masked_for_staff_revealed_for_manager_and_logged(server, page, 
     manager = chromium.new_context(viewport={"width": 1400, "height": 1000})
     boss = manager.new_page()
     log_in(boss, server.url, "demo-manager")
-    boss.goto(f"{server.url}/customers")
-    boss.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20000)
-    settle(boss)
-    boss.get_by_placeholder("客户名称").fill(code)
-    boss.keyboard.press("Enter")
-    boss.get_by_text("共 1 条").wait_for(timeout=20000)
-    click_first_row(boss)
+    open_archive(boss, server.url, code)
     boss.get_by_text("显示个人信息").click()
     boss.get_by_text(phone).first.wait_for(timeout=20000)
     shoot(boss, "customer-manager")

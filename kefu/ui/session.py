@@ -102,7 +102,7 @@ def login_screen(store) -> None:
                 if user.language:
                     st.session_state["lang"] = user.language
                 st.rerun()
-        if store.conn.execute("SELECT 1 FROM kefu_users WHERE demo = 1 LIMIT 1").fetchone():
+        if auth.has_demo_accounts(store):
             st.caption(t("app.demo_hint", lang))
         language_switch(store, None)
 
