@@ -6,6 +6,7 @@ Not a test: nothing here asserts a time. BENCH_SCALE sets the size as `seed --sc
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -74,6 +75,10 @@ def main() -> None:
     print(f"CSV export of {lines:,} rows: {(time.perf_counter() - start):.2f} s, "
           f"{len(data) / 2**20:.1f} MiB")
     store.close()
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(folder)
+    else:
+        print(f"database kept: {store.path}")
 
 
 def archives(store: Store) -> None:
