@@ -1,4 +1,5 @@
 """The customer archive screens as staff, manager and gm see them (AppTest)."""
+import re
 import sqlite3
 
 from apptest import login, open_page, select_row, submit, texts
@@ -96,6 +97,7 @@ def test_a_new_archive_with_a_known_phone_warns_first(demo_db):
 
 def test_home_cards_for_keeper_and_approver(demo_db):
     staff = login("demo-staff")
-    assert "待跟进客户" in texts(staff)
+    planned = re.search(r"近 7 天待跟进客户 · (\d+)", texts(staff))
+    assert planned and int(planned.group(1)) >= 6                    # the seed plans six this week, at least
     manager = login("demo-manager")
     assert "待审批档案" in texts(manager)

@@ -76,12 +76,20 @@ def follow_up_card(store, user, lang: str) -> bool:
         return False
     tr = context.tr
     today = datetime.now(store.settings.tz).date().isoformat()
+    upcoming = [d for d in due if d["next_follow_up"] >= today]
+    overdue = [d for d in due if d["next_follow_up"] < today]
     with st.container(border=True, key="home_follow_ups"):
-        st.subheader(f":material/event_upcoming: {tr('cust.follow_ups')} · {len(due)}", anchor=False)
-        for item in due[:10]:
-            line = tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
-                      summary=(item["summary"] or "")[:40])
-            st.markdown(f":red[{line}]" if item["next_follow_up"] < today else line)
+        st.subheader(f":material/event_upcoming: {tr('cust.follow_ups')} · {len(upcoming)}", anchor=False)
+        if not upcoming:
+            st.caption(tr("cust.follow_ups_none"))
+        for item in upcoming[:10]:
+            st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
+                           summary=(item["summary"] or "")[:40]))
+        if overdue:
+            with st.expander(f":red[{tr('cust.overdue', count=len(overdue))}]"):
+                for item in overdue[:20]:
+                    st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
+                                   summary=(item["summary"] or "")[:40]))
     return True
 
 
