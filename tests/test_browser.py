@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import CHROMIUM, CHROMIUM_ARGS, Server, log_in, require_chromium, settle, shoot
 
@@ -55,15 +56,13 @@ def test_reception_day_check_in_check_out_and_csv(server, page):
     assert expected.get_by_text(name).count() == 1
     expected.get_by_role("button", name="签到").first.click()
     present.get_by_text(name).wait_for(timeout=15000)
-    assert expected.get_by_text(name).count() == 0
+    expect(expected.get_by_text(name)).to_have_count(0, timeout=15000)
     assert query(server.db, "SELECT count(*) FROM visitors WHERE visitor_name = ? AND arrived_at IS NOT NULL "
                             "AND left_at IS NULL", name)[0][0] == 1
 
     row = present.locator("[data-testid='stHorizontalBlock']").filter(has_text=name)
     row.get_by_role("button", name="签离").click()
-    page.wait_for_timeout(500)
-    settle(page)
-    assert present.get_by_text(name).count() == 0
+    expect(present.get_by_text(name)).to_have_count(0, timeout=15000)
     assert query(server.db, "SELECT count(*) FROM visitors WHERE visitor_name = ? AND left_at IS NOT NULL", name)[0][0] == 1
 
     page.goto(f"{server.url}/visitors")
