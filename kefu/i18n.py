@@ -30,6 +30,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.before": ("{field}: must not be before {other}", "{field}：不能早于{other}"),
     "err.not_draft": ("Only a draft can be approved.", "只有草稿状态的记录可以审批。"),
     "err.grant_past": ("{field}: must be a date after today", "{field}：须为今天以后的日期"),
+    "wf.unknown": ("There is no step '{step}'.", "没有“{step}”这一步骤。"),
+    "wf.wrong_state": ("'{step}' is not possible while the ticket is '{state}'. Someone may have moved it meanwhile: reload.",
+                       "工单当前为“{state}”，不能执行“{step}”。可能已被他人处理，请刷新。"),
+    "wf.wrong_role": ("Only {roles} may do '{step}'.", "只有{roles}可以执行“{step}”。"),
     # store / permissions
     "err.denied": ("You do not have permission to do this.", "您没有执行此操作的权限。"),
     "err.not_found": ("This record does not exist or was deleted.", "该记录不存在或已删除。"),
