@@ -46,6 +46,12 @@ class User:
 SYSTEM = User(id=None, username="system", display_name="System", role="system")
 
 
+def acting_for(user: User) -> User:
+    """The engine's own identity for a write that domain code makes on a user's behalf after its own
+    checks (a workflow step's record, say): every right, but the user's name in the audit."""
+    return User(id=user.id, username=user.username, display_name=user.display_name, role="system")
+
+
 def can(user: User | None, sheet, action: str) -> bool:
     """May this user do action on sheet? The system actor (CLI, seeding) may do anything."""
     if user is None or not user.active:

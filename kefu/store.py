@@ -7,6 +7,7 @@ row, so a concurrent writer waits on busy_timeout instead of failing and nothing
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
@@ -151,6 +152,7 @@ class Store:
         self.settings = settings or config.load()
         self.ctx = Context(tz=self.settings.tz, phone_region=self.settings.phone_region)
         self._local = threading.local()
+        self._savepoints = itertools.count(1)
 
     # -- connections and transactions -------------------------------------------------------------
     @property
@@ -176,8 +178,20 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception. Inside another transaction of this
+        thread it is a savepoint, so domain code can make several writes one all-or-nothing unit."""
         conn = self.conn
+        if conn.in_transaction:
+            name = f"kefu_{next(self._savepoints)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+                raise
+            conn.execute(f"RELEASE {name}")
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
