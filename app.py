@@ -3,12 +3,12 @@ import streamlit as st
 
 from kefu import auth
 from kefu.ui import context, session
-from views import access_log, account, customers, home, sheet, users, visitors
+from views import access_log, account, customers, home, sheet, tickets, users, visitors
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
-CUSTOM_SCREENS = {"visitors": visitors.render, "customers": customers.render}
+CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render}
 OTHER_PATHS = ("access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 

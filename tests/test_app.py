@@ -8,10 +8,10 @@ from apptest import login, nav_paths, open_page, select_row, start, submit, text
 from kefu import auth
 
 NAVIGATION = {
-    "demo-staff": {"", "visitors", "customers", "roster", "account"},
-    "demo-supervisor": {"", "visitors", "customers", "roster", "account"},
-    "demo-manager": {"", "visitors", "customers", "roster", "access_log", "account"},
-    "demo-gm": {"", "visitors", "customers", "roster", "access_log", "account"},
+    "demo-staff": {"", "tickets", "visitors", "customers", "roster", "account"},
+    "demo-supervisor": {"", "tickets", "visitors", "customers", "roster", "account"},
+    "demo-manager": {"", "tickets", "visitors", "customers", "roster", "access_log", "account"},
+    "demo-gm": {"", "tickets", "visitors", "customers", "roster", "access_log", "account"},
     "demo-finance": {"", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }

@@ -30,10 +30,11 @@ def editable(sheet: Sheet, actor, field, creating: bool) -> bool:
 
 def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, record: dict | None = None,
                 prefill: dict | None = None, hidden: tuple = (), submit_label: str | None = None,
-                on_values=None, before_save=None):
+                on_values=None, before_save=None, save=None):
     """Draw the form; returns the saved record id (create) or updated record (edit), else None.
     on_values(values) may adjust the values before they are saved (e.g. 'arriving now');
-    before_save(values) -> False stops the save (e.g. to warn of a duplicate first)."""
+    before_save(values) -> False stops the save (e.g. to warn of a duplicate first);
+    save(values) -> id replaces the plain insert (a register whose records are made by domain code)."""
     creating = record is None
     generation = _form_generation(key)
     form_key = f"{key}__{generation}"
@@ -75,7 +76,7 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
         return None
     try:
         if creating:
-            result = store.insert(sheet.name, values, actor)
+            result = save(values) if save else store.insert(sheet.name, values, actor)
             st.session_state[f"{key}__gen"] = generation + 1
         else:
             result = store.update(sheet.name, record["id"], values, actor, expected_version=record["version"])
