@@ -207,6 +207,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tk.open_only": ("Open only", "只看未关闭"),
     "tk.steps": ("Next step", "下一步"),
     "tk.comment": ("Comment", "说明"),
+    "tk.step": ("Step", "步骤"),
+    "tk.state": ("State after", "流转后状态"),
     "tk.assign_to": ("Assign to", "分派给"),
     "tk.done": ("{step}: done.", "{step}：已完成。"),
     "tk.no_steps": ("No step is open to your role in this state.", "当前状态下您的角色没有可执行的步骤。"),

@@ -66,8 +66,8 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
             st.dataframe(pd.DataFrame({
                 t("audit.when", lang): [_clock(e["created_at"]) for e in events],
                 t("audit.who", lang): [names.get(e["created_by"], "—") for e in events],
-                t("tk.steps", lang): [flow.transitions[e["step"]].label_in(lang) if e["step"] in flow.transitions
-                                      else t("tk.new", lang) for e in events],
-                t("sheet.detail", lang): [flow.state_label(e["to_state"], lang) for e in events],
+                t("tk.step", lang): [flow.transitions[e["step"]].label_in(lang) if e["step"] in flow.transitions
+                                     else t("tk.new", lang) for e in events],
+                t("tk.state", lang): [flow.state_label(e["to_state"], lang) for e in events],
                 t("tk.comment", lang): [e["comment"] or "" for e in events],
             }), hide_index=True, width="stretch")
