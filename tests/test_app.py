@@ -269,3 +269,17 @@ def test_a_broken_sheet_file_stops_the_app_with_the_problem_named(demo_db, tmp_p
     message = at.error[0].value
     assert "表单定义文件有误" in message and "notes.toml: field 'title': unknown type 'txet'" in message
     assert not at.text_input                                     # no login form on a broken app
+
+
+@pytest.mark.parametrize("day, lang, expected", [
+    ("2026-10-01", "zh", "今天是 2026-10-01 星期四 · 国庆节"),
+    ("2026-10-01", "en", "Today is 2026-10-01 Thursday · National Day"),
+    ("2026-10-10", "zh", "今天是 2026-10-10 星期六 · 调休上班"),
+    ("2026-11-23", "zh", "今天是 2026-11-23 星期一"),
+])
+def test_the_day_line_knows_holidays_and_make_up_days(day, lang, expected, monkeypatch):
+    from datetime import date
+    from kefu.ui import context
+    from views import home
+    monkeypatch.setattr(context, "lang", lambda: lang)
+    assert home.day_line(date.fromisoformat(day), lang) == expected

@@ -2,14 +2,13 @@
 from datetime import datetime
 
 import streamlit as st
-from chinese_calendar import get_holiday_detail, is_workday
+from chinese_calendar import Holiday, get_holiday_detail, is_workday
 
 from kefu import auth, customers
 from kefu.store import Query
 from kefu.ui import context
 from kefu.ui.visits import presence_board
 
-WEEKDAYS = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
 
 def render() -> None:
@@ -30,14 +29,15 @@ def render() -> None:
 
 
 def day_line(today, lang: str) -> str:
-    weekday = WEEKDAYS[lang][today.weekday()]
-    line = context.tr("home.today", date=f"{today.isoformat()} " + (f"星期{weekday}" if lang == "zh" else weekday))
+    """Today's date and weekday, and whether it is a public holiday or a make-up working day."""
+    line = context.tr("home.today", date=f"{today.isoformat()} {context.tr(f'day.{today.weekday()}')}")
     try:
         holiday, name = get_holiday_detail(today)
         if holiday and name:
-            line += f" · {name}"
+            chinese = {h.value: h.chinese for h in Holiday}
+            line += f" · {chinese.get(name, name) if lang == 'zh' else name}"
         elif today.weekday() >= 5 and is_workday(today):
-            line += " · " + ("调休上班" if lang == "zh" else "make-up working day")
+            line += " · " + context.tr("home.makeup_day")
     except NotImplementedError:
         pass                                   # a year the holiday calendar does not know yet
     return line
