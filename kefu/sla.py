@@ -6,7 +6,6 @@ closing hours. The clock stops while a ticket waits on the customer (pauses).
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -16,14 +15,11 @@ import chinese_calendar
 
 from kefu import config
 from kefu.config import ROOT
+from kefu.rules import RulesError, read_rules
 
 SLA_FILE = ROOT / "rules" / "sla.toml"
 SEVERITIES = ("normal", "major", "emergency")
 KINDS = ("complaint", "inquiry", "suggestion", "praise")
-
-
-class RulesError(Exception):
-    """A rule file is missing a key or holds a value that cannot be used; names file and key."""
 
 
 def is_working_day(day: date) -> bool:
@@ -114,12 +110,7 @@ def _clock(path: Path, key: str, value) -> time:
 
 def load_rules(path: Path | None = None, tz: ZoneInfo | None = None) -> SlaRules:
     path = path or SLA_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: {exc}") from None
+    data = read_rules(path)
     hours = data.get("hours", {})
     opens, closes = _clock(path, "hours.start", hours.get("start", "09:00")), _clock(path, "hours.end", hours.get("end", "18:00"))
     if opens >= closes:

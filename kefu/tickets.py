@@ -2,13 +2,13 @@
 and workflow steps, each recorded with who, when and why, in one transaction with the ticket."""
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from decimal import Decimal
 
 from kefu import auth
 from kefu.errors import StaleRecord
 from kefu.sheets import Problem, ValidationError
+from kefu.rules import read_rules
 from kefu.sla import SLA_FILE, SlaRules, load_rules
 from kefu.store import Store
 from kefu.workflow import Workflow, load_workflow
@@ -17,7 +17,7 @@ SHEET, EVENTS = "tickets", "ticket_events"
 
 
 def escalation_rules(path=None) -> dict:
-    data = tomllib.loads((path or SLA_FILE).read_text(encoding="utf-8")).get("escalation", {})
+    data = read_rules(path or SLA_FILE).get("escalation", {})
     return {"claim_fen": int(Decimal(str(data.get("claim_yuan", 10000))) * 100),
             "group_complaint": bool(data.get("group_complaint", True)),
             "severity": set(data.get("severity", ["emergency"]))}

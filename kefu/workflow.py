@@ -2,7 +2,6 @@
 with the roles that may take it. Nothing else in the code decides who may move a ticket."""
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from kefu.config import ROOT
 from kefu.errors import KefuError
 from kefu.i18n import label as pick_label, t
 from kefu.sheets import ROLES
-from kefu.sla import RulesError
+from kefu.rules import RulesError, read_rules
 
 WORKFLOW_FILE = ROOT / "rules" / "workflow.toml"
 
@@ -63,12 +62,7 @@ class Workflow:
 
 def load_workflow(path: Path | None = None) -> Workflow:
     path = path or WORKFLOW_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: {exc}") from None
+    data = read_rules(path)
     states = data.get("states")
     if not isinstance(states, list) or not states or not all(
             isinstance(s, dict) and s.get("value") and s.get("en") and s.get("zh") for s in states):

@@ -57,3 +57,10 @@ def select_row(at: AppTest, row: int = 0, grid: int = 0) -> AppTest:
     key = at.dataframe[grid].key
     at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     return at.run()
+
+
+def db_value(db, sql: str, *params):
+    """One value from the app's database file, to check what a screen action wrote."""
+    import sqlite3
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchone()[0]

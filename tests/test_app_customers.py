@@ -1,13 +1,7 @@
 """The customer archive screens as staff, manager and gm see them (AppTest)."""
 import re
-import sqlite3
 
-from apptest import login, open_page, select_row, submit, texts
-
-
-def one(db, sql, *params):
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchone()[0]
+from apptest import db_value as one, login, open_page, select_row, submit, texts
 
 
 def test_staff_sees_only_the_archives_they_keep_or_were_granted(demo_db):

@@ -1,12 +1,6 @@
 """The ticket screen (AppTest): log a call, then move the ticket on as the roles allow."""
-import sqlite3
 
-from apptest import login, open_page, select_row, texts
-
-
-def one(db, sql, *params):
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchone()[0]
+from apptest import db_value as one, login, open_page, select_row, texts
 
 
 def test_log_a_call_then_take_steps(demo_db):

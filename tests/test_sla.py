@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kefu.sla import RulesError, WorkCalendar, is_working_day, load_rules
+from kefu.rules import RulesError
+from kefu.sla import WorkCalendar, is_working_day, load_rules
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar(TZ)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from kefu.sheets import ROLES
-from kefu.sla import RulesError
+from kefu.rules import RulesError
 from kefu.workflow import TransitionRefused, load_workflow
 
 FLOW = load_workflow()
