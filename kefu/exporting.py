@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from kefu import auth
 from kefu.i18n import t
@@ -76,7 +77,7 @@ def csv_bytes(store: Store, sheet_name: str, actor, query: Query, lang: str) -> 
             batch = []
     count += _write(writer, formatter, sheet, columns, batch)
     if sheet.pii_fields:
-        store.log_access(actor, sheet.name, None, "export", f"{count} rows" + ("" if reveal else ", masked"))
+        store.log_access(actor, sheet.name, None, "export", json.dumps({"rows": count, "masked": not reveal}))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

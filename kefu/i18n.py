@@ -226,6 +226,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "log.view": ("viewed personal data", "查看个人信息"),
     "log.export": ("exported", "导出"),
     "log.period": ("Period", "时间段"),
+    "log.export_masked": ("{rows} rows, personal data masked", "{rows} 行，个人信息已脱敏"),
+    "log.export_clear": ("{rows} rows, personal data in clear", "{rows} 行，含明文个人信息"),
     "nav.access_log": ("Access log", "访问日志"),
     # home
     "home.greeting": ("Good day, {name}", "{name}，您好"),

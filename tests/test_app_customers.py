@@ -54,6 +54,14 @@ def test_manager_approves_a_draft_and_reveals_personal_data_into_the_access_log(
     assert frame.iloc[0]["操作人"] == "demo-manager" and frame.iloc[0]["记录"] == customer_id
 
 
+def test_the_access_log_tells_exports_in_the_user_s_language():
+    from views.access_log import detail_text
+    from kefu.i18n import t
+    assert detail_text('{"rows": 344, "masked": true}', lambda k, **p: t(k, "zh", **p)) == "344 行，个人信息已脱敏"
+    assert detail_text('{"rows": 2, "masked": false}', lambda k, **p: t(k, "en", **p)) == \
+        "2 rows, personal data in clear"
+
+
 def test_gm_grants_access_and_the_staff_member_then_sees_the_archive(demo_db):
     staff_id = one(demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-staff'")
     target = one(demo_db, "SELECT id FROM customers WHERE owner != ? AND id NOT IN "

@@ -177,8 +177,8 @@ def test_every_reveal_and_every_export_is_in_the_access_log(store, office):
     csv_bytes(store, "customers", gm, Query(), "en")
     log = store.access_log(manager)
     assert [(r["username"], r["action"], r["detail"]) for r in log.rows] == [
-        (gm.username, "export", "1 rows"), (supervisor.username, "export", "1 rows, masked"),
-        (manager.username, "view", "")]
+        (gm.username, "export", '{"rows": 1, "masked": false}'),
+        (supervisor.username, "export", '{"rows": 1, "masked": true}'), (manager.username, "view", "")]
     assert store.access_log(gm, username=supervisor.username).total == 1
     with pytest.raises(PermissionDenied):
         store.access_log(supervisor)

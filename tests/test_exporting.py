@@ -55,7 +55,8 @@ def test_personal_data_masked_unless_the_role_has_pii(store, make_user, visits):
     clear = read(csv_bytes(store, "visitors", manager, Query(), "zh"))
     assert "13812345678" in str(clear)
     assert store.conn.execute("SELECT username, action, detail FROM kefu_access_log ORDER BY id").fetchall() == \
-        [(supervisor.username, "export", "2 rows, masked"), (manager.username, "export", "2 rows")]
+        [(supervisor.username, "export", '{"rows": 2, "masked": true}'),
+         (manager.username, "export", '{"rows": 2, "masked": false}')]
 
 
 def test_export_follows_the_filter_and_needs_the_right(store, make_user, visits):

@@ -1,4 +1,6 @@
 """Access log (访问日志): who revealed personal data or exported it, when; for managers and the gm."""
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -33,8 +35,19 @@ def render() -> None:
         tr("log.sheet"): [store.sheet(r["sheet"]).label_in(lang) if r["sheet"] in store.sheets else r["sheet"]
                           for r in page.rows],
         tr("log.record"): [r["row_id"] or "" for r in page.rows],
-        tr("log.detail"): [r["detail"] or "" for r in page.rows],
+        tr("log.detail"): [detail_text(r["detail"], tr) for r in page.rows],
     }), hide_index=True, width="stretch")
     if page.pages > 1:
         st.pagination(page.pages, default=page.page, key="log_page")
     st.caption(tr("sheet.rows", total=page.total))
+
+
+def detail_text(detail: str | None, tr) -> str:
+    """An export's detail ({"rows": n, "masked": bool}) in the user's language."""
+    if not detail:
+        return ""
+    try:
+        facts = json.loads(detail)
+    except ValueError:
+        return detail
+    return tr("log.export_masked" if facts.get("masked") else "log.export_clear", rows=facts.get("rows", 0))
