@@ -356,15 +356,20 @@ def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:
     return frozenset(value)
 
 
-def _parse_row_access(where: str, raw, known: dict, problems: list[str]) -> RowAccess | None:
-    if raw is None:
-        return None
-    where = f"{where}: [row_access]"
+def _section(where: str, raw, keys: set, problems: list[str]) -> bool:
+    """A [table] of the sheet file: a table, with known keys only (each unknown one reported)."""
     if not isinstance(raw, dict):
         problems.append(f"{where} must be a table")
-        return None
-    for key in sorted(set(raw) - ROW_ACCESS_KEYS):
+        return False
+    for key in sorted(set(raw) - keys):
         problems.append(f"{where} unknown key '{key}'")
+    return True
+
+
+def _parse_row_access(where: str, raw, known: dict, problems: list[str]) -> RowAccess | None:
+    where = f"{where}: [row_access]"
+    if raw is None or not _section(where, raw, ROW_ACCESS_KEYS, problems):
+        return None
     owner, via = raw.get("owner"), raw.get("via")
     if (owner is None) == (via is None):
         problems.append(f"{where} needs exactly one of owner (a user field) or via (a ref field)")
@@ -377,14 +382,9 @@ def _parse_row_access(where: str, raw, known: dict, problems: list[str]) -> RowA
 
 
 def _parse_approval(where: str, raw, known: dict, problems: list[str]) -> Approval | None:
-    if raw is None:
-        return None
     where = f"{where}: [approval]"
-    if not isinstance(raw, dict):
-        problems.append(f"{where} must be a table")
+    if raw is None or not _section(where, raw, APPROVAL_KEYS, problems):
         return None
-    for key in sorted(set(raw) - APPROVAL_KEYS):
-        problems.append(f"{where} unknown key '{key}'")
     for key in sorted(APPROVAL_KEYS - set(raw)):
         problems.append(f"{where} missing key '{key}'")
     if set(APPROVAL_KEYS) - set(raw):

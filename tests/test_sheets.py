@@ -113,3 +113,36 @@ def test_check_command_passes_on_shipped_sheets():
                             cwd=Path(__file__).parent.parent)
     assert result.returncode == 0
     assert result.stdout.startswith("ok:") and "visitors" in result.stdout
+
+
+OWNER_FIELD = '''
+[[fields]]
+name = "keeper"
+type = "user"
+label = { en = "Keeper", zh = "负责人" }
+'''
+STATE_FIELD = '''
+[[fields]]
+name = "state"
+type = "choice"
+label = { en = "State", zh = "状态" }
+readonly = true
+choices = [{ value = "draft", en = "Draft", zh = "草稿" }, { value = "ok", en = "OK", zh = "通过" }]
+'''
+
+
+@pytest.mark.parametrize("section, expected", [
+    ('[row_access]\nowner = "title"\n', "[row_access] owner must name a user field"),
+    ('[row_access]\nowner = "keeper"\nvia = "keeper"\n', "needs exactly one of owner (a user field) or via"),
+    ('[row_access]\nowner = "keeper"\nsee_all = ["boss"]\n', "see_all must be a list of roles"),
+    ('[row_access]\nowner = "keeper"\nwho = 1\n', "[row_access] unknown key 'who'"),
+    ('[approval]\nfield = "state"\ndraft = "draft"\napproved = "ok"\nby = "keeper"\n',
+     "[approval] missing key 'at'"),
+    ('[approval]\nfield = "title"\ndraft = "draft"\napproved = "ok"\nby = "keeper"\nat = "title"\nroles = ["gm"]\n',
+     "[approval] field must name a choice field"),
+    ('pinyin = ["keeper"]\n', "pinyin field 'keeper' is not text"),
+])
+def test_broken_row_access_approval_and_pinyin_are_named(tmp_path, section, expected):
+    top, table = (section, "") if section.startswith("pinyin") else ("", section)
+    problems = problems_for(tmp_path, top + HEAD + GOOD_FIELD + OWNER_FIELD + STATE_FIELD + table)
+    assert any(expected in p for p in problems), problems
