@@ -1,7 +1,6 @@
 """The store: migration without data loss, every write audited in its transaction, soft delete,
 search in Chinese and English, server-side filters and pages, and refusals that name the field."""
 import json
-import sqlite3
 import threading
 from pathlib import Path
 

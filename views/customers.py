@@ -5,9 +5,8 @@ from kefu import auth, customers
 from kefu.i18n import t
 from kefu.ui import context
 from kefu.ui.archive import archive_panel, grants_table
-from kefu.ui.detail import undo_banner
 from kefu.ui.grid import sheet_grid
-from kefu.ui.screen import header, new_record
+from kefu.ui.screen import new_record, open_screen
 
 KEY = "customers"
 OPEN = f"{KEY}__open"
@@ -21,11 +20,8 @@ def open_archive(archive_id: int, list_label: str) -> None:
 
 
 def render() -> None:
-    actor = context.require_sheet(customers.SHEET)
-    store, tr, lang = context.store(), context.tr, context.lang()
-    sheet = store.sheet(customers.SHEET)
-    header(sheet, lang)
-    undo_banner(store, actor, lang)
+    actor, store, sheet, lang = open_screen(customers.SHEET)
+    tr = context.tr
     can_create = auth.can(actor, sheet, "create")
     access = sheet.row_access
     show_grants = actor.role in access.grantors | access.see_all

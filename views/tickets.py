@@ -3,9 +3,9 @@ import streamlit as st
 
 from kefu import auth, tickets
 from kefu.ui import context
-from kefu.ui.detail import record_detail, undo_banner
+from kefu.ui.detail import record_detail
 from kefu.ui.grid import sheet_grid
-from kefu.ui.screen import header, new_record
+from kefu.ui.screen import new_record, open_screen
 from kefu.ui.ticket import workflow_panel
 
 KEY = "tickets"
@@ -13,11 +13,8 @@ OPEN = f"{KEY}__open"
 
 
 def render() -> None:
-    actor = context.require_sheet(tickets.SHEET)
-    store, tr, lang = context.store(), context.tr, context.lang()
-    sheet = store.sheet(tickets.SHEET)
-    header(sheet, lang)
-    undo_banner(store, actor, lang)
+    actor, store, sheet, lang = open_screen(tickets.SHEET)
+    tr = context.tr
     can_create = auth.can(actor, sheet, "create")
     names = ([tr("tk.new")] if can_create else []) + [tr("tk.list")]
     tabs = dict(zip(names, st.tabs(names)))

@@ -3,19 +3,15 @@ import streamlit as st
 
 from kefu import auth, visitors
 from kefu.ui import context
-from kefu.ui.detail import undo_banner
-from kefu.ui.screen import header, list_and_detail, new_record
+from kefu.ui.screen import list_and_detail, new_record, open_screen
 from kefu.ui.visits import presence_board
 
 KEY = "visitors"
 
 
 def render() -> None:
-    actor = context.require_sheet(visitors.SHEET)
-    store, tr, lang = context.store(), context.tr, context.lang()
-    sheet = store.sheet(visitors.SHEET)
-    header(sheet, lang)
-    undo_banner(store, actor, lang)
+    actor, store, sheet, lang = open_screen(visitors.SHEET)
+    tr = context.tr
     presence_board(store, actor, lang, key=KEY)
     can_create = auth.can(actor, sheet, "create")
     tabs = st.tabs([tr("visit.all")] + ([tr("visit.register")] if can_create else []))

@@ -35,12 +35,19 @@ def new_record(store, sheet, actor, lang: str, *, key: str, **form_options) -> N
         st.rerun()
 
 
-def sheet_screen(sheet_name: str) -> None:
+def open_screen(sheet_name: str):
+    """The top of every register screen: check the role, title the page, offer undo of a delete.
+    Returns (actor, store, sheet, lang)."""
     actor = context.require_sheet(sheet_name)
     store, lang = context.store(), context.lang()
     sheet = store.sheet(sheet_name)
     header(sheet, lang)
     undo_banner(store, actor, lang)
+    return actor, store, sheet, lang
+
+
+def sheet_screen(sheet_name: str) -> None:
+    actor, store, sheet, lang = open_screen(sheet_name)
     can_create = auth.can(actor, sheet, "create")
     tabs = st.tabs([t("sheet.list", lang)] + ([t("sheet.new", lang)] if can_create else []))
     with tabs[0]:
