@@ -131,6 +131,16 @@ class Query:
     deleted: bool = False
 
 
+class _Empty:
+    """A filter value meaning "no value stored" (IS NULL)."""
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY = _Empty()
+
+
 @dataclass
 class Page:
     rows: list[dict]
@@ -729,6 +739,9 @@ class Store:
                 raise ValueError(f"unknown filter field {name!r}")
             column = quote_ident(name)
             kind = sheet.by_name[name].type_name if name in sheet.by_name else "int"
+            if wanted is EMPTY:
+                clauses.append(f"{column} IS NULL")
+                continue
             if wanted is None or wanted == [] or wanted == ():
                 continue
             if isinstance(wanted, tuple):

@@ -1,19 +1,26 @@
-"""Tickets' own behaviour: intake at the phone (number, first responder, SLA due times, escalation)
-and workflow steps, each recorded with who, when and why, in one transaction with the ticket."""
+"""Tickets' own behaviour: intake at the phone (number, first responder, customer found by phone, SLA due
+times, escalation), workflow steps each recorded with who, when and why in one transaction with the
+ticket, the SLA clock stopped while waiting on the customer, the work lists (open, overdue, due soon,
+follow-up calls, escalations to acknowledge), fault attribution with its fine, and the weekly spot check."""
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from kefu import auth
-from kefu.errors import StaleRecord
-from kefu.sheets import Problem, ValidationError
+from kefu.errors import KefuError, StaleRecord
+from kefu.fields import FieldError
 from kefu.rules import read_rules
+from kefu.sheets import Problem, ValidationError
 from kefu.sla import SLA_FILE, SlaRules, load_rules
-from kefu.store import Store
+from kefu.store import EMPTY, Query, Store
 from kefu.workflow import Workflow, load_workflow
+from kefu.config import ROOT
 
-SHEET, EVENTS = "tickets", "ticket_events"
+SHEET, EVENTS, PENALTIES, CHECKS = "tickets", "ticket_events", "rewards_penalties", "spot_checks"
+INCENTIVES_FILE = ROOT / "rules" / "incentives.toml"
 
 
 def escalation_rules(path=None) -> dict:
@@ -21,6 +28,16 @@ def escalation_rules(path=None) -> dict:
     return {"claim_fen": int(Decimal(str(data.get("claim_yuan", 10000))) * 100),
             "group_complaint": bool(data.get("group_complaint", True)),
             "severity": set(data.get("severity", ["emergency"]))}
+
+
+def due_soon_hours(path=None) -> float:
+    return float(read_rules(path or SLA_FILE).get("lists", {}).get("due_soon_hours", 4))
+
+
+def fault_fine_fen(path=None) -> int:
+    """The fine for a complaint found to be one's own fault (rules/incentives.toml, 200 yuan by default)."""
+    value = read_rules(path or INCENTIVES_FILE).get("fines", {}).get("own_fault_complaint", 200)
+    return int(Decimal(str(value)) * 100)
 
 
 def needs_escalation(values: dict, rules: dict) -> bool:
@@ -37,8 +54,57 @@ def next_number(store: Store, day) -> str:
     return f"{prefix}{int(row[0][-4:]) + 1 if row[0] else 1:04d}"
 
 
+# ---------------------------------------------------------------------------------------------- lookup
+
+@dataclass
+class Caller:
+    """What the phone number says about a caller: their archive (if one matches) and recent tickets."""
+    phone: str
+    customer_id: int | None = None
+    customer: dict | None = None          # the archive's code and name, when this user may see it
+    keeper: str | None = None             # who keeps the archive, said when the user may not see it
+    recent: list[dict] | None = None
+
+
+def normal_phone(store: Store, raw: str) -> str | None:
+    field = store.sheet(SHEET).by_name["caller_phone"]
+    try:
+        return field.type.parse(field, raw, store.ctx)
+    except FieldError:
+        return None
+
+
+def lookup(store: Store, actor, raw_phone: str, *, limit: int = 5) -> Caller | None:
+    """The caller behind a phone number: the one archive with that phone or mobile, and the latest
+    tickets from that number or that customer. None when the number is not a valid phone."""
+    auth.require(actor, store.sheet(SHEET), "read")
+    phone = normal_phone(store, raw_phone)
+    if phone is None:
+        return None
+    caller = Caller(phone=phone)
+    found = store.conn.execute(
+        "SELECT id, code, name, owner FROM customers WHERE (phone = ? OR mobile = ?) AND deleted_at IS NULL "
+        "ORDER BY id LIMIT 2", (phone, phone)).fetchall()
+    if len(found) == 1:
+        caller.customer_id = found[0][0]
+        visible = store.query("customers", actor, Query(filters={"id": found[0][0]}, page_size=1)).total
+        if visible:
+            caller.customer = {"id": found[0][0], "code": found[0][1], "name": found[0][2]}
+        else:
+            caller.keeper = store.user_names().get(found[0][3], "—")
+    clause = "caller_phone = ?" + (" OR customer = ?" if caller.customer_id else "")
+    params = [phone] + ([caller.customer_id] if caller.customer_id else [])
+    ids = [r[0] for r in store.conn.execute(
+        f"SELECT id FROM tickets WHERE ({clause}) AND deleted_at IS NULL ORDER BY id DESC LIMIT ?", (*params, limit))]
+    caller.recent = store.query(SHEET, actor, Query(filters={"id": ids}, page_size=limit)).rows if ids else []
+    return caller
+
+
+# ---------------------------------------------------------------------------------------------- intake
+
 def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) -> int:
-    """Log a ticket: the one who logs it is its first responder and first handler."""
+    """Log a ticket: the one who logs it is its first responder and first handler. A caller whose phone
+    matches exactly one archive is linked to it."""
     sheet = store.sheet(SHEET)
     auth.require(actor, sheet, "create")
     sla = sla or load_rules(tz=store.settings.tz)
@@ -47,6 +113,14 @@ def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) ->
     with store.transaction():
         now = datetime.now(store.settings.tz).replace(microsecond=0)
         clean = sheet.validate(given, store.ctx, partial=True)
+        writer = actor
+        if not clean.get("customer") and clean.get("caller_phone"):
+            found = store.conn.execute(
+                "SELECT id FROM customers WHERE (phone = ?1 OR mobile = ?1) AND deleted_at IS NULL LIMIT 2",
+                (clean["caller_phone"],)).fetchall()
+            if len(found) == 1:            # linked even when the archive is not the user's to read;
+                given["customer"] = found[0][0]           # the audit still names the user
+                writer = auth.acting_for(actor)
         kind, severity = clean.get("kind") or "inquiry", clean.get("severity") or "normal"
         target = sla.target(kind, severity)
         ticket = {**given, "ticket_no": next_number(store, now.date()), "state": "new",
@@ -54,33 +128,214 @@ def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) ->
                   "escalated": needs_escalation({**clean, "severity": severity}, rules),
                   "response_due": sla.calendar.due(now, target.response),
                   "resolution_due": sla.calendar.due(now, target.resolution)}
-        ticket_id = store.insert(SHEET, ticket, actor)
+        ticket_id = store.insert(SHEET, ticket, writer)
         store.insert(EVENTS, {"ticket": ticket_id, "step": "intake", "to_state": "new"}, auth.acting_for(actor))
     return ticket_id
 
 
+def edit(store: Store, actor, ticket_id: int, changes: dict, *, expected_version: int | None = None) -> dict:
+    """Change a ticket's details; a claim raised over the threshold, a group complaint or an emergency
+    found later escalates it then (escalation is never taken back by an edit)."""
+    with store.transaction():
+        updated = store.update(SHEET, ticket_id, changes, actor, expected_version=expected_version)
+        if not updated["escalated"] and needs_escalation(updated, escalation_rules()):
+            updated = store.update(SHEET, ticket_id, {"escalated": True}, auth.acting_for(actor), allow_readonly=True)
+            store.insert(EVENTS, {"ticket": ticket_id, "step": "escalate", "from_state": updated["state"],
+                                  "to_state": updated["state"]}, auth.acting_for(actor))
+    return updated
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+def _pauses(store: Store, ticket_id: int, flow: Workflow, now: datetime) -> list[tuple[datetime, datetime | None]]:
+    """The spans the ticket spent in a paused state (waiting on the customer), the last one ending now."""
+    pauses, start = [], None
+    for to_state, at in store.conn.execute(
+            "SELECT to_state, created_at FROM ticket_events WHERE ticket = ? AND deleted_at IS NULL ORDER BY id",
+            (ticket_id,)):
+        moment = datetime.fromisoformat(at)
+        if to_state in flow.paused_states and start is None:
+            start = moment
+        elif to_state not in flow.paused_states and start is not None:
+            pauses.append((start, moment))
+            start = None
+    if start is not None:
+        pauses.append((start, now))
+    return pauses
+
+
 def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", expected_version: int | None = None,
-         assignee: int | None = None, flow: Workflow | None = None, lang: str = "zh") -> dict:
+         assignee: int | None = None, values: dict | None = None, flow: Workflow | None = None,
+         sla: SlaRules | None = None, lang: str = "zh") -> dict:
     """Take one workflow step, if the ticket's state and the user's role allow it; refused with a
-    message saying who may, or StaleRecord when the screen showed an older version of the ticket."""
+    message saying who may, or StaleRecord when the screen showed an older version of the ticket.
+    values carries what the step records (its `needs`, e.g. satisfaction); a step's `then` follows it."""
     flow = flow or load_workflow()
+    values = dict(values or {})
+    if assignee is not None:
+        values["assignee"] = assignee
     with store.transaction():
         ticket = store.get(SHEET, ticket_id, actor)
         if expected_version is not None and ticket["version"] != expected_version:
             raise StaleRecord()
-        transition = flow.check(ticket["state"], name, actor.role, lang)
-        now = store.now()
-        changes = {"state": transition.target}
-        if name == "assign":
-            if assignee is None:
-                raise ValidationError(store.sheet(SHEET), [Problem("assignee", "err.required", {})])
-            changes["assignee"] = assignee
+        transition = flow.check(ticket["state"], name, actor.role, lang, ticket)
+        missing = [Problem(need, "err.required", {}) for need in transition.needs if values.get(need) in (None, "")]
+        if missing:
+            raise ValidationError(store.sheet(SHEET), missing)
+        now = datetime.now(store.settings.tz).replace(microsecond=0)
+        stamp = now.isoformat()
+        changes = {"state": transition.target, **{need: values[need] for need in transition.needs}}
+        if "satisfaction" in transition.needs:
+            changes["follow_up_note"] = comment or None
         if transition.target == "in_progress" and not ticket["responded_at"]:
-            changes["responded_at"] = now
-        if transition.target == "awaiting_approval":
-            changes["resolved_at"] = now
+            changes["responded_at"] = stamp
+        if transition.target in ("awaiting_approval", "awaiting_manager") and not ticket["resolved_at"]:
+            changes["resolved_at"] = stamp
+        if transition.target == "closed":
+            changes["closed_at"] = stamp
+        if transition.target == "in_progress" and ticket["state"] not in flow.paused_states:
+            changes.update(resolved_at=None, closed_at=None)     # sent back or reopened: not resolved after all
+        if ticket["state"] in flow.paused_states and transition.target not in flow.paused_states:
+            sla = sla or load_rules(tz=store.settings.tz)
+            target = sla.target(ticket["kind"], ticket["severity"])
+            created = datetime.fromisoformat(ticket["created_at"])
+            changes["resolution_due"] = sla.calendar.due(created, target.resolution,
+                                                         _pauses(store, ticket_id, flow, now)).isoformat()
         updated = store.update(SHEET, ticket_id, changes, actor, expected_version=ticket["version"],
                                allow_readonly=True)
         store.insert(EVENTS, {"ticket": ticket_id, "step": name, "from_state": ticket["state"],
                               "to_state": transition.target, "comment": comment or None}, auth.acting_for(actor))
+        if transition.then:
+            updated = step(store, auth.acting_for(actor), ticket_id, transition.then, flow=flow, sla=sla, lang=lang)
     return updated
+
+
+def acknowledge(store: Store, actor, ticket_id: int, *, flow: Workflow | None = None, lang: str = "zh") -> dict:
+    """The department manager signs for an escalated ticket: it leaves their home screen."""
+    flow = flow or load_workflow()
+    flow.require("acknowledge", actor.role, lang)
+    with store.transaction():
+        ticket = store.get(SHEET, ticket_id, actor)
+        if not ticket["escalated"]:
+            raise KefuError("tk.not_escalated")
+        if ticket["acknowledged_at"]:
+            return ticket
+        updated = store.update(SHEET, ticket_id, {"acknowledged_by": actor.id, "acknowledged_at": store.now()},
+                               actor, expected_version=ticket["version"], allow_readonly=True)
+        store.insert(EVENTS, {"ticket": ticket_id, "step": "acknowledge", "from_state": ticket["state"],
+                              "to_state": ticket["state"]}, auth.acting_for(actor))
+    return updated
+
+
+def attribute_fault(store: Store, actor, ticket_id: int, staff_id: int | None, reason: str, *,
+                    expected_version: int | None = None, flow: Workflow | None = None, lang: str = "zh") -> int:
+    """After investigation a manager finds a complaint to be a staff member's own fault: the ticket names
+    them with the reason, and a fine line (rules/incentives.toml) is written for the incentive run.
+    Returns the fine line's id."""
+    flow = flow or load_workflow()
+    flow.require("attribute_fault", actor.role, lang)
+    sheet = store.sheet(SHEET)
+    reason = (reason or "").strip()
+    problems = []
+    if not staff_id:
+        problems.append(Problem("fault_staff", "err.required", {}))
+    if not reason:
+        problems.append(Problem("fault_reason", "err.required", {}))
+    if problems:
+        raise ValidationError(sheet, problems)
+    with store.transaction():
+        ticket = store.get(SHEET, ticket_id, actor)
+        if expected_version is not None and ticket["version"] != expected_version:
+            raise StaleRecord()
+        if ticket["kind"] != "complaint":
+            raise KefuError("tk.fault_not_complaint")
+        if ticket["fault_staff"]:
+            raise KefuError("tk.fault_already", who=store.user_names().get(ticket["fault_staff"], "—"))
+        store.update(SHEET, ticket_id, {"fault_staff": staff_id, "fault_reason": reason}, actor,
+                     expected_version=ticket["version"], allow_readonly=True)
+        fine = store.insert(PENALTIES, {
+            "staff": staff_id, "happened_on": datetime.now(store.settings.tz).date(), "kind": "own_fault_complaint",
+            "amount": Decimal(fault_fine_fen()) / 100, "reason": f"{ticket['ticket_no']}：{reason}"[:500],
+            "ticket": ticket_id}, auth.acting_for(actor))
+        store.insert(EVENTS, {"ticket": ticket_id, "step": "attribute_fault", "from_state": ticket["state"],
+                              "to_state": ticket["state"], "comment": reason[:1000]}, auth.acting_for(actor))
+    return fine
+
+
+# ---------------------------------------------------------------------------------------------- lists
+
+QUEUES = ("open", "overdue", "due_soon", "follow_up", "escalations", "mine")
+
+
+def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | None = None,
+          now: datetime | None = None, tz=None) -> Query:
+    """The Query behind a work list: open tickets; overdue (resolution due passed, clock running); due
+    within the next working hours (rules/sla.toml [lists]); follow-up calls to make; escalations the
+    manager has not signed for; the user's own open tickets. Newest first."""
+    flow = flow or load_workflow()
+    running = sorted(flow.open_states - flow.paused_states)
+    if name == "open":
+        return Query(filters={"state": sorted(flow.open_states)})
+    if name == "mine":
+        return Query(filters={"state": sorted(flow.open_states), "assignee": actor.id})
+    if name == "follow_up":
+        return Query(filters={"state": ["feedback_given"]}, sort="resolution_due")
+    if name == "escalations":
+        return Query(filters={"escalated": 1, "acknowledged_at": EMPTY})
+    sla = sla or load_rules(tz=tz)
+    now = (now or datetime.now(sla.calendar.tz)).replace(microsecond=0)
+    if name == "overdue":
+        return Query(filters={"state": running, "resolution_due": (None, now.isoformat())}, sort="resolution_due")
+    if name == "due_soon":
+        until = sla.calendar.add(now, due_soon_hours())
+        return Query(filters={"state": running, "resolution_due": (now.isoformat(), until.isoformat())},
+                     sort="resolution_due")
+    raise ValueError(f"unknown list {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------- spot check
+
+def week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def spot_sample(store: Store, actor, week: date, *, flow: Workflow | None = None) -> list[dict]:
+    """The week's sample: for each staff member, up to spot_check.per_staff of the tickets they closed
+    that week, drawn at random but the same draw every time for that week (so a supervisor who comes
+    back finds the same tickets), with any result already recorded."""
+    flow = flow or load_workflow()
+    flow.require("spot_check", actor.role)
+    week = week_of(week)
+    tz = store.settings.tz
+    start = datetime.combine(week, datetime.min.time(), tz)
+    rows = store.conn.execute(
+        "SELECT id, assignee FROM tickets WHERE closed_at >= ? AND closed_at < ? AND deleted_at IS NULL ORDER BY id",
+        (start.isoformat(), (start + timedelta(days=7)).isoformat())).fetchall()
+    by_staff: dict[int, list[int]] = {}
+    for ticket_id, assignee in rows:
+        by_staff.setdefault(assignee, []).append(ticket_id)
+    draw = random.Random(f"spot-check {week.isoformat()}")
+    chosen = []
+    for staff in sorted(k for k in by_staff if k is not None):
+        ids = by_staff[staff]
+        chosen += sorted(draw.sample(ids, min(flow.spot_check_per_staff, len(ids))))
+    if not chosen:
+        return []
+    found = {r["id"]: r for r in store.query(SHEET, actor, Query(filters={"id": chosen}, page_size=len(chosen))).rows}
+    checks = {r["ticket"]: r for r in store.query(CHECKS, actor, Query(filters={"ticket": chosen},
+                                                                         page_size=len(chosen))).rows}
+    return [{**found[i], "check": checks.get(i)} for i in chosen if i in found]
+
+
+def record_check(store: Store, actor, ticket_id: int, result: str, note: str = "", *,
+                 flow: Workflow | None = None) -> int:
+    """Pass or fail one sampled ticket (once; a second check of the same ticket is refused)."""
+    flow = flow or load_workflow()
+    flow.require("spot_check", actor.role)
+    with store.transaction():
+        ticket = store.get(SHEET, ticket_id, actor)
+        if not ticket["closed_at"]:
+            raise KefuError("tk.check_not_closed")
+        week = week_of(datetime.fromisoformat(ticket["closed_at"]).astimezone(store.settings.tz).date())
+        return store.insert(CHECKS, {"week": week, "ticket": ticket_id, "staff": ticket["assignee"],
+                                     "result": result, "note": note or None}, actor)

@@ -1,12 +1,14 @@
 """The ticket workflow: states and the steps between them, each step declared in rules/workflow.toml
-with the roles that may take it. Nothing else in the code decides who may move a ticket."""
+with the roles that may take it, the tickets it applies to (`when`) and what it records (`needs`).
+Other acts on a ticket (acknowledge, attribute a fault, spot check) name their roles there too.
+Nothing else in the code decides who may move a ticket."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kefu.config import ROOT
-from kefu.errors import KefuError
+from kefu.errors import KefuError, PermissionDenied
 from kefu.i18n import label as pick_label, t
 from kefu.sheets import ROLES
 from kefu.rules import RulesError, read_rules
@@ -18,6 +20,10 @@ class TransitionRefused(KefuError):
     """A step the ticket's state or the user's role does not allow; the message says who may."""
 
 
+def roles_text(roles, lang: str) -> str:
+    return "、".join(t("role." + r, lang) for r in sorted(roles))
+
+
 @dataclass(frozen=True)
 class Transition:
     name: str
@@ -25,15 +31,26 @@ class Transition:
     sources: frozenset
     target: str
     roles: frozenset
+    when: tuple = ()                 # ((field, value), ...) the ticket must have
+    needs: tuple = ()                # ticket fields the step records
+    then: str | None = None          # a step taken at once after this one
 
     def label_in(self, lang: str) -> str:
         return pick_label(self.label, lang)
+
+    def applies(self, ticket: dict | None) -> bool:
+        return ticket is None or all(bool(ticket.get(k)) == bool(v) if isinstance(v, bool) else ticket.get(k) == v
+                                     for k, v in self.when)
 
 
 @dataclass(frozen=True)
 class Workflow:
     states: tuple[dict, ...]
     transitions: dict[str, Transition]
+    open_states: frozenset = frozenset()
+    paused_states: frozenset = frozenset()
+    actions: dict = field(default_factory=dict)
+    spot_check_per_staff: int = 3
 
     @property
     def first(self) -> str:
@@ -42,11 +59,12 @@ class Workflow:
     def state_label(self, value: str, lang: str) -> str:
         return next((pick_label(s, lang) for s in self.states if s["value"] == value), value)
 
-    def available(self, state: str, role: str) -> list[Transition]:
-        """The steps this role may take from this state, in declaration order."""
-        return [tr for tr in self.transitions.values() if state in tr.sources and (role in tr.roles or role == "system")]
+    def available(self, state: str, role: str, ticket: dict | None = None) -> list[Transition]:
+        """The steps this role may take from this state (for this ticket), in declaration order."""
+        return [tr for tr in self.transitions.values()
+                if state in tr.sources and (role in tr.roles or role == "system") and tr.applies(ticket)]
 
-    def check(self, state: str, name: str, role: str, lang: str = "zh") -> Transition:
+    def check(self, state: str, name: str, role: str, lang: str = "zh", ticket: dict | None = None) -> Transition:
         """The transition, if this role may take it from this state; else TransitionRefused."""
         transition = self.transitions.get(name)
         if transition is None:
@@ -54,10 +72,30 @@ class Workflow:
         if state not in transition.sources:
             raise TransitionRefused("wf.wrong_state", step=transition.label_in(lang),
                                     state=self.state_label(state, lang))
+        if not transition.applies(ticket):
+            instead = [tr.label_in(lang) for tr in self.available(state, "system", ticket)   # the sibling step
+                       if tr.when and tr.sources == transition.sources]
+            raise TransitionRefused("wf.not_this_ticket", step=transition.label_in(lang),
+                                    instead="、".join(instead) or "—")
         if role != "system" and role not in transition.roles:
-            raise TransitionRefused("wf.wrong_role", step=transition.label_in(lang),
-                                    roles="、".join(t("role." + r, lang) for r in sorted(transition.roles)))
+            raise TransitionRefused("wf.wrong_role", step=transition.label_in(lang), roles=roles_text(transition.roles, lang))
         return transition
+
+    def may(self, action: str, role: str) -> bool:
+        return role == "system" or role in self.actions.get(action, ())
+
+    def require(self, action: str, role: str, lang: str = "zh") -> None:
+        """PermissionDenied naming who may, unless rules/workflow.toml [actions] lets this role."""
+        if not self.may(action, role):
+            raise PermissionDenied("wf.action_denied", action=t("act." + action, lang),
+                                   roles=roles_text(self.actions.get(action, ()), lang) or "—")
+
+
+def _states_list(path, data, key, values) -> frozenset:
+    listed = data.get(key, [])
+    if not isinstance(listed, list) or any(s not in values for s in listed):
+        raise RulesError(f"{path}: {key} must list known states")
+    return frozenset(listed)
 
 
 def load_workflow(path: Path | None = None) -> Workflow:
@@ -83,7 +121,26 @@ def load_workflow(path: Path | None = None) -> Workflow:
             raise RulesError(f"{where} ({name}): from/to name unknown states {unknown or '(none given)'}")
         if not roles or any(r not in ROLES for r in roles):
             raise RulesError(f"{where} ({name}): roles must be a non-empty list of {', '.join(ROLES)}")
-        transitions[name] = Transition(name, label, frozenset(sources), target, frozenset(roles))
+        when, needs = raw.get("when", {}), raw.get("needs", [])
+        if not isinstance(when, dict) or not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+            raise RulesError(f"{where} ({name}): when must be a table and needs a list of field names")
+        transitions[name] = Transition(name, label, frozenset(sources), target, frozenset(roles),
+                                       tuple(sorted(when.items())), tuple(needs), raw.get("then"))
     if not transitions:
         raise RulesError(f"{path}: no [[transitions]]")
-    return Workflow(states=tuple(states), transitions=transitions)
+    for transition in transitions.values():
+        if transition.then is not None and (transition.then not in transitions
+                                            or transition.target not in transitions[transition.then].sources):
+            raise RulesError(f"{path}: transitions ({transition.name}): then = {transition.then!r} is not a step "
+                             f"that can follow '{transition.target}'")
+    actions = data.get("actions", {})
+    if not isinstance(actions, dict) or any(not isinstance(r, list) or any(x not in ROLES for x in r)
+                                            for r in actions.values()):
+        raise RulesError(f"{path}: [actions] maps an act to a list of roles ({', '.join(ROLES)})")
+    per_staff = data.get("spot_check", {}).get("per_staff", 3)
+    if isinstance(per_staff, bool) or not isinstance(per_staff, int) or per_staff < 1:
+        raise RulesError(f"{path}: spot_check.per_staff must be a whole number of at least 1")
+    return Workflow(states=tuple(states), transitions=transitions,
+                    open_states=_states_list(path, data, "open", values),
+                    paused_states=_states_list(path, data, "paused", values),
+                    actions={k: frozenset(v) for k, v in actions.items()}, spot_check_per_staff=per_staff)
