@@ -4,7 +4,9 @@ from datetime import datetime
 import streamlit as st
 from chinese_calendar import Holiday, get_holiday_detail, is_workday
 
-from kefu import auth, customers
+from kefu import auth, customers, tickets
+from kefu.errors import KefuError
+from kefu.workflow import load_workflow
 from kefu.store import Query
 from kefu.ui import context
 from kefu.ui.visits import presence_board
@@ -18,6 +20,8 @@ def render() -> None:
     st.title(tr("home.greeting", name=user.display_name))
     st.caption(day_line(today, lang))
     shown = roster_card(store, user, today, lang)
+    shown = escalations_card(store, user, lang) or shown
+    shown = tickets_card(store, user, lang) or shown
     shown = follow_up_card(store, user, lang) or shown
     shown = approval_card(store, user, lang) or shown
     visitors = store.sheets.get("visitors")
@@ -105,4 +109,45 @@ def approval_card(store, user, lang: str) -> bool:
             st.caption(context.tr("cust.pending_none"))
         for row in waiting.rows:
             st.markdown(f"{row['code']} · {row['name']}")
+    return True
+
+
+def tickets_card(store, user, lang: str) -> bool:
+    """What waits in the ticket log: the user's own open tickets, the office's overdue and due-soon
+    ones, the follow-up calls to make."""
+    sheet = store.sheets.get("tickets")
+    if sheet is None or not auth.can(user, sheet, "read"):
+        return False
+    counts = {name: store.query("tickets", user, tickets.queue(name, user, tz=store.settings.tz)).total
+              for name in ("mine", "overdue", "due_soon", "follow_up")}
+    with st.container(border=True, key="home_tickets"):
+        st.subheader(f":material/support_agent: {context.tr('tk.home_title')}", anchor=False)
+        st.markdown(context.tr("tk.home_line", **counts))
+    return True
+
+
+def escalations_card(store, user, lang: str) -> bool:
+    """For the department manager: escalated tickets (big claims, group complaints, emergencies) stay
+    here until signed for."""
+    flow = load_workflow()
+    if "tickets" not in store.sheets or not flow.may("acknowledge", user.role) or user.role == "system":
+        return False
+    waiting = store.query("tickets", user, tickets.queue("escalations", user, flow=flow))
+    if not waiting.total:
+        return False
+    tr, names = context.tr, store.user_names()
+    kind = store.sheet("tickets").by_name["kind"]
+    with st.container(border=True, key="home_escalations"):
+        st.subheader(f":red[:material/priority_high:] {tr('tk.home_escalations')} · {waiting.total}", anchor=False)
+        for row in waiting.rows[:20]:
+            line, button = st.columns([5, 1], vertical_alignment="center")
+            line.markdown(tr("tk.home_escalation_line", number=row["ticket_no"], kind=kind.choice_label(row["kind"], lang),
+                             subject=row["subject"], when=(row["created_at"] or "")[:16].replace("T", " "),
+                             who=names.get(row["first_responder"], "—")))
+            if button.button(tr("tk.acknowledge"), key=f"home_ack_{row['id']}"):
+                try:
+                    tickets.acknowledge(store, user, row["id"], flow=flow, lang=lang)
+                    st.rerun()
+                except KefuError as exc:
+                    st.error(exc.message(lang))
     return True

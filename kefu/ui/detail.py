@@ -39,7 +39,9 @@ def _reveal_key(sheet: Sheet, row_id: int) -> str:
     return f"reveal__{sheet.name}__{row_id}"
 
 
-def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, key: str) -> None:
+def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, key: str, update=None) -> None:
+    """A record's values, edit form (update: the register's own save, see record_form), delete with undo
+    and change history."""
     reveal_key = _reveal_key(sheet, row_id)
     revealing = bool(st.session_state.get(reveal_key)) and auth.can(actor, sheet, "pii")
     first_reveal = revealing and not st.session_state.get(reveal_key + "__logged")
@@ -82,7 +84,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
                 # the reveal state is part of the key: widgets drawn with masked values must not
                 # survive into the revealed form, or the mask would be sent back as an edit
                 form_key = f"{key}__edit_{row_id}" + ("_clear" if revealing else "")
-                result = record_form(store, sheet, actor, lang, key=form_key, record=record)
+                result = record_form(store, sheet, actor, lang, key=form_key, record=record, update=update)
                 if result is not None:
                     st.toast(t("sheet.saved", lang), icon=":material/check:")
                     st.rerun()

@@ -30,16 +30,21 @@ def editable(sheet: Sheet, actor, field, creating: bool) -> bool:
 
 def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, record: dict | None = None,
                 prefill: dict | None = None, hidden: tuple = (), submit_label: str | None = None,
-                on_values=None, before_save=None, save=None):
+                on_values=None, before_save=None, save=None, update=None, live: bool = False):
     """Draw the form; returns the saved record id (create) or updated record (edit), else None.
     on_values(values) may adjust the values before they are saved (e.g. 'arriving now');
     before_save(values) -> False stops the save (e.g. to warn of a duplicate first);
-    save(values) -> id replaces the plain insert (a register whose records are made by domain code)."""
+    save(values) -> id replaces the plain insert (a register whose records are made by domain code);
+    update(row_id, changes, expected_version) -> record replaces the plain update likewise.
+    live=True draws it without st.form, so each field reruns the screen as it is left and the screen
+    can react to what is being typed (draft_value)."""
     creating = record is None
     generation = _form_generation(key)
     form_key = f"{key}__{generation}"
     initial = {}
-    with st.form(form_key, clear_on_submit=False, enter_to_submit=False):
+    frame = st.container(border=True, key=form_key) if live else st.form(form_key, clear_on_submit=False,
+                                                                           enter_to_submit=False)
+    with frame:
         slots, entered = {}, {}
         columns = st.columns(2)
         position = 0
@@ -61,7 +66,9 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
                                                   lang=lang, store=store, actor=actor,
                                                   disabled=not editable(sheet, actor, field, creating))
                 slots[field.name] = st.empty()
-        submitted = st.form_submit_button(submit_label or t("sheet.save", lang), type="primary")
+        label = submit_label or t("sheet.save", lang)
+        submitted = (st.button(label, type="primary", key=f"{form_key}__submit") if live
+                     else st.form_submit_button(label, type="primary"))
         message = st.empty()
     if not submitted:
         return None
@@ -78,6 +85,8 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
         if creating:
             result = save(values) if save else store.insert(sheet.name, values, actor)
             st.session_state[f"{key}__gen"] = generation + 1
+        elif update is not None:
+            result = update(record["id"], values, record["version"])
         else:
             result = store.update(sheet.name, record["id"], values, actor, expected_version=record["version"])
         return result
@@ -90,6 +99,11 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
     except KefuError as exc:
         message.error(exc.message(lang))
     return None
+
+
+def draft_value(key: str, field_name: str):
+    """What is typed so far in a live form's field (None before it is drawn)."""
+    return st.session_state.get(f"{key}__{_form_generation(key)}__{field_name}")
 
 
 def _differs(value, start) -> bool:
