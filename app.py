@@ -3,13 +3,13 @@ import streamlit as st
 
 from kefu import auth
 from kefu.ui import context, session
-from views import access_log, account, customers, home, sheet, tickets, users, visitors
+from views import access_log, account, customers, home, reports, sheet, tickets, users, visitors
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render}
-OTHER_PATHS = ("access_log", "users", "account")
+OTHER_PATHS = ("reports", "access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -27,6 +27,10 @@ def stand_in(render, url_path: str) -> st.Page:
     return st.Page(page, title="Kefu Desk", icon=STAND_IN_ICON, url_path=url_path, visibility="hidden")
 
 
+def today() -> None:
+    home.render()
+
+
 def not_allowed() -> None:
     st.warning(context.tr("app.not_allowed"), icon=":material/block:")
 
@@ -34,12 +38,17 @@ def not_allowed() -> None:
 def navigation(store, user: auth.User) -> st.navigation:
     tr = context.tr
     lang = context.lang()
-    pages = {"": [st.Page(home.render, title=tr("nav.home"), icon=":material/today:", url_path="home", default=True)]}
+    # The default page is served at "/" only; a hidden page answers "/home" (the login keeps that URL).
+    pages = {"": [st.Page(today, title=tr("nav.home"), icon=":material/today:", default=True),
+                  stand_in(home.render, "home")]}
     registers = [page_for_sheet(name, s.label_in(lang), s.icon) for name, s in store.sheets.items()
                  if s.menu and auth.can(user, s, "read")]
     registers.sort(key=lambda p: list(CUSTOM_SCREENS).index(p.url_path) if p.url_path in CUSTOM_SCREENS else 99)
     if registers:
         pages[tr("nav.registers")] = registers
+    if auth.can_view(user, "reports"):
+        pages[tr("rp.nav_section")] = [st.Page(reports.render, title=tr("nav.reports"), icon=":material/bar_chart:",
+                                               url_path="reports")]
     admin = []
     if auth.can_view(user, "access_log"):
         admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",

@@ -30,6 +30,7 @@ VIEW_ROLES = {
     "account": set(ROLES),
     "users": {"admin"},
     "access_log": {"manager", "gm"},
+    "reports": {"supervisor", "manager", "gm"},
 }
 
 

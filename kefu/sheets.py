@@ -21,7 +21,7 @@ ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
-              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu"}
+              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -161,6 +161,7 @@ class Sheet:
     approval: Approval | None = None
     pinyin: list[str] = dc_field(default_factory=list)
     menu: bool = True
+    indexes: list[list[str]] = dc_field(default_factory=list)
     path: Path | None = None
 
     def __post_init__(self):
@@ -329,6 +330,9 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     unique = []
     for group in data.get("unique", []):
         unique.append(_names_in(where, "unique", group, known, problems))
+    indexes = []                      # more column groups to index, system columns included (reports by period)
+    for group in data.get("indexes", []):
+        indexes.append(_names_in(where, "indexes", group, known, problems))
     page_size = data.get("page_size", 50)
     if not isinstance(page_size, int) or not 5 <= page_size <= 500:
         problems.append(f"{where}: page_size must be a whole number from 5 to 500")
@@ -346,7 +350,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
                  icon=data.get("icon", ":material/table:"), title=title, order=order, columns=listed,
                  search=searched, filters=filters, unique=unique, description=data.get("description"),
                  page_size=page_size, row_access=row_access, approval=approval, pinyin=pinyin,
-                 menu=data.get("menu", True), path=path)
+                 menu=data.get("menu", True), indexes=indexes, path=path)
 
 
 def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:

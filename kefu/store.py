@@ -304,6 +304,9 @@ class Store:
         for group in sheet.unique:
             steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident('idx_' + sheet.name + '_' + '_'.join(group))} "
                                f"ON {table}({', '.join(quote_ident(c) for c in group)})"]))
+        for group in sheet.indexes:
+            steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident('idx_' + sheet.name + '__' + '_'.join(group))} "
+                               f"ON {table}({', '.join(quote_ident(c) for c in group)})"]))
         # Every list asks for live rows, and owner-limited lists for one keeper's live rows: these let
         # SQLite count and pick a page from the index alone, reading only the rows it shows.
         steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident(f'idx_{sheet.name}__live')} ON {table}(deleted_at)"]))

@@ -8,10 +8,13 @@ from apptest import login, nav_paths, open_page, select_row, start, submit, text
 from kefu import auth
 
 NAVIGATION = {
-    "demo-staff": {"", "tickets", "visitors", "customers", "roster", "account"},
-    "demo-supervisor": {"", "tickets", "visitors", "customers", "roster", "account"},
-    "demo-manager": {"", "tickets", "visitors", "customers", "roster", "access_log", "account"},
-    "demo-gm": {"", "tickets", "visitors", "customers", "roster", "access_log", "account"},
+    "demo-staff": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "account"},
+    "demo-supervisor": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
+                        "account"},
+    "demo-manager": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
+                     "access_log", "account"},
+    "demo-gm": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
+                "access_log", "account"},
     "demo-finance": {"", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }

@@ -146,3 +146,11 @@ def test_broken_row_access_approval_and_pinyin_are_named(tmp_path, section, expe
     top, table = (section, "") if section.startswith("pinyin") else ("", section)
     problems = problems_for(tmp_path, top + HEAD + GOOD_FIELD + OWNER_FIELD + STATE_FIELD + table)
     assert any(expected in p for p in problems), problems
+
+
+def test_indexes_are_made_for_declared_column_groups(store):
+    names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets'")}
+    assert "idx_tickets__created_at" in names
+    plan = " ".join(r[3] for r in store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM tickets WHERE created_at >= '2026-11-01' AND created_at < '2026-12-01'"))
+    assert "idx_tickets__created_at" in plan

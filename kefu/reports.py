@@ -1,0 +1,551 @@
+"""Reports: the weekly and monthly complaint report and inquiry report, and the monthly business-change
+report, for any period, as figures for the screen and as a CSV.
+
+A ticket report covers the tickets *received* in the period (created_at from the first day 00:00 to the
+last day 23:59:59, office time), not deleted, of the report's kinds, as they stand when the report is
+made. Every figure comes from one SELECT of the period's rows, narrow columns only; counting and the
+working-hour arithmetic happen in one pass here (see WorkingClock), because response and resolution
+times are in working hours, which SQL cannot count.
+
+Definitions (what a manager reads on the screen and in the CSV):
+- responded / resolved / closed: responded_at, resolved_at, closed_at set. Resolution is the step that
+  submits the resolution for approval; a ticket sent back or reopened is not resolved until submitted again.
+- response / resolution hours: working hours (rules/sla.toml [hours], on the official calendar of public
+  holidays and make-up working days) from created_at to responded_at / resolved_at. Time spent waiting on
+  the customer is included here; the due times below already allow for it.
+- overdue: resolved after its resolution_due, or not resolved yet, its clock running (not waiting on the
+  customer) and its resolution_due already passed when the report is made. `response_late` is the same
+  rule for responded_at against response_due.
+- on-time rate: of the resolved tickets with a due time, the share resolved by resolution_due.
+- satisfaction: the 1-5 score of the follow-up call; satisfied = 4 or 5.
+
+Speed: the SELECT is bounded by created_at, indexed by schema/tickets.toml's `indexes`, so a month's
+report reads that month's rows only.
+
+Only kefu/ui and views draw: this module returns dataclasses and bytes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from kefu import auth
+from kefu.exporting import neutralise
+from kefu.i18n import t
+from kefu.sheets import Sheet
+from kefu.sla import WorkCalendar, is_working_day, load_rules
+from kefu.store import Store, quote_ident
+from kefu.workflow import Workflow, load_workflow
+
+VIEW = "reports"
+TICKETS, CHANGES = "tickets", "business_changes"
+TICKET_REPORTS = {"complaint": ("complaint",), "inquiry": ("inquiry",)}
+REPORTS = ("complaint", "inquiry", "business_change")
+PRESETS = ("this_week", "last_week", "this_month", "last_month")
+TOP_CATEGORIES = 5
+DAILY_TREND_MAX_DAYS = 62             # a longer period is charted week by week
+RATINGS = (1, 2, 3, 4, 5)
+SATISFIED = 4                         # a score of 4 or 5 counts as satisfied
+
+
+# ---------------------------------------------------------------------------------------------- periods
+
+def period(kind: str, day: date, last: date | None = None) -> tuple[date, date]:
+    """(first day, the day after the last): the week (Monday to Sunday) or the calendar month holding
+    `day`, or for "custom" the days from `day` to `last` inclusive (in either order)."""
+    if kind == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=7)
+    if kind == "month":
+        first = day.replace(day=1)
+        return first, (first + timedelta(days=32)).replace(day=1)
+    if kind == "custom":
+        last = day if last is None else last
+        low, high = min(day, last), max(day, last)
+        return low, high + timedelta(days=1)
+    raise ValueError(f"unknown period {kind!r}")
+
+
+def preset(name: str, today: date) -> tuple[date, date]:
+    """This week, last week, this month, last month, counted from today (office date)."""
+    if name == "this_week":
+        return period("week", today)
+    if name == "last_week":
+        return period("week", today - timedelta(days=7))
+    if name == "this_month":
+        return period("month", today)
+    if name == "last_month":
+        return period("month", today.replace(day=1) - timedelta(days=1))
+    raise ValueError(f"unknown period {name!r}")
+
+
+def today(store: Store) -> date:
+    return datetime.now(store.settings.tz).date()
+
+
+# ---------------------------------------------------------------------------------------------- working time
+
+class WorkingClock:
+    """Working time between two moments, exactly as WorkCalendar.between counts it, in constant time per
+    pair: each calendar day is asked of the (slow) holiday calendar once, and a moment's position is its
+    day's working seconds since an anchor day plus its own share of that day. A stored time in the
+    office's offset ('2026-11-20T17:00:00+08:00', as the store writes them) is read without parsing.
+    A month's report measures tens of thousands of tickets."""
+
+    def __init__(self, calendar: WorkCalendar):
+        self.tz = calendar.tz
+        self.opens = _seconds(calendar.opens)
+        self.closes = _seconds(calendar.closes)
+        self._before: dict[date, int] = {}   # working seconds from the anchor day's start to a day's start
+        self._working: dict[date, bool] = {}
+        self._days: dict[str, tuple] = {}     # 'YYYY-MM-DD' -> (start position, working, office offset)
+        self._low = self._high = None
+
+    def _is_working(self, day: date) -> bool:
+        working = self._working.get(day)
+        if working is None:
+            working = self._working[day] = is_working_day(day)
+        return working
+
+    def _day_length(self, day: date) -> int:
+        return self.closes - self.opens if self._is_working(day) else 0
+
+    def _start_of(self, day: date) -> int:
+        known = self._before
+        if not known:
+            known[day], self._low, self._high = 0, day, day
+        while day > self._high:
+            known[self._high + timedelta(days=1)] = known[self._high] + self._day_length(self._high)
+            self._high += timedelta(days=1)
+        while day < self._low:
+            self._low -= timedelta(days=1)
+            known[self._low] = known[self._low + timedelta(days=1)] - self._day_length(self._low)
+        return known[day]
+
+    def _share(self, clock: int) -> int:
+        return min(max(clock, self.opens), self.closes) - self.opens
+
+    def _position_of(self, moment: datetime) -> int:
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        position = self._start_of(day)
+        if self._is_working(day):
+            position += self._share(local.hour * 3600 + local.minute * 60 + local.second)
+        return position
+
+    def position(self, moment: str | datetime) -> int:
+        """Working seconds from the anchor to this moment (a datetime or a stored ISO text)."""
+        if not isinstance(moment, str):
+            return self._position_of(moment)
+        entry = self._days.get(moment[:10])
+        if entry is None:
+            day = date.fromisoformat(moment[:10])
+            offset = datetime.combine(day, time(12), self.tz).strftime("%z")
+            entry = self._days[moment[:10]] = (self._start_of(day), self._is_working(day), f"{offset[:3]}:{offset[3:]}")
+        if len(moment) != 25 or moment[19:] != entry[2]:        # another offset, or fractions of a second
+            return self._position_of(datetime.fromisoformat(moment))
+        if not entry[1]:
+            return entry[0]
+        return entry[0] + self._share(int(moment[11:13]) * 3600 + int(moment[14:16]) * 60 + int(moment[17:19]))
+
+    def hours(self, start: str | datetime, end: str | datetime) -> float:
+        """Working hours from start to end; zero if end is not after start."""
+        return max(0, self.position(end) - self.position(start)) / 3600
+
+
+def later(a: str, b: str) -> bool:
+    """Is stored time a after stored time b? Text compares as time when both carry the same offset."""
+    if len(a) == len(b) == 25 and a[19:] == b[19:]:
+        return a > b
+    return datetime.fromisoformat(a) > datetime.fromisoformat(b)
+
+
+def _seconds(clock: time) -> int:
+    return clock.hour * 3600 + clock.minute * 60 + clock.second
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Hours:
+    """Working hours over a set of tickets."""
+    count: int
+    mean: float | None
+    median: float | None
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Hours":
+        if not values:
+            return cls(0, None, None)
+        return cls(len(values), statistics.fmean(values), statistics.median(values))
+
+
+@dataclass
+class TicketReport:
+    """The figures of a complaint or inquiry report. Counts are keyed by stored values (the choice's
+    `value`), in the order the sheet declares them; labels come from the sheet at display time."""
+    name: str                             # "complaint" or "inquiry"
+    kinds: tuple[str, ...]
+    start: date
+    end: date                             # the day after the last day
+    as_of: datetime
+    sheet: Sheet = field(repr=False)
+    flow: Workflow = field(repr=False)
+    total: int = 0
+    by_kind: dict = field(default_factory=dict)
+    by_channel: dict = field(default_factory=dict)
+    by_category: dict = field(default_factory=dict)
+    by_severity: dict = field(default_factory=dict)
+    by_state: dict = field(default_factory=dict)
+    escalated: int = 0
+    group_complaints: int = 0
+    open: int = 0
+    responded: int = 0
+    resolved: int = 0
+    closed: int = 0
+    overdue: int = 0                      # resolved late, or open with its resolution due passed
+    overdue_open: int = 0                 # of those, still open
+    response_late: int = 0
+    resolved_on_time: int = 0
+    resolved_with_due: int = 0
+    response_hours: Hours = Hours(0, None, None)
+    resolution_hours: Hours = Hours(0, None, None)
+    satisfaction: dict = field(default_factory=lambda: dict.fromkeys(RATINGS, 0))
+    trend_unit: str = "day"               # "day" or "week" (periods over DAILY_TREND_MAX_DAYS)
+    trend: list = field(default_factory=list)   # [(first day of the bucket, tickets received)]
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.resolved_on_time / self.resolved_with_due if self.resolved_with_due else None
+
+    @property
+    def followed_up(self) -> int:
+        return sum(self.satisfaction.values())
+
+    @property
+    def satisfaction_mean(self) -> float | None:
+        count = self.followed_up
+        return sum(score * n for score, n in self.satisfaction.items()) / count if count else None
+
+    @property
+    def satisfied_rate(self) -> float | None:
+        count = self.followed_up
+        return sum(n for score, n in self.satisfaction.items() if score >= SATISFIED) / count if count else None
+
+    def top_categories(self, limit: int = TOP_CATEGORIES) -> list[tuple[str, int]]:
+        """The most frequent categories, most first (ties in the sheet's order), without empty ones."""
+        ranked = sorted(((v, n) for v, n in self.by_category.items() if n), key=lambda p: -p[1])
+        return ranked[:limit]
+
+    def label(self, field_name: str, value, lang: str) -> str:
+        if value is None:
+            return t("common.none", lang)
+        if field_name == "state":
+            return self.flow.state_label(value, lang)
+        return self.sheet.by_name[field_name].choice_label(value, lang)
+
+
+@dataclass
+class ChangeReport:
+    """The business-change report: changes requested in the period, as they stand when it is made."""
+    start: date
+    end: date
+    as_of: datetime
+    sheet: Sheet = field(repr=False)
+    name: str = "business_change"
+    total: int = 0
+    by_kind: dict = field(default_factory=dict)
+    done: int = 0
+    pending: int = 0
+    checked_with_customer: int = 0
+    customer_notified: int = 0
+    done_not_notified: int = 0
+    hours_to_done: Hours = Hours(0, None, None)          # working hours, requested_at -> done_at
+    by_staff: list = field(default_factory=list)          # [(name, changes)], most first
+    trend_unit: str = "day"
+    trend: list = field(default_factory=list)
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    def label(self, field_name: str, value, lang: str) -> str:
+        if value is None:
+            return t("common.none", lang)
+        return self.sheet.by_name[field_name].choice_label(value, lang)
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+def require(actor, sheet: Sheet) -> None:
+    """Reports are a screen (auth.VIEW_ROLES) over a sheet: the role needs both. The system actor
+    (command line, benchmarks) may."""
+    if actor is None or actor.role != "system":
+        auth.require_view(actor, VIEW)
+    auth.require(actor, sheet, "read")
+
+
+def _bounds(start: date, end: date) -> tuple[str, str]:
+    # Stored times are local ISO text ('2026-11-30T23:59:59+08:00'): comparing with bare dates keeps
+    # every moment of the last day and none of the next, whatever the offset.
+    return start.isoformat(), end.isoformat()
+
+
+def _ordered_counts(field_obj, counted: dict) -> dict:
+    """Counts in the sheet's choice order, with zero for a choice not seen and any unknown value last."""
+    ordered = {c["value"]: counted.get(c["value"], 0) for c in field_obj.choices}
+    ordered.update({k: v for k, v in counted.items() if k not in ordered})
+    return ordered
+
+
+def _trend(days: dict, start: date, end: date) -> tuple[str, list]:
+    """Received per day (or per week, Monday first, for a long period), zero days included."""
+    span = (end - start).days
+    if span <= DAILY_TREND_MAX_DAYS:
+        return "day", [(start + timedelta(days=i), days.get((start + timedelta(days=i)).isoformat(), 0))
+                       for i in range(span)]
+    weeks: dict[date, int] = {}
+    first = start - timedelta(days=start.weekday())
+    for i in range(0, (end - first).days, 7):
+        weeks[first + timedelta(days=i)] = 0
+    for day, n in days.items():
+        moment = date.fromisoformat(day)
+        weeks[moment - timedelta(days=moment.weekday())] += n
+    return "week", sorted(weeks.items())
+
+
+TICKET_COLUMNS = ("kind", "channel", "category", "severity", "state", "escalated", "group_complaint",
+                  "created_at", "response_due", "responded_at", "resolution_due", "resolved_at", "closed_at",
+                  "satisfaction")
+
+
+def ticket_report(store: Store, actor, start: date, end: date, *, name: str = "complaint",
+                  kinds: tuple[str, ...] | None = None, now: datetime | None = None,
+                  flow: Workflow | None = None, clock: WorkingClock | None = None) -> TicketReport:
+    """The complaint (name="complaint") or inquiry report over the tickets received from start to the
+    day before end. kinds overrides which ticket kinds it covers. See the module's definitions."""
+    sheet = store.sheet(TICKETS)
+    require(actor, sheet)
+    kinds = tuple(kinds or TICKET_REPORTS[name])
+    flow = flow or load_workflow()
+    clock = clock or WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
+    report = TicketReport(name=name, kinds=kinds, start=start, end=end, as_of=now, sheet=sheet, flow=flow)
+    low, high = _bounds(start, end)
+    # created_at leads: it is the only range here. The unary + keeps SQLite off the kind index, which
+    # would visit every ticket of that kind ever received.
+    cursor = store.conn.execute(
+        f"SELECT {', '.join(quote_ident(c) for c in TICKET_COLUMNS)} FROM tickets "
+        f"WHERE created_at >= ? AND created_at < ? AND +deleted_at IS NULL "
+        f"AND +kind IN ({', '.join('?' for _ in kinds)})", (low, high, *kinds))
+    counts = {column: {} for column in ("kind", "channel", "category", "severity", "state")}
+    days: dict[str, int] = {}
+    response, resolution = [], []
+    stamp = now.isoformat()
+    for row in cursor:
+        values = dict(zip(TICKET_COLUMNS, row))
+        report.total += 1
+        for column, counted in counts.items():
+            counted[values[column]] = counted.get(values[column], 0) + 1
+        day = values["created_at"][:10]
+        days[day] = days.get(day, 0) + 1
+        report.escalated += bool(values["escalated"])
+        report.group_complaints += bool(values["group_complaint"])
+        report.open += values["state"] in flow.open_states
+        report.closed += bool(values["closed_at"])
+        if values["satisfaction"] in report.satisfaction:
+            report.satisfaction[values["satisfaction"]] += 1
+        _times(report, values, flow, clock, stamp, response, resolution)
+    for column, counted in counts.items():
+        setattr(report, f"by_{column}", _ordered_counts(sheet.by_name[column], counted))
+    report.by_kind = {kind: n for kind, n in report.by_kind.items() if kind in kinds}
+    report.response_hours, report.resolution_hours = Hours.of(response), Hours.of(resolution)
+    report.trend_unit, report.trend = _trend(days, start, end)
+    return report
+
+
+def _times(report: TicketReport, values: dict, flow: Workflow, clock: WorkingClock, now: str,
+           response: list, resolution: list) -> None:
+    """One ticket's response and resolution: hours taken, and whether it was late (see the module)."""
+    created, responded, resolved = values["created_at"], values["responded_at"], values["resolved_at"]
+    response_due, resolution_due = values["response_due"], values["resolution_due"]
+    running = values["state"] not in flow.paused_states
+    if responded:
+        report.responded += 1
+        response.append(clock.hours(created, responded))
+    if response_due and (later(responded, response_due) if responded else running and later(now, response_due)):
+        report.response_late += 1
+    if resolved:
+        report.resolved += 1
+        resolution.append(clock.hours(created, resolved))
+        if resolution_due:
+            report.resolved_with_due += 1
+            if later(resolved, resolution_due):
+                report.overdue += 1
+            else:
+                report.resolved_on_time += 1
+    elif resolution_due and running and later(now, resolution_due):
+        report.overdue += 1
+        report.overdue_open += 1
+
+
+CHANGE_COLUMNS = ("kind", "requested_at", "checked_with_customer", "done_at", "customer_notified_at", "staff")
+
+
+def business_change_report(store: Store, actor, start: date, end: date, *, now: datetime | None = None,
+                           clock: WorkingClock | None = None) -> ChangeReport:
+    """The business changes requested from start to the day before end that the actor may see: by kind,
+    done or pending, checked with the customer, customer told, working hours from request to done."""
+    sheet = store.sheet(CHANGES)
+    require(actor, sheet)
+    clock = clock or WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
+    report = ChangeReport(start=start, end=end, as_of=now, sheet=sheet)
+    low, high = _bounds(start, end)
+    visible = store.visible_clause(sheet, actor) or ("1", [])
+    cursor = store.conn.execute(
+        f"SELECT {', '.join(quote_ident(c) for c in CHANGE_COLUMNS)} FROM business_changes "
+        f"WHERE requested_at >= ? AND requested_at < ? AND +deleted_at IS NULL AND {visible[0]}",
+        (low, high, *visible[1]))
+    kinds, staff, days, hours = {}, {}, {}, []
+    for row in cursor:
+        values = dict(zip(CHANGE_COLUMNS, row))
+        report.total += 1
+        kinds[values["kind"]] = kinds.get(values["kind"], 0) + 1
+        staff[values["staff"]] = staff.get(values["staff"], 0) + 1
+        day = values["requested_at"][:10]
+        days[day] = days.get(day, 0) + 1
+        report.checked_with_customer += bool(values["checked_with_customer"])
+        report.customer_notified += bool(values["customer_notified_at"])
+        if values["done_at"]:
+            report.done += 1
+            report.done_not_notified += not values["customer_notified_at"]
+            hours.append(clock.hours(values["requested_at"], values["done_at"]))
+        else:
+            report.pending += 1
+    report.by_kind = _ordered_counts(sheet.by_name["kind"], kinds)
+    names = store.user_names()
+    report.by_staff = sorted(((names.get(k, f"#{k}"), n) for k, n in staff.items()), key=lambda p: (-p[1], p[0]))
+    report.hours_to_done = Hours.of(hours)
+    report.trend_unit, report.trend = _trend(days, start, end)
+    return report
+
+
+def build(store: Store, actor, name: str, start: date, end: date, **options):
+    """The report called `name` (REPORTS) for the period."""
+    if name == "business_change":
+        return business_change_report(store, actor, start, end, **options)
+    if name in TICKET_REPORTS:
+        return ticket_report(store, actor, start, end, name=name, **options)
+    raise ValueError(f"unknown report {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------- rows and CSV
+
+def _hours(value: float | None):
+    return None if value is None else round(value, 1)
+
+
+def _percent(value: float | None):
+    return None if value is None else round(value * 100, 1)
+
+
+def _by(report, field_name: str, lang: str) -> str:
+    return t("rp.by", lang, what=report.sheet.by_name[field_name].label_in(lang))
+
+
+def title(report, lang: str) -> str:
+    return t(f"rp.report_{report.name}", lang)
+
+
+def period_text(report, lang: str) -> str:
+    return t("rp.period_text", lang, start=report.start.isoformat(), last=report.last_day.isoformat())
+
+
+def summary(report, lang: str) -> list[tuple[str, object]]:
+    """The headline figures, (label, value): hours to one decimal, rates in percent, None when empty."""
+    if isinstance(report, ChangeReport):
+        return [
+            (t("rp.changes_total", lang), report.total),
+            (t("rp.done", lang), report.done),
+            (t("rp.pending", lang), report.pending),
+            (t("rp.checked", lang), report.checked_with_customer),
+            (t("rp.notified", lang), report.customer_notified),
+            (t("rp.done_not_notified", lang), report.done_not_notified),
+            (t("rp.hours_to_done_mean", lang), _hours(report.hours_to_done.mean)),
+            (t("rp.hours_to_done_median", lang), _hours(report.hours_to_done.median)),
+        ]
+    return [
+        (t("rp.total", lang), report.total),
+        (t("rp.escalated", lang), report.escalated),
+        (t("rp.group_complaints", lang), report.group_complaints),
+        (t("rp.open", lang), report.open),
+        (t("rp.responded", lang), report.responded),
+        (t("rp.resolved", lang), report.resolved),
+        (t("rp.closed", lang), report.closed),
+        (t("rp.overdue", lang), report.overdue),
+        (t("rp.overdue_open", lang), report.overdue_open),
+        (t("rp.response_late", lang), report.response_late),
+        (t("rp.on_time_rate", lang), _percent(report.on_time_rate)),
+        (t("rp.response_mean", lang), _hours(report.response_hours.mean)),
+        (t("rp.response_median", lang), _hours(report.response_hours.median)),
+        (t("rp.resolution_mean", lang), _hours(report.resolution_hours.mean)),
+        (t("rp.resolution_median", lang), _hours(report.resolution_hours.median)),
+        (t("rp.followed_up", lang), report.followed_up),
+        (t("rp.satisfaction_mean", lang), None if report.satisfaction_mean is None
+         else round(report.satisfaction_mean, 2)),
+        (t("rp.satisfied_rate", lang), _percent(report.satisfied_rate)),
+    ]
+
+
+def breakdowns(report, lang: str) -> list[tuple[str, list[tuple[str, int]]]]:
+    """The report's tables, (title, [(label, count)]), in the user's language."""
+    if isinstance(report, ChangeReport):
+        return [(_by(report, "kind", lang), [(report.label("kind", v, lang), n) for v, n in report.by_kind.items()]),
+                (_by(report, "staff", lang), list(report.by_staff))]
+    tables = [(_by(report, name, lang), [(report.label(name, v, lang), n)
+                                         for v, n in getattr(report, f"by_{name}").items()])
+              for name in ("kind", "channel", "category", "severity", "state")
+              if name != "kind" or len(report.kinds) > 1]
+    top = [(report.label("category", v, lang), n) for v, n in report.top_categories()]
+    tables.insert(len(tables) - 2, (t("rp.top_categories", lang), top))      # after the categories
+    tables.append((t("rp.satisfaction", lang), [(t("rp.score", lang, score=s), n)
+                                                for s, n in report.satisfaction.items()]))
+    return tables
+
+
+def rows(report, lang: str) -> list[tuple[str, str, object]]:
+    """(section, item, value) rows: what the CSV holds, and the screen's table."""
+    heading = t("rp.section_report", lang)
+    out = [(heading, t("rp.report", lang), title(report, lang)),
+           (heading, t("rp.period", lang), period_text(report, lang)),
+           (heading, t("rp.as_of", lang), report.as_of.strftime("%Y-%m-%d %H:%M"))]
+    out += [(t("rp.section_summary", lang), label, value) for label, value in summary(report, lang)]
+    for section, items in breakdowns(report, lang):
+        out += [(section, label, count) for label, count in items]
+    trend = t("rp.trend_" + report.trend_unit, lang)
+    out += [(trend, day.isoformat(), count) for day, count in report.trend]
+    return out
+
+
+def report_csv(report, lang: str) -> bytes:
+    """The report as CSV: UTF-8 with BOM (Excel reads the Chinese), one (section, item, value) row per
+    figure, text neutralised so a spreadsheet never runs it as a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([t("rp.csv_section", lang), t("rp.csv_item", lang), t("rp.csv_value", lang)])
+    for section, item, value in rows(report, lang):
+        cell = "" if value is None else neutralise(value) if isinstance(value, str) else value
+        writer.writerow([neutralise(section), neutralise(item), cell])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def file_name(report) -> str:
+    return f"{report.name}-report-{report.start.isoformat()}-{report.last_day.isoformat()}.csv"

@@ -1,0 +1,122 @@
+"""Reports (报表): the complaint and inquiry reports by week or month, the business-change report, for any
+period: headline figures, charts, the full table and a one-click CSV. Every figure comes from kefu.reports."""
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kefu import reports
+from kefu.ui import context
+
+KEY = "reports"
+TOP_CHART = 10
+EARLIEST = date(2000, 1, 1)           # the date picker's default would stop ten years back
+
+
+def render() -> None:
+    actor = context.require_view(reports.VIEW)
+    store, tr, lang = context.store(), context.tr, context.lang()
+    st.title(tr("rp.title"))
+    st.caption(tr("rp.intro"))
+    today = reports.today(store)
+    columns = st.columns([2, 2, 3])
+    name = columns[0].selectbox(tr("rp.choose_report"), reports.REPORTS, key=f"{KEY}__name",
+                                format_func=lambda n: tr(f"rp.report_{n}"))
+    choice = columns[1].selectbox(tr("rp.choose_period"), [*reports.PRESETS, "custom"], index=2,
+                                  key=f"{KEY}__period", format_func=lambda p: tr(f"rp.preset_{p}"))
+    if choice == "custom":
+        picked = columns[2].date_input(tr("rp.custom_range"), value=(today.replace(day=1), today),
+                                       min_value=EARLIEST, format="YYYY-MM-DD", key=f"{KEY}__range")
+        if not isinstance(picked, (tuple, list)) or not picked:
+            st.info(tr("rp.pick_dates"), icon=":material/date_range:")
+            return
+        start, end = reports.period("custom", picked[0], picked[-1])
+    else:
+        start, end = reports.preset(choice, today)
+    report = reports.build(store, actor, name, start, end)
+    st.subheader(f"{reports.title(report, lang)} · {reports.period_text(report, lang)}")
+    if not report.total:
+        st.info(tr("rp.empty"), icon=":material/inbox:")
+        return
+    if isinstance(report, reports.ChangeReport):
+        change_figures(report, tr, lang)
+    else:
+        ticket_figures(report, tr, lang)
+    with st.expander(tr("rp.all_figures")):
+        table = [(section, item, "" if value is None else str(value))
+                 for section, item, value in reports.rows(report, lang)]
+        st.dataframe(pd.DataFrame(table, columns=[tr("rp.csv_section"), tr("rp.csv_item"), tr("rp.csv_value")]),
+                     hide_index=True, width="stretch")
+    st.caption(tr("rp.as_of_note", at=report.as_of.strftime("%Y-%m-%d %H:%M")))
+    st.download_button(tr("rp.download"), data=lambda: reports.report_csv(report, lang),
+                       file_name=reports.file_name(report), mime="text/csv", on_click="ignore",
+                       icon=":material/download:", key=f"{KEY}__csv")
+
+
+def shown(value, unit: str = "") -> str:
+    return "—" if value is None else f"{value}{unit}"
+
+
+def ticket_figures(report: reports.TicketReport, tr, lang: str) -> None:
+    figures = dict(reports.summary(report, lang))
+    row = [*st.columns(3), *st.columns(3)]
+    for column, key, unit in zip(row, ("rp.total", "rp.overdue", "rp.on_time_rate", "rp.response_mean",
+                                       "rp.resolution_mean", "rp.satisfaction_mean"), ("", "", "%", "", "", "")):
+        column.metric(tr(key), shown(figures[tr(key)], unit), border=True)
+    st.caption(tr("rp.definitions"))
+    ranked = sorted(((report.label("category", v, lang), n) for v, n in report.by_category.items() if n),
+                    key=lambda p: -p[1])[:TOP_CHART]
+    left, right = st.columns(2)
+    with left:
+        bar_chart(tr("rp.chart_category"), ranked, tr, sort=True)
+        bar_chart(tr("rp.chart_severity"), [(report.label("severity", v, lang), n)
+                                            for v, n in report.by_severity.items()], tr)
+    with right:
+        bar_chart(tr("rp.chart_channel"), [(report.label("channel", v, lang), n)
+                                           for v, n in report.by_channel.items()], tr)
+        bar_chart(tr("rp.chart_satisfaction"), [(tr("rp.score", score=s), n)
+                                                for s, n in report.satisfaction.items()], tr)
+    trend_chart(report, tr)
+
+
+def change_figures(report: reports.ChangeReport, tr, lang: str) -> None:
+    figures = dict(reports.summary(report, lang))
+    row = [*st.columns(3), *st.columns(3)]
+    for column, key in zip(row, ("rp.changes_total", "rp.done", "rp.pending", "rp.checked", "rp.notified",
+                                 "rp.hours_to_done_mean")):
+        column.metric(tr(key), shown(figures[tr(key)]), border=True)
+    left, right = st.columns(2)
+    with left:
+        bar_chart(tr("rp.chart_change_kind"), [(report.label("kind", v, lang), n)
+                                               for v, n in report.by_kind.items()], tr)
+    with right:
+        bar_chart(tr("rp.chart_staff"), report.by_staff[:TOP_CHART], tr, sort=True)
+    trend_chart(report, tr)
+
+
+def bar_chart(heading: str, items: list[tuple[str, int]], tr, *, sort: bool = False) -> None:
+    """A horizontal bar per label, in the given order (or most first)."""
+    st.markdown(f"**{heading}**")
+    frame = pd.DataFrame(items, columns=["label", "count"])
+    order = "-x" if sort else [label for label, _ in items]
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("count:Q", title=tr("rp.count"), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+        tooltip=[alt.Tooltip("label:N", title=heading), alt.Tooltip("count:Q", title=tr("rp.count"))],
+    ).properties(height=alt.Step(26))
+    st.altair_chart(chart, width="stretch")
+
+
+def trend_chart(report, tr) -> None:
+    st.markdown(f"**{tr('rp.trend_' + report.trend_unit)}**")
+    frame = pd.DataFrame([(day.isoformat(), n) for day, n in report.trend], columns=["day", "count"])
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m-%d")),
+        y=alt.Y("count:Q", title=tr("rp.count"), axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=[alt.Tooltip("day:T", title=tr("rp.day"), format="%Y-%m-%d"),
+                 alt.Tooltip("count:Q", title=tr("rp.count"))],
+    ).properties(height=220)
+    st.altair_chart(chart, width="stretch")
