@@ -1,7 +1,13 @@
 """make bench: speed figures of the store at scale, printed with their row counts.
 
 Not a test: nothing here asserts a time. BENCH_SCALE sets the size as `seed --scale` does (default
-1,000,000: 200,000 customer archives with 2,000,000 transactions, and 300,000 visits).
+1,000,000: 1,000,000 tickets with their steps, 200,000 customer archives with 2,000,000 transactions, and
+300,000 visits), on top of the demo office (20,000 tickets of the past year).
+
+Ticket figures: the intake save (ticket number, customer found by phone, SLA due times on the working
+calendar, escalation check, the ticket and its intake step with their audit rows, in one transaction),
+the first page of each work list (open, overdue, due soon, follow-up calls, escalations), and last
+month's complaint and inquiry reports (kefu.reports).
 """
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ def main() -> None:
         print(f"bulk insert (validated, audited, batches of 5,000): {rows / seconds:,.0f} rows/s over {seconds:,.0f} s")
     print(f"file {store.path.stat().st_size / 2**20:,.0f} MiB, {count(store, 'kefu_audit'):,} audit rows")
     archives(store)
+    ticket_log(store)
     total = count(store, "visitors")
 
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager'").fetchone()[0])
@@ -115,6 +122,53 @@ def archives(store: Store) -> None:
 
     print(f"archive detail (record, totals, three logs' first pages): median {median_ms(detail, 50):.1f} ms "
           f"({customers_total:,} customers, {trades:,} transactions)")
+
+
+def ticket_log(store: Store) -> None:
+    """Tickets: the intake save, the work lists' first pages, and a monthly report."""
+    from datetime import datetime
+
+    from kefu import tickets
+    total, steps = count(store, "tickets"), count(store, "ticket_events")
+    print(f"ticket log: {total:,} tickets, {steps:,} steps")
+    user = lambda name: auth.get_user(store, store.conn.execute(  # noqa: E731
+        "SELECT id FROM kefu_users WHERE username = ?", (name,)).fetchone()[0])
+    staff, manager = user("demo-staff"), user("demo-manager")
+    caller = store.conn.execute("SELECT coalesce(mobile, phone) FROM customers WHERE id = ?",
+                                (count(store, "customers") // 3,)).fetchone()[0]
+    counter = iter(range(10**9))
+
+    def intake():
+        n = next(counter)
+        tickets.intake(store, staff, {"channel": "hotline", "kind": "complaint", "category": "speed",
+                                      "severity": "normal", "caller_name": "基准来电", "caller_phone": caller,
+                                      "subject": f"报修三天无人上门（基准{n}）",
+                                      "description": "客户三天前报修厨房下水道堵塞，至今无人上门处理。"})
+
+    print(f"ticket intake save (number, customer by phone, SLA due times, ticket + intake step + audit): "
+          f"median {median_ms(intake, 200):.2f} ms ({total:,} tickets)")
+    total = count(store, "tickets")
+    tz = store.settings.tz
+    for name in ("open", "overdue", "due_soon", "follow_up", "escalations"):
+        query = tickets.queue(name, manager, tz=tz)
+        found = store.query("tickets", manager, query).total
+        ms = median_ms(lambda: store.query("tickets", manager, tickets.queue(name, manager, tz=tz)), 15)
+        print(f"ticket list '{name}' as manager, first page: median {ms:.1f} ms ({found:,} of {total:,} tickets)")
+    query = tickets.queue("mine", staff, tz=tz)
+    found = store.query("tickets", staff, query).total
+    ms = median_ms(lambda: store.query("tickets", staff, tickets.queue("mine", staff, tz=tz)), 15)
+    print(f"ticket list 'mine' as staff, first page: median {ms:.1f} ms ({found:,} of {total:,} tickets)")
+    try:
+        from kefu import reports
+    except ImportError:                   # kefu/reports.py not there yet: nothing to time
+        print("monthly report: kefu/reports.py not found, not timed")
+        return
+    start, end = reports.preset("last_month", datetime.now(tz).date())
+    for name in ("complaint", "inquiry"):
+        report = reports.ticket_report(store, manager, start, end, name=name)
+        ms = median_ms(lambda: reports.ticket_report(store, manager, start, end, name=name), 5)
+        print(f"monthly {name} report for {start:%Y-%m} (one pass over the month's tickets): median {ms:.0f} ms "
+              f"({report.total:,} of {total:,} tickets)")
 
 
 if __name__ == "__main__":

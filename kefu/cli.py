@@ -116,7 +116,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate schema/*.toml and office.toml").set_defaults(func=cmd_check)
     p = sub.add_parser("seed", help="add bulk demo data for benchmarks")
     p.add_argument("--scale", type=int, required=True,
-                   help="size N: N/5 customer archives with 10 transactions each, 0.3 x N visits")
+                   help="size N: N tickets with their steps, N/5 customer archives with 10 transactions "
+                        "each, 0.3 x N visits")
     p.set_defaults(func=cmd_seed)
     p = sub.add_parser("export", help="export a sheet as CSV (UTF-8 with BOM), as a role sees it")
     p.add_argument("sheet")

@@ -83,7 +83,7 @@ def lookup(store: Store, actor, raw_phone: str, *, limit: int = 5) -> Caller | N
         return None
     caller = Caller(phone=phone)
     found = store.conn.execute(
-        "SELECT id, code, name, owner FROM customers WHERE (phone = ? OR mobile = ?) AND deleted_at IS NULL "
+        "SELECT id, code, name, owner FROM customers WHERE (phone = ? OR mobile = ?) AND +deleted_at IS NULL "
         "ORDER BY id LIMIT 2", (phone, phone)).fetchall()
     if len(found) == 1:
         caller.customer_id = found[0][0]
@@ -95,7 +95,7 @@ def lookup(store: Store, actor, raw_phone: str, *, limit: int = 5) -> Caller | N
     clause = "caller_phone = ?" + (" OR customer = ?" if caller.customer_id else "")
     params = [phone] + ([caller.customer_id] if caller.customer_id else [])
     ids = [r[0] for r in store.conn.execute(
-        f"SELECT id FROM tickets WHERE ({clause}) AND deleted_at IS NULL ORDER BY id DESC LIMIT ?", (*params, limit))]
+        f"SELECT id FROM tickets WHERE ({clause}) AND +deleted_at IS NULL ORDER BY id DESC LIMIT ?", (*params, limit))]
     caller.recent = store.query(SHEET, actor, Query(filters={"id": ids}, page_size=limit)).rows if ids else []
     return caller
 
@@ -116,7 +116,7 @@ def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) ->
         writer = actor
         if not clean.get("customer") and clean.get("caller_phone"):
             found = store.conn.execute(
-                "SELECT id FROM customers WHERE (phone = ?1 OR mobile = ?1) AND deleted_at IS NULL LIMIT 2",
+                "SELECT id FROM customers WHERE (phone = ?1 OR mobile = ?1) AND +deleted_at IS NULL LIMIT 2",
                 (clean["caller_phone"],)).fetchall()
             if len(found) == 1:            # linked even when the archive is not the user's to read;
                 given["customer"] = found[0][0]           # the audit still names the user
@@ -151,7 +151,7 @@ def _pauses(store: Store, ticket_id: int, flow: Workflow, now: datetime) -> list
     """The spans the ticket spent in a paused state (waiting on the customer), the last one ending now."""
     pauses, start = [], None
     for to_state, at in store.conn.execute(
-            "SELECT to_state, created_at FROM ticket_events WHERE ticket = ? AND deleted_at IS NULL ORDER BY id",
+            "SELECT to_state, created_at FROM ticket_events WHERE ticket = ? AND +deleted_at IS NULL ORDER BY id",
             (ticket_id,)):
         moment = datetime.fromisoformat(at)
         if to_state in flow.paused_states and start is None:
@@ -309,7 +309,7 @@ def spot_sample(store: Store, actor, week: date, *, flow: Workflow | None = None
     tz = store.settings.tz
     start = datetime.combine(week, datetime.min.time(), tz)
     rows = store.conn.execute(
-        "SELECT id, assignee FROM tickets WHERE closed_at >= ? AND closed_at < ? AND deleted_at IS NULL ORDER BY id",
+        "SELECT id, assignee FROM tickets WHERE closed_at >= ? AND closed_at < ? AND +deleted_at IS NULL ORDER BY id",
         (start.isoformat(), (start + timedelta(days=7)).isoformat())).fetchall()
     by_staff: dict[int, list[int]] = {}
     for ticket_id, assignee in rows:
