@@ -1,32 +1,69 @@
-"""The ticket screen (AppTest): log a call, then move the ticket on as the roles allow."""
+"""The ticket screen (AppTest): log a call with the caller found by phone and the knowledge base
+suggesting answers, move the ticket on as the roles allow, the manager signs for an escalation."""
 
-from apptest import db_value as one, login, open_page, select_row, texts
+from apptest import db_value as one, login, open_page, texts
+
+NEW = "tickets__new__0__"
+
+
+def grid_index(at, prefix: str) -> int:
+    return next(i for i, frame in enumerate(at.dataframe) if (frame.key or "").startswith(prefix))
+
+
+def pick(at, prefix: str, row: int = 0):
+    at.session_state[at.dataframe[grid_index(at, prefix)].key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()
 
 
 def test_log_a_call_then_take_steps(demo_db):
+    phone, code, name = [one(demo_db, f"SELECT {c} FROM customers c JOIN kefu_users u ON u.id = c.owner "
+                                      "WHERE u.username = 'demo-staff' AND c.phone IS NOT NULL ORDER BY c.id LIMIT 1")
+                         for c in ("c.phone", "c.code", "c.name")]
+    tickets_before = one(demo_db, "SELECT count(*) FROM tickets")
     at = open_page(login("demo-staff"), "tickets")
     assert not at.exception
-    prefix = "tickets__new__0__"
-    at.selectbox(key=prefix + "channel").set_value("hotline")
-    at.selectbox(key=prefix + "kind").set_value("complaint")
-    at.selectbox(key=prefix + "category").set_value("speed")
-    at.text_input(key=prefix + "caller_name").input("陈先生")
-    at.text_input(key=prefix + "caller_phone").input("138-CALL")
-    at.text_input(key=prefix + "subject").input("维修迟迟不上门")
-    at.number_input(key=prefix + "claim_amount").set_value(12000.0)
-    at = [b for b in at.button if b.proto.form_id == "tickets__new__0"][0].click().run()
+    assert "输入来电号码后，此处显示客户档案与历史工单。" in texts(at)
+    at.selectbox(key=NEW + "channel").set_value("hotline")
+    at.selectbox(key=NEW + "kind").set_value("complaint")
+    at.selectbox(key=NEW + "category").set_value("billing")
+    at.text_input(key=NEW + "caller_name").input("陈先生")
+    at.text_input(key=NEW + "caller_phone").input("138-CALL").run()
+    assert "号码尚不完整或无效。" in texts(at)
+    at.text_input(key=NEW + "subject").input("发票一直没有寄到")
+    at.number_input(key=NEW + "claim_amount").set_value(12000.0)
+    at = at.button(key=NEW + "submit").click().run()
     assert "来电号码：“138-CALL”不是有效的电话号码" in texts(at)
-    assert one(demo_db, "SELECT count(*) FROM tickets") == 0
-    at.text_input(key=prefix + "caller_phone").input("13812345678")
-    at = [b for b in at.button if b.proto.form_id == "tickets__new__0"][0].click().run()
-    assert not at.exception and "已创建：TS-" in texts(at)
-    assert one(demo_db, "SELECT escalated FROM tickets") == 1                  # a 12,000 yuan claim
+    assert one(demo_db, "SELECT count(*) FROM tickets") == tickets_before
+    at.text_input(key=NEW + "caller_phone").input(phone).run()
+    assert f"客户 **{code} · {name}**，工单将关联此档案。" in texts(at)       # the phone finds the archive
+    assert any("发票" in e.label for e in at.expander)                     # and the subject an article
+    at = at.button(key=NEW + "submit").click().run()
+    assert not at.exception and "请将工单号告知来电人" in texts(at)
+    number, escalated, customer = [one(demo_db, f"SELECT {c} FROM tickets ORDER BY id DESC LIMIT 1")
+                                   for c in ("ticket_no", "escalated", "customer")]
+    assert escalated == 1 and customer == one(demo_db, "SELECT id FROM customers WHERE code = ?", code)
 
-    at = select_row(at)
-    assert "已上报部门经理" in texts(at)
+    at = pick(at, "tickets__lists__mine__grid_")                   # "mine" lists the newest first
+    assert f"### {number}" in " ".join(m.value for m in at.markdown) and "已上报部门经理" in texts(at)
     steps = [s for s in at.segmented_control if s.label == "下一步"][0]
     assert steps.options == ["开始处理"]                                     # staff cannot assign
-    form = [b for b in at.button if b.proto.form_id.startswith("tickets__step_")][0]
-    at = form.click().run()
-    assert one(demo_db, "SELECT state FROM tickets") == "in_progress"
-    assert "流转记录" in texts(at)
+    go = [b for b in at.button if (b.key or "").startswith("tickets__lists__step_") and b.key.endswith("__go")][0]
+    at = go.click().run()
+    assert not at.exception
+    assert one(demo_db, "SELECT state FROM tickets WHERE ticket_no = ?", number) == "in_progress"
+
+    manager = open_page(login("demo-manager"), "home")
+    assert number in texts(manager)
+    sign = [b for b in manager.button if (b.key or "").startswith("home_ack_")]
+    ticket_id = one(demo_db, "SELECT id FROM tickets WHERE ticket_no = ?", number)
+    manager = [b for b in sign if b.key == f"home_ack_{ticket_id}"][0].click().run()
+    assert not manager.exception and number not in texts(manager)
+    assert one(demo_db, "SELECT acknowledged_by FROM tickets WHERE id = ?", ticket_id) == one(
+        demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-manager'")
+
+
+def test_a_supervisor_s_spot_check_records_results(demo_db):
+    at = open_page(login("demo-supervisor"), "tickets")
+    assert not at.exception and "质检抽查" in [t.label for t in at.tabs]
+    staff = open_page(login("demo-staff"), "tickets")
+    assert "质检抽查" not in [t.label for t in staff.tabs]

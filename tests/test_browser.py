@@ -181,3 +181,93 @@ def test_archive_masked_for_staff_revealed_for_manager_and_logged(server, page, 
                             "AND action = 'view'", archive_id)[0][0] == 1
     shoot(boss, "access-log")
     manager.close()
+
+
+def open_ticket(page, base: str, number: str) -> None:
+    """Find a ticket by its number in "all tickets" and open it."""
+    page.goto(f"{base}/tickets")
+    page.get_by_role("tab", name="全部工单").click()
+    settle(page)
+    page.get_by_placeholder("工单号").fill(number)
+    page.keyboard.press("Enter")
+    page.get_by_text("共 1 条").wait_for(timeout=20000)
+    settle(page)
+    grid = page.get_by_role("tabpanel", name="全部工单").locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)
+    page.get_by_role("heading", name=number).first.wait_for(timeout=20000)
+    settle(page)
+
+
+def take_step(page, step: str) -> None:
+    """Choose a step in the open ticket's panel and take it."""
+    page.locator("[class*='tickets__all__step_'][class*='__which'] button", has_text=step).click()
+    go = page.locator("[class*='tickets__all__step_'][class*='__go'] button", has_text=step)
+    go.wait_for(timeout=20000)
+    settle(page)
+    go.click()
+    settle(page)
+
+
+def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
+    names = dict(query(server.db, "SELECT username, display_name FROM kefu_users"))
+    people = {}
+    for username in ("demo-staff", "demo-supervisor", "demo-gm"):
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        people[username] = context.new_page()
+        log_in(people[username], server.url, username)
+    staff, supervisor, gm = people["demo-staff"], people["demo-supervisor"], people["demo-gm"]
+
+    staff.goto(f"{server.url}/tickets")
+    settle(staff)
+    for label, option in (("渠道", "400 来电"), ("类型", "投诉"), ("分类", "维修质量")):
+        staff.get_by_role("combobox", name=label).click()
+        staff.get_by_role("option", name=option, exact=True).click()
+        settle(staff)
+    staff.get_by_label("来电号码").fill("13912345678")
+    staff.get_by_label("来电人").fill("周女士")
+    staff.get_by_label("事由").fill("空调维修后仍然漏水")
+    staff.get_by_label("事由").press("Tab")
+    settle(staff)
+    shoot(staff, "ticket-intake")
+    staff.get_by_role("button", name="登记工单").click()
+    staff.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
+    number, ticket_id = query(server.db, "SELECT ticket_no, id FROM tickets ORDER BY id DESC LIMIT 1")[0]
+    assert staff.get_by_text(number).count() >= 1
+
+    open_ticket(supervisor, server.url, number)
+    supervisor.get_by_role("combobox", name="分派给").click()
+    supervisor.keyboard.type(names["demo-staff"])             # a long list: typing narrows it
+    supervisor.get_by_role("option", name=names["demo-staff"], exact=True).click()
+    settle(supervisor)
+    supervisor.locator("[class*='tickets__all__step_'][class*='__comment'] input").fill("请今天联系客户")
+    take_step(supervisor, "分派")
+
+    open_ticket(staff, server.url, number)
+    take_step(staff, "开始处理")
+    take_step(staff, "提交审批")
+
+    open_ticket(gm, server.url, number)
+    take_step(gm, "审批通过")
+
+    open_ticket(staff, server.url, number)
+    take_step(staff, "已反馈客户")
+    staff.locator("[class*='tickets__all__step_'][class*='__which'] button", has_text="完成回访").click()
+    staff.locator("[class*='tickets__all__step_'][class*='__go'] button", has_text="完成回访").wait_for(timeout=20000)
+    settle(staff)
+    staff.locator("[class*='tickets__all__step_'][class*='__stars'] button").nth(3).click()      # four stars
+    staff.locator("[class*='tickets__all__step_'][class*='__comment'] input").fill("客户表示满意")
+    settle(staff)
+    shoot(staff, "ticket-follow-up")
+    staff.locator("[class*='tickets__all__step_'][class*='__go'] button").click()
+    settle(staff)
+
+    assert query(server.db, "SELECT state, satisfaction, follow_up_note FROM tickets WHERE id = ?", ticket_id) == [
+        ("closed", 4, "客户表示满意")]
+    steps = query(server.db, "SELECT e.step, u.username FROM ticket_events e JOIN kefu_users u ON u.id = e.created_by "
+                             "WHERE e.ticket = ? ORDER BY e.id", ticket_id)
+    assert steps == [("intake", "demo-staff"), ("assign", "demo-supervisor"), ("start", "demo-staff"),
+                     ("submit", "demo-staff"), ("approve", "demo-gm"), ("give_feedback", "demo-staff"),
+                     ("follow_up", "demo-staff"), ("close", "demo-staff")]
+    for page in people.values():
+        page.context.close()
