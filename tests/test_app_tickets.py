@@ -1,6 +1,9 @@
 """The ticket screen (AppTest): log a call with the caller found by phone and the knowledge base
 suggesting answers, move the ticket on as the roles allow, the manager signs for an escalation."""
 
+from datetime import timedelta
+
+from kefu import auth, tickets
 from apptest import db_value as one, login, open_page, texts
 
 NEW = "tickets__new__0__"
@@ -62,8 +65,34 @@ def test_log_a_call_then_take_steps(demo_db):
         demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-manager'")
 
 
-def test_a_supervisor_s_spot_check_records_results(demo_db):
+def close_two_tickets_now(demo_store) -> None:
+    """This week's sample needs tickets closed this week, whatever the day: two, by demo-staff."""
+    user = {name: auth.get_user(demo_store, demo_store.conn.execute(
+        "SELECT id FROM kefu_users WHERE username = ?", (f"demo-{name}",)).fetchone()[0]) for name in ("staff", "gm")}
+    for _ in range(2):
+        ticket_id = tickets.intake(demo_store, user["staff"], {
+            "channel": "hotline", "kind": "inquiry", "category": "billing", "caller_name": "赵先生", "subject": "账单疑问"})
+        for step, who in (("start", "staff"), ("submit", "staff"), ("approve", "gm"), ("give_feedback", "staff")):
+            tickets.step(demo_store, user[who], ticket_id, step)
+        tickets.step(demo_store, user["staff"], ticket_id, "follow_up", values={"satisfaction": 5})
+
+
+def test_a_supervisor_s_spot_check_records_results(demo_store, demo_db):
+    close_two_tickets_now(demo_store)
     at = open_page(login("demo-supervisor"), "tickets")
     assert not at.exception and "质检抽查" in [t.label for t in at.tabs]
+    week = [d for d in at.date_input if d.key == "tickets__spot__week"][0]
+    monday = week.value + timedelta(days=7)                          # this week: nothing checked yet
+    at = week.set_value(monday).run()
+    before = one(demo_db, "SELECT count(*) FROM spot_checks WHERE week = ?", monday.isoformat())
+    assert f"已抽查 {before}/" in texts(at)
+    at.session_state[f"tickets__spot__editor_{monday.isoformat()}"] = {
+        "edited_rows": {0: {"结果": "不合格", "说明": "未核实客户身份"}, 1: {"结果": "合格"}},   # unchecked: newest
+        "added_rows": [], "deleted_rows": []}
+    at = at.button(key="tickets__spot__save").click().run()
+    assert not at.exception
+    assert one(demo_db, "SELECT count(*) FROM spot_checks WHERE week = ?", monday.isoformat()) == before + 2
+    assert one(demo_db, "SELECT result FROM spot_checks WHERE note = '未核实客户身份'") == "fail"
+    assert f"已抽查 {before + 2}/" in texts(at)
     staff = open_page(login("demo-staff"), "tickets")
     assert "质检抽查" not in [t.label for t in staff.tabs]
