@@ -269,5 +269,8 @@ def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
     assert steps == [("intake", "demo-staff"), ("assign", "demo-supervisor"), ("start", "demo-staff"),
                      ("submit", "demo-staff"), ("approve", "demo-gm"), ("give_feedback", "demo-staff"),
                      ("follow_up", "demo-staff"), ("close", "demo-staff")]
+    gm.goto(f"{server.url}/reports")
+    gm.get_by_role("heading", name="统计报表").wait_for(timeout=20000)
+    shoot(gm, "reports")
     for page in people.values():
         page.context.close()
