@@ -404,6 +404,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rp.chart_satisfaction": ("Satisfaction scores", "满意度分布"),
     "rp.chart_change_kind": ("By kind of change", "按变更类型"),
     "rp.chart_staff": ("By staff member", "按经办人"),
+    # member club (kefu/club.py, views/members.py): keys club.*
+    # events and surveys (kefu/events.py, kefu/surveys.py): keys ev.*, sv.*
     # reports (kefu/reports.py, views/reports.py): keys rp.*
 }
 
