@@ -50,7 +50,8 @@ def needs_escalation(values: dict, rules: dict) -> bool:
 def next_number(store: Store, day) -> str:
     """TS-20261122-0042: readable on the phone, counted per day."""
     prefix = f"TS-{day:%Y%m%d}-"
-    row = store.conn.execute("SELECT max(ticket_no) FROM tickets WHERE ticket_no LIKE ?", (prefix + "%",)).fetchone()
+    row = store.conn.execute("SELECT max(ticket_no) FROM tickets WHERE ticket_no >= ? AND ticket_no < ?",  # the index
+                             (prefix, prefix + "\uffff")).fetchone()
     return f"{prefix}{int(row[0][-4:]) + 1 if row[0] else 1:04d}"
 
 
