@@ -3,13 +3,15 @@ import streamlit as st
 
 from kefu import auth
 from kefu.ui import context, session
-from views import access_log, account, customers, home, reports, sheet, tickets, users, visitors
+from views import access_log, account, customers, events, home, members, reports, sheet, tickets, users, visitors
+from views import kiosk, surveys
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
-CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render}
-OTHER_PATHS = ("reports", "access_log", "users", "account")
+CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
+                  "members": members.render, "events": events.render}
+OTHER_PATHS = ("reports", "survey_results", "access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -49,6 +51,10 @@ def navigation(store, user: auth.User) -> st.navigation:
     if auth.can_view(user, "reports"):
         pages[tr("rp.nav_section")] = [st.Page(reports.render, title=tr("nav.reports"), icon=":material/bar_chart:",
                                                url_path="reports")]
+    if auth.can_view(user, "survey_results"):
+        pages.setdefault(tr("rp.nav_section"), []).append(
+            st.Page(surveys.render, title=tr("sv.nav"), icon=":material/sentiment_satisfied:",
+                    url_path="survey_results"))
     admin = []
     if auth.can_view(user, "access_log"):
         admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",
@@ -61,7 +67,7 @@ def navigation(store, user: auth.User) -> st.navigation:
                                    url_path="account")]
     offered = {p.url_path for group in pages.values() for p in group}
     menu_sheets = [name for name, s in store.sheets.items() if s.menu]
-    hidden = [stand_in(not_allowed, path) for path in (*menu_sheets, *OTHER_PATHS) if path not in offered]
+    hidden = [stand_in(not_allowed, path) for path in (*menu_sheets, *OTHER_PATHS, "survey") if path not in offered]
     if hidden:
         pages[""] += hidden
     return st.navigation(pages)
@@ -70,13 +76,26 @@ def navigation(store, user: auth.User) -> st.navigation:
 def gate(render, store) -> None:
     """Logged out: every known URL shows `render` (login or setup); after login the URL still names
     the screen the user asked for, and it opens."""
-    paths = ("home", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
+    paths = ("home", "survey", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
     st.navigation([st.Page(render, title="Kefu Desk", url_path="login", default=True)]
                   + [stand_in(render, path) for path in paths], position="hidden").run()
 
 
+def kiosk_gate(store, identity: auth.User) -> None:
+    """The survey kiosk: the survey at every URL, no navigation, no login, no cookie, no user."""
+    def survey() -> None:
+        kiosk.render(store, identity)
+    paths = ("login", "home", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
+    st.navigation([st.Page(survey, title="Kefu Desk", url_path="survey", default=True)]
+                  + [stand_in(survey, path) for path in paths], position="hidden").run()
+
+
 def main() -> None:
     store = context.store()
+    identity = kiosk.identity(store)            # the kiosk URL's token: before, and instead of, the login
+    if identity is not None:
+        kiosk_gate(store, identity)
+        return
     if store.is_empty():
         gate(lambda: session.setup_screen(store), store)
         return

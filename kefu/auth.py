@@ -7,6 +7,7 @@ limit; a session unused for longer is over.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -31,6 +32,7 @@ VIEW_ROLES = {
     "users": {"admin"},
     "access_log": {"manager", "gm"},
     "reports": {"supervisor", "manager", "gm"},
+    "survey_results": {"supervisor", "manager", "gm"},
 }
 
 
@@ -46,6 +48,13 @@ class User:
 
 SYSTEM = User(id=None, username="system", display_name="System", role="system")
 
+# The survey kiosk: no login, no session, one right. Its role is not a staff role (sheets cannot grant it
+# anything); can() allows it exactly KIOSK_RIGHTS, so every other read or write in the store is refused.
+KIOSK_ROLE = "kiosk"
+KIOSK_RIGHTS = frozenset({("surveys", "create")})
+KIOSK = User(id=None, username="kiosk", display_name="Kiosk", role=KIOSK_ROLE)
+KIOSK_META = "kiosk_token_sha256"
+
 
 def acting_for(user: User) -> User:
     """The engine's own identity for a write that domain code makes on a user's behalf after its own
@@ -59,6 +68,8 @@ def can(user: User | None, sheet, action: str) -> bool:
         return False
     if user.role == "system":
         return True
+    if user.role == KIOSK_ROLE:
+        return (sheet.name, action) in KIOSK_RIGHTS
     return sheet.allows(user.role, action)
 
 
@@ -253,3 +264,33 @@ def change_password(store, user: User, current: str, new: str) -> None:
     with store.transaction() as conn:
         conn.execute("UPDATE kefu_users SET password_hash = ? WHERE id = ?", (hash_password(new), user.id))
         store._audit(conn, user, "kefu_users", user.id, "password_changed", None, None)
+
+
+def create_kiosk_token(store, actor: User) -> str:
+    """A new kiosk token (the old one stops working); the database keeps only its SHA-256."""
+    if actor.role not in ("admin", "system"):
+        raise PermissionDenied()
+    token = secrets.token_urlsafe(24)
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO kefu_meta(key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (KIOSK_META, _token_hash(token)))
+        store._audit(conn, actor, "kefu_meta", None, "kiosk_token", None, None)
+    return token
+
+
+def disable_kiosk(store, actor: User) -> None:
+    if actor.role not in ("admin", "system"):
+        raise PermissionDenied()
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM kefu_meta WHERE key = ?", (KIOSK_META,))
+        store._audit(conn, actor, "kefu_meta", None, "kiosk_disabled", None, None)
+
+
+def kiosk_identity(store, token: str | None) -> User | None:
+    """The kiosk identity for the right kiosk token, else None (then the login applies)."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    row = store.conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (KIOSK_META,)).fetchone()
+    if row is None or not hmac.compare_digest(row[0], _token_hash(token)):
+        return None
+    return KIOSK

@@ -106,6 +106,18 @@ def cmd_user_add(args) -> int:
     return 0
 
 
+def cmd_kiosk_token(args) -> int:
+    store = open_store(args.db)
+    if args.off:
+        auth.disable_kiosk(store, auth.SYSTEM)
+        print("kiosk turned off: the survey kiosk URL no longer opens")
+        return 0
+    token = auth.create_kiosk_token(store, auth.SYSTEM)
+    print(f"kiosk token created (any earlier one no longer works); open on the kiosk:\n"
+          f"  http://<server>:8501/survey?kiosk={token}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m kefu", description="Kefu Desk command line")
     top.add_argument("--db", help="database file (default: $KEFU_DB or data/kefu.db)")
@@ -127,6 +139,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
+    p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
+    p.set_defaults(func=cmd_kiosk_token)
     p = sub.add_parser("user", help="manage users")
     users = p.add_subparsers(dest="user_command", required=True)
     p = users.add_parser("add", help="add a user")

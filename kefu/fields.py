@@ -204,10 +204,19 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
 
 
 class Date(FieldType):
+    """not_after = "today": a date that cannot lie ahead on the office clock (a birthday, a join date)."""
     name = "date"
-    extra_keys = frozenset({"not_before"})
+    extra_keys = frozenset({"not_before", "not_after"})
 
     def parse(self, field, raw, ctx):
+        value = self._read(raw)
+        if field is not None and field.options.get("not_after") == "today" \
+                and value > datetime.now(ctx.tz).date().isoformat():
+            raise FieldError("err.in_future")
+        return value
+
+    @staticmethod
+    def _read(raw) -> str:
         if isinstance(raw, datetime):
             return raw.date().isoformat()
         if isinstance(raw, date):
@@ -219,6 +228,10 @@ class Date(FieldType):
             except ValueError:
                 continue
         raise FieldError("err.bad_date")
+
+    def check_declaration(self, field):
+        limit = field.options.get("not_after")
+        return [] if limit in (None, "today") else [f"not_after must be \"today\", not {limit!r}"]
 
 
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")

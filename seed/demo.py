@@ -25,6 +25,8 @@ from kefu.sla import is_working_day, load_rules
 from kefu.store import Store
 from kefu.tickets import escalation_rules, fault_fine_fen, needs_escalation, spot_sample, week_of
 from kefu.workflow import load_workflow
+from seed.club import seed_club
+from seed.events import seed_events
 
 SEED = 20261122
 DEMO_PASSWORD = "kefu-demo"
@@ -49,8 +51,8 @@ def _faker() -> Faker:
 
 
 def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> dict:
-    """Demo accounts, extra staff, a month of visits ending today, the roster, the archives and a year of
-    tickets; returns counts. `now` (default: the office clock, to the minute) is when the demo stands:
+    """Demo accounts, extra staff, a month of visits ending today, the roster, the archives, a year of
+    tickets and the member club (members, points, partners, events, surveys); returns counts. `now` (default: the office clock, to the minute) is when the demo stands:
     the same `now` gives the same office, and it is kept in kefu_meta as demo_now."""
     rng, fake = random.Random(SEED), _faker()
     now = (now or datetime.now(store.settings.tz)).astimezone(store.settings.tz).replace(second=0, microsecond=0)
@@ -70,6 +72,8 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     counts = {"users": len(DEMO_ACCOUNTS) + EXTRA_STAFF, "visitors": len(visits), "roster": len(roster)}
     counts.update(seed_archives(store, rng, fake, staff_ids, today, now=now))
     counts.update(seed_tickets(store, rng, fake, now))
+    counts.update(seed_club(store, rng, fake, staff_ids, now))        # demo-staff first: her care list
+    counts.update(seed_events(store, rng, fake, staff_ids, now))
     with store.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('demo_now', ?)", (now.isoformat(),))
     return counts

@@ -8,16 +8,20 @@ from apptest import login, nav_paths, open_page, select_row, start, submit, text
 from kefu import auth
 
 NAVIGATION = {
-    "demo-staff": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "account"},
+    "demo-staff": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "account",
+                   "events", "surveys"},
     "demo-supervisor": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
-                        "account"},
+                        "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-manager": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
-                     "access_log", "account"},
+                     "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-gm": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
-                "access_log", "account"},
+                "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-finance": {"", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }
+
+for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners
+    NAVIGATION[_role] = NAVIGATION[_role] | {"members", "partners"}
 
 
 def count(db, sql: str) -> int:

@@ -256,10 +256,15 @@ def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
     staff.locator("[class*='tickets__all__step_'][class*='__go'] button", has_text="完成回访").wait_for(timeout=20000)
     settle(staff)
     staff.locator("[class*='tickets__all__step_'][class*='__stars'] button").nth(3).click()      # four stars
-    staff.locator("[class*='tickets__all__step_'][class*='__comment'] input").fill("客户表示满意")
+    settle(staff)
+    comment = staff.locator("[class*='tickets__all__step_'][class*='__comment'] input")
+    comment.fill("客户表示满意")
+    comment.press("Tab")                                      # the value is sent when the field is left
     settle(staff)
     shoot(staff, "ticket-follow-up")
     staff.locator("[class*='tickets__all__step_'][class*='__go'] button").click()
+    staff.get_by_role("tabpanel", name="全部工单").get_by_text("已关闭").locator("visible=true").first.wait_for(
+        timeout=20000)                                        # the panel's state badge
     settle(staff)
 
     assert query(server.db, "SELECT state, satisfaction, follow_up_note FROM tickets WHERE id = ?", ticket_id) == [
@@ -274,3 +279,34 @@ def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
     shoot(gm, "reports")
     for page in people.values():
         page.context.close()
+
+
+def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, chromium):
+    from kefu import auth, config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    office = Store(server.db, load_sheets(), config.load())
+    token = auth.create_kiosk_token(office, auth.SYSTEM)
+    office.close()
+    kiosk = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    page = kiosk.new_page()
+    page.goto(f"{server.url}/customers?kiosk={token}")
+    page.get_by_role("heading", name="满意度调查").wait_for(timeout=20000)
+    settle(page)
+    assert page.get_by_role("heading", name="客户档案").count() == 0
+    assert page.locator("[data-testid='stSidebar']").count() == 0         # no navigation at all
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    assert page.get_by_label("用户名").count() == 0
+    assert page.locator("[data-testid='stRadio']").count() == 3
+    answered = ("SELECT count(*) FROM surveys WHERE channel = 'kiosk' AND service = 5 AND price = 4 AND overall = 3 "
+                "AND taken_by IS NULL")
+    before = query(server.db, answered)[0][0]
+    for group, score in zip(page.locator("[data-testid='stRadio']").all(), (5, 4, 3)):
+        group.get_by_text(f"{score} " + "★" * score, exact=True).click()
+    page.get_by_role("button", name="提交").click()
+    page.get_by_text("感谢您的宝贵意见！").wait_for(timeout=20000)
+    assert query(server.db, answered)[0][0] == before + 1
+    assert "kefu_session" not in {c["name"] for c in kiosk.cookies()}
+    page.goto(f"{server.url}/customers")                                    # without the token: the login
+    page.get_by_role("button", name="登录").wait_for(timeout=20000)
+    kiosk.close()

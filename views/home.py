@@ -24,6 +24,8 @@ def render() -> None:
     shown = tickets_card(store, user, lang) or shown
     shown = follow_up_card(store, user, lang) or shown
     shown = approval_card(store, user, lang) or shown
+    shown = survey_alert_card(store, user, lang) or shown
+    shown = care_card(store, user, lang) or shown
     visitors = store.sheets.get("visitors")
     if visitors is not None and auth.can(user, visitors, "read"):
         presence_board(store, user, lang, key="home")
@@ -150,4 +152,73 @@ def escalations_card(store, user, lang: str) -> bool:
                     st.rerun()
                 except KefuError as exc:
                     st.error(exc.message(lang))
+    return True
+
+
+def care_card(store, user, lang: str) -> bool:
+    """Customer care (客户关怀): the members' birthdays, membership anniversaries and renewals, and the
+    public holidays, in the next days; "greeted" records it in the relationship log and the line goes."""
+    from kefu import club
+    members = store.sheets.get("members")
+    if members is None or not auth.can(user, members, "read"):
+        return False
+    rules = club.rules_for(store)
+    items = club.care_list(store, user, lang=lang, rules=rules)
+    may_greet = auth.can(user, store.sheet("relationship_log"), "create")
+    tr = context.tr
+    with st.container(border=True, key="home_care"):
+        st.subheader(f":material/cake: {tr('club.care_title', days=rules.care_days)} · "
+                     f"{sum(1 for i in items if i['occasion'] != 'holiday')}", anchor=False)
+        if not any(i["occasion"] != "holiday" for i in items):
+            st.caption(tr("club.care_none"))
+        for item in items[:30]:
+            if item["occasion"] == "holiday":
+                st.markdown(tr("club.care_holiday", date=item["date"], name=item["name"]))
+                continue
+            line, button = st.columns([5, 1], vertical_alignment="center")
+            line.markdown(tr(f"club.care_{item['occasion']}", date=item["date"], member=item["member_no"],
+                             customer=item["customer_name"], years=item["years"]))
+            if may_greet and button.button(tr("club.greet"), icon=":material/check:",
+                                           key=f"home_greet_{item['occasion']}_{item['member_id']}"):
+                try:
+                    club.greet(store, user, item["member_id"], item["occasion"], lang=lang)
+                    st.toast(tr("club.greeted"), icon=":material/check:")
+                    st.rerun()
+                except KefuError as exc:
+                    st.error(exc.message(lang))
+    return True
+
+
+def survey_alert_card(store, user, lang: str) -> bool:
+    """For those who plan corrective actions (纠正预防措施): each survey question whose average in the
+    watched period (rules/club_surveys.toml) is at or below the threshold, with a form to record the action."""
+    from kefu import surveys
+    from kefu.sheets import ValidationError
+    from kefu.ui.widgets import error_list
+    found = surveys.alerts(store, user)
+    if not found:
+        return False
+    tr, sheet = context.tr, store.sheet(surveys.SHEET)
+    users = dict(store.active_users())
+    with st.container(border=True, key="home_survey_alerts"):
+        st.subheader(f":orange[:material/sentiment_dissatisfied:] {tr('sv.alert_title')}", anchor=False)
+        for alert in found:
+            st.markdown(tr("sv.alert_line", question=sheet.by_name[alert.question].label_in(lang),
+                           average=alert.average, count=alert.count, period=alert.period, threshold=alert.threshold))
+            with st.form(f"home_survey_action_{alert.question}", enter_to_submit=False):
+                action = st.text_area(tr("sv.action"), max_chars=2000, key=f"home_sv_action_{alert.question}")
+                left, right = st.columns(2)
+                owner = left.selectbox(tr("sv.owner"), list(users), format_func=users.get,
+                                       index=list(users).index(user.id) if user.id in users else None,
+                                       key=f"home_sv_owner_{alert.question}")
+                due = right.date_input(tr("sv.due"), value=None, format="YYYY-MM-DD",
+                                       key=f"home_sv_due_{alert.question}")
+                if st.form_submit_button(tr("sv.plan"), type="primary"):
+                    try:
+                        surveys.plan_action(store, user, alert, action=action, owner=owner, due=due)
+                    except ValidationError as exc:
+                        error_list(tr("sheet.fix_errors"), exc.messages(lang))
+                    else:
+                        st.toast(tr("sv.planned"), icon=":material/check_circle:")
+                        st.rerun()
     return True

@@ -45,8 +45,9 @@ def field_input(field: Field, value, *, key: str, lang: str, store: Store, disab
         return st.number_input(label, value=value, step=1.0, placeholder="", **common)
     if kind == "money":
         return st.number_input(label, value=value, step=0.01, format="%.2f", placeholder="0.00", **common)
-    if kind == "date":
-        return st.date_input(label, value=value, **common)
+    if kind == "date":            # any date from 1900 (a birthday), up to today where the field says so
+        latest = datetime.now(store.settings.tz).date() if field.options.get("not_after") == "today" else None
+        return st.date_input(label, value=value, min_value=date(1900, 1, 1), max_value=latest, **common)
     if kind == "datetime":
         return st.datetime_input(label, value=value, step=300, format="YYYY-MM-DD", **common)
     if kind == "bool":

@@ -1,0 +1,146 @@
+"""Satisfaction surveys (满意度调查): answers taken on the phone or on the kiosk, results per period (averages
+and 1-5 distributions of service quality, price and the company overall), and the corrective action
+(纠正预防措施) asked for when an average of the watched period is at or below rules/club_surveys.toml's
+threshold."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from kefu import auth
+from kefu.config import ROOT
+from kefu.errors import PermissionDenied
+from kefu.rules import RulesError, read_rules
+from kefu.store import Store
+
+SHEET, ACTIONS = "surveys", "corrective_actions"
+QUESTIONS = ("service", "price", "overall")
+RULES_FILE = ROOT / "rules" / "club_surveys.toml"
+WINDOWS = ("last_30_days", "month")
+
+
+@dataclass(frozen=True)
+class SurveyRules:
+    threshold: float = 3.5
+    window: str = "last_30_days"
+    min_answers: int = 10
+
+
+def load_rules(path: Path | None = None) -> SurveyRules:
+    file = path or RULES_FILE
+    data = read_rules(file)
+    threshold = data.get("threshold", 3.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 1 <= threshold <= 5:
+        raise RulesError(f"{file}: threshold must be a number from 1 to 5, not {threshold!r}")
+    window = data.get("window", "last_30_days")
+    if window not in WINDOWS:
+        raise RulesError(f"{file}: window must be one of {', '.join(WINDOWS)}, not {window!r}")
+    minimum = data.get("min_answers", 10)
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+        raise RulesError(f"{file}: min_answers must be a whole number of at least 1, not {minimum!r}")
+    return SurveyRules(float(threshold), window, minimum)
+
+
+def office_today(store: Store) -> date:
+    return datetime.now(store.settings.tz).date()
+
+
+# ---------------------------------------------------------------------------------------------- answers
+
+def submit(store: Store, actor, values: dict) -> int:
+    """Record one survey answer. Staff taking it on the phone are its `taken_by`; the kiosk identity
+    may give only the three ratings and a comment, always channel "kiosk", anonymous."""
+    sheet = store.sheet(SHEET)
+    auth.require(actor, sheet, "create")
+    now = store.now()
+    if actor.role == auth.KIOSK_ROLE:
+        values = {k: v for k, v in values.items() if k in (*QUESTIONS, "comments")}
+        values.update(channel="kiosk", taken_at=now)
+    elif actor.role == "system":                       # seeding, imports: as given
+        values = {"channel": "call", "taken_at": now, **values}
+    else:                                               # staff on the phone: now, by them
+        values = {**values, "channel": "call", "taken_at": now, "taken_by": actor.id}
+    return store.insert(SHEET, values, actor)
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+def _span(start, end) -> tuple[str, str]:
+    return str(start)[:10], str(end)[:10]
+
+
+def results(store: Store, actor, start, end) -> dict:
+    """The answers taken from start to end (dates, inclusive): count, and per question the average
+    (None without answers) and how many gave each score 1-5."""
+    auth.require(actor, store.sheet(SHEET), "read")
+    first, last = _span(start, end)
+    where = "deleted_at IS NULL AND taken_at >= ? AND taken_at < date(?, '+1 day')"
+    conn = store.conn
+    row = conn.execute(f"SELECT count(*), {', '.join(f'avg({q})' for q in QUESTIONS)} FROM surveys WHERE {where}",
+                       (first, last)).fetchone()
+    out = {"count": row[0], "start": first, "end": last, "questions": {}}
+    for index, question in enumerate(QUESTIONS, start=1):
+        spread = dict(conn.execute(f"SELECT {question}, count(*) FROM surveys WHERE {where} GROUP BY {question}",
+                                   (first, last)).fetchall())
+        average = row[index]
+        out["questions"][question] = {"average": None if average is None else round(average, 2),
+                                      "distribution": {score: spread.get(score, 0) for score in range(1, 6)}}
+    return out
+
+
+def comments(store: Store, actor, start, end, *, limit: int = 100) -> list[dict]:
+    """The newest comments of the period, with their scores."""
+    auth.require(actor, store.sheet(SHEET), "read")
+    first, last = _span(start, end)
+    cursor = store.conn.execute(
+        "SELECT taken_at, channel, service, price, overall, comments FROM surveys WHERE deleted_at IS NULL "
+        "AND taken_at >= ? AND taken_at < date(?, '+1 day') AND comments IS NOT NULL AND comments != '' "
+        "ORDER BY taken_at DESC, id DESC LIMIT ?", (first, last, limit))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor]
+
+
+def watched_period(today: date, rules: SurveyRules) -> tuple[date, date, str]:
+    """(start, end, label) of the period the threshold applies to."""
+    if rules.window == "month":
+        start = today.replace(day=1)
+        return start, today, f"{today:%Y-%m}"
+    start = today - timedelta(days=29)
+    return start, today, f"{start.isoformat()}~{today.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    question: str
+    average: float
+    count: int
+    period: str
+    threshold: float
+
+
+def alerts(store: Store, actor, *, today: date | None = None, rules: SurveyRules | None = None) -> list[Alert]:
+    """For those who plan corrective actions: each question whose average in the watched period is at
+    or below the threshold and has no corrective action for that period yet."""
+    actions = store.sheets.get(ACTIONS)
+    if actions is None or SHEET not in store.sheets or not auth.can(actor, actions, "create"):
+        return []
+    rules = rules or load_rules()
+    start, end, label = watched_period(today or office_today(store), rules)
+    found = results(store, auth.acting_for(actor), start, end)
+    if found["count"] < rules.min_answers:
+        return []
+    planned = {r[0] for r in store.conn.execute(
+        "SELECT question FROM corrective_actions WHERE period = ? AND deleted_at IS NULL", (label,))}
+    return [Alert(q, found["questions"][q]["average"], found["count"], label, rules.threshold) for q in QUESTIONS
+            if q not in planned and found["questions"][q]["average"] is not None
+            and found["questions"][q]["average"] <= rules.threshold]
+
+
+def plan_action(store: Store, actor, alert: Alert, *, action: str, owner, due) -> int:
+    """Record the corrective action asked for by an alert."""
+    sheet = store.sheet(ACTIONS)
+    if not auth.can(actor, sheet, "create"):
+        raise PermissionDenied()
+    return store.insert(ACTIONS, {"period": alert.period, "question": alert.question, "average": alert.average,
+                                  "action": action, "owner": owner, "due": due, "done": False}, actor)

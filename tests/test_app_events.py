@@ -1,0 +1,39 @@
+"""The club events screen (AppTest): choose an event, sign a member up, cancel the sign-up."""
+from apptest import db_value as one, login, open_page, select_row, texts
+
+ACTIVE = "status IN ('signed_up', 'waiting')"
+
+
+def test_a_supervisor_signs_a_member_up_and_cancels(demo_db):
+    at = open_page(login("demo-supervisor"), "events")
+    assert not at.exception
+    at = select_row(at)                                     # the grid's first row: the latest event
+    event_id = one(demo_db, "SELECT id FROM events WHERE deleted_at IS NULL ORDER BY starts_at DESC, id DESC LIMIT 1")
+    member = one(demo_db, "SELECT id FROM members WHERE id NOT IN (SELECT member FROM event_signups WHERE event = ?) "
+                          "AND status = 'active' ORDER BY id DESC LIMIT 1", event_id)     # the newest are offered
+    before = one(demo_db, f"SELECT count(*) FROM event_signups WHERE event = ? AND {ACTIVE}", event_id)
+    at.selectbox(key=f"events__member_{event_id}").set_value(member)
+    at = [b for b in at.button if b.proto.form_id == f"events__signup_{event_id}"][0].click().run()
+    assert not at.exception
+    assert one(demo_db, f"SELECT count(*) FROM event_signups WHERE event = ? AND {ACTIVE}", event_id) == before + 1
+    signup = one(demo_db, "SELECT id FROM event_signups WHERE event = ? AND member = ?", event_id, member)
+    at = at.button(key=f"events__cancel_{signup}").click().run()
+    assert not at.exception
+    assert one(demo_db, "SELECT status FROM event_signups WHERE id = ?", signup) == "cancelled"
+    assert "已报名" in texts(at)
+
+
+def test_signing_up_twice_is_refused_on_screen(demo_db):
+    at = select_row(open_page(login("demo-supervisor"), "events"))
+    event_id = one(demo_db, "SELECT id FROM events WHERE deleted_at IS NULL ORDER BY starts_at DESC, id DESC LIMIT 1")
+    member = one(demo_db, "SELECT member FROM event_signups WHERE event = ? AND status IN ('signed_up', 'waiting') "
+                          "AND member > (SELECT max(id) - 500 FROM members) LIMIT 1", event_id)
+    if member is None:                                      # nobody yet: sign one up first
+        member = one(demo_db, "SELECT id FROM members WHERE status = 'active' ORDER BY id DESC LIMIT 1")
+        at.selectbox(key=f"events__member_{event_id}").set_value(member)
+        at = [b for b in at.button if b.proto.form_id == f"events__signup_{event_id}"][0].click().run()
+    count = one(demo_db, "SELECT count(*) FROM event_signups")
+    at.selectbox(key=f"events__member_{event_id}").set_value(member)
+    at = [b for b in at.button if b.proto.form_id == f"events__signup_{event_id}"][0].click().run()
+    assert "该会员已报名此活动（或已在候补名单中）。" in texts(at)
+    assert one(demo_db, "SELECT count(*) FROM event_signups") == count
