@@ -70,7 +70,7 @@ def navigation(store, user: auth.User) -> st.navigation:
     hidden = [stand_in(not_allowed, path) for path in (*menu_sheets, *OTHER_PATHS, "survey") if path not in offered]
     if hidden:
         pages[""] += hidden
-    return st.navigation(pages)
+    return st.navigation(pages, expanded=True)      # every screen listed (no English "View more")
 
 
 def gate(render, store) -> None:

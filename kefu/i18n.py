@@ -459,6 +459,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "club.care_holiday": ("{date} · public holiday: {name} (plan holiday visits)", "{date} · 法定节假日：{name}（安排节日拜访）"),
     "club.greet": ("Greeted", "已问候"),
     "club.greeted": ("Greeting recorded in the relationship log.", "问候已记入关系维护记录。"),
+    "club.care_more": ("{count} more", "另有 {count} 项"),
     # member club (kefu/club.py, views/members.py): keys club.*
     "ev.already_signed_up": ("This member is already signed up for the event (or on its waiting list).",
                              "该会员已报名此活动（或已在候补名单中）。"),

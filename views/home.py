@@ -171,22 +171,32 @@ def care_card(store, user, lang: str) -> bool:
                      f"{sum(1 for i in items if i['occasion'] != 'holiday')}", anchor=False)
         if not any(i["occasion"] != "holiday" for i in items):
             st.caption(tr("club.care_none"))
-        for item in items[:30]:
-            if item["occasion"] == "holiday":
-                st.markdown(tr("club.care_holiday", date=item["date"], name=item["name"]))
-                continue
-            line, button = st.columns([5, 1], vertical_alignment="center")
-            line.markdown(tr(f"club.care_{item['occasion']}", date=item["date"], member=item["member_no"],
-                             customer=item["customer_name"], years=item["years"]))
-            if may_greet and button.button(tr("club.greet"), icon=":material/check:",
-                                           key=f"home_greet_{item['occasion']}_{item['member_id']}"):
-                try:
-                    club.greet(store, user, item["member_id"], item["occasion"], lang=lang)
-                    st.toast(tr("club.greeted"), icon=":material/check:")
-                    st.rerun()
-                except KefuError as exc:
-                    st.error(exc.message(lang))
+        for item in items[:8]:
+            _care_line(store, user, lang, item, may_greet)
+        if len(items) > 8:                                    # a long week: the rest folded away
+            with st.expander(tr("club.care_more", count=len(items[8:60]))):
+                for item in items[8:60]:
+                    _care_line(store, user, lang, item, may_greet)
     return True
+
+
+def _care_line(store, user, lang: str, item: dict, may_greet: bool) -> None:
+    from kefu import club
+    tr = context.tr
+    if item["occasion"] == "holiday":
+        st.markdown(tr("club.care_holiday", date=item["date"], name=item["name"]))
+        return
+    line, button = st.columns([5, 1], vertical_alignment="center")
+    line.markdown(tr(f"club.care_{item['occasion']}", date=item["date"], member=item["member_no"],
+                     customer=item["customer_name"], years=item["years"]))
+    if may_greet and button.button(tr("club.greet"), icon=":material/check:",
+                                   key=f"home_greet_{item['occasion']}_{item['member_id']}"):
+        try:
+            club.greet(store, user, item["member_id"], item["occasion"], lang=lang)
+            st.toast(tr("club.greeted"), icon=":material/check:")
+            st.rerun()
+        except KefuError as exc:
+            st.error(exc.message(lang))
 
 
 def survey_alert_card(store, user, lang: str) -> bool:
