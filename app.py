@@ -85,8 +85,11 @@ def kiosk_gate(store, identity: auth.User) -> None:
     """The survey kiosk: the survey at every URL, no navigation, no login, no cookie, no user."""
     def survey() -> None:
         kiosk.render(store, identity)
-    paths = ("login", "home", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
-    st.navigation([st.Page(survey, title="Kefu Desk", url_path="survey", default=True)]
+
+    def kiosk_start() -> None:           # the default page answers "/" only; "/survey" is a stand-in
+        kiosk.render(store, identity)
+    paths = ("survey", "login", "home", *[name for name, s in store.sheets.items() if s.menu], *OTHER_PATHS)
+    st.navigation([st.Page(kiosk_start, title="Kefu Desk", default=True)]
                   + [stand_in(survey, path) for path in paths], position="hidden").run()
 
 

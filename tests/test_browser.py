@@ -307,6 +307,10 @@ def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, ch
     page.get_by_text("感谢您的宝贵意见！").wait_for(timeout=20000)
     assert query(server.db, answered)[0][0] == before + 1
     assert "kefu_session" not in {c["name"] for c in kiosk.cookies()}
+    page.goto(f"{server.url}/survey?kiosk={token}")                         # the URL the CLI prints
+    page.get_by_role("heading", name="满意度调查").wait_for(timeout=20000)
+    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
     page.goto(f"{server.url}/customers")                                    # without the token: the login
     page.get_by_role("button", name="登录").wait_for(timeout=20000)
     kiosk.close()
