@@ -339,12 +339,11 @@ def ticket_report(store: Store, actor, start: date, end: date, *, name: str = "c
     now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
     report = TicketReport(name=name, kinds=kinds, start=start, end=end, as_of=now, sheet=sheet, flow=flow)
     low, high = _bounds(start, end)
-    # created_at leads: it is the only range here. The unary + keeps SQLite off the kind index, which
-    # would visit every ticket of that kind ever received.
+    # The (kind, created_at) index reads only the period's tickets of these kinds.
     cursor = store.conn.execute(
         f"SELECT {', '.join(quote_ident(c) for c in TICKET_COLUMNS)} FROM tickets "
-        f"WHERE created_at >= ? AND created_at < ? AND +deleted_at IS NULL "
-        f"AND +kind IN ({', '.join('?' for _ in kinds)})", (low, high, *kinds))
+        f"WHERE kind IN ({', '.join('?' for _ in kinds)}) AND created_at >= ? AND created_at < ? "
+        f"AND +deleted_at IS NULL", (*kinds, low, high))
     counts = {column: {} for column in ("kind", "channel", "category", "severity", "state")}
     days: dict[str, int] = {}
     response, resolution = [], []
