@@ -292,6 +292,7 @@ def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, ch
     page = kiosk.new_page()
     page.goto(f"{server.url}/customers?kiosk={token}")
     page.get_by_role("heading", name="满意度调查").wait_for(timeout=20000)
+    page.locator("[data-testid='stRadio']").nth(2).wait_for(timeout=20000)     # the form is drawn
     settle(page)
     assert page.get_by_role("heading", name="客户档案").count() == 0
     assert page.locator("[data-testid='stSidebar']").count() == 0         # no navigation at all
