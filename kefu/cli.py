@@ -1,4 +1,4 @@
-"""python -m kefu: a thin shell over the library (init, check, seed, export, user add)."""
+"""python -m kefu: a thin shell over the library (init, check, seed, export, user add, kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -6,12 +6,16 @@ import getpass
 import sys
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from kefu import auth, config
 from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes
+from kefu.rules import RulesError, read_rules
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
 from kefu.store import Query, Store
+
+RULES_DIR = config.ROOT / "rules"
 
 
 def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
@@ -23,18 +27,51 @@ def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
 
 
 def cmd_check(args) -> int:
+    """Sheets, office.toml and every rule file: one line per problem naming the file (and field or key)."""
+    problems, sheets, settings = [], None, None
     try:
         sheets = load_sheets()
-        config.load()
     except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem)
-        return 1
+        problems += exc.problems
+    try:
+        settings = config.load()
     except config.ConfigError as exc:
-        print(exc)
+        problems.append(str(exc))
+    directory = Path(args.rules) if args.rules else RULES_DIR
+    rule_files, rule_problems = check_rules(directory, sheets, settings)
+    problems += rule_problems
+    if problems:
+        print("\n".join(problems))
         return 1
     print(f"ok: {len(sheets)} sheets ({', '.join(sheets)})")
+    print(f"ok: {len(rule_files)} rule files in {directory} ({', '.join(rule_files)})")
     return 0
+
+
+def check_rules(directory: Path, sheets: dict | None, settings: config.Settings | None) -> tuple[list[str], list[str]]:
+    """Read every rule file of `directory` with its own loader (a file without one is only parsed).
+    Returns the files read and one line per broken file, each naming the file and the key."""
+    from kefu import club, sla, surveys, workflow
+    members = (sheets or {}).get(club.MEMBERS)
+    tiers = [c["value"] for c in members.by_name["tier"].choices] if members and "tier" in members.by_name else None
+    loaders = {
+        "sla.toml": lambda path: sla.load_rules(path, tz=settings.tz if settings else ZoneInfo("UTC")),
+        "workflow.toml": workflow.load_workflow,
+        "club.toml": lambda path: club.load_rules(path, tier_choices=tiers),
+        "club_surveys.toml": surveys.load_rules,
+        "incentives.toml": read_rules,              # read by kefu/tickets.py key by key: parsed only
+    }
+    names = sorted(set(loaders) | {path.name for path in directory.glob("*.toml")})
+    problems = []
+    for name in names:
+        path = directory / name
+        try:
+            loaders.get(name, read_rules)(path)
+        except RulesError as exc:
+            problems.append(str(exc))
+        except Exception as exc:                    # a shape the loader does not expect: still name the file
+            problems.append(f"{path}: cannot be read ({type(exc).__name__}: {exc})")
+    return names, problems
 
 
 def cmd_init(args) -> int:
@@ -125,7 +162,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create or migrate the database")
     p.add_argument("--demo", action="store_true", help="fill an empty database with the demo office")
     p.set_defaults(func=cmd_init)
-    sub.add_parser("check", help="validate schema/*.toml and office.toml").set_defaults(func=cmd_check)
+    p = sub.add_parser("check", help="validate schema/*.toml, office.toml and the rule files in rules/")
+    p.add_argument("--rules", help=f"the folder of rule files to check (default: {RULES_DIR})")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("seed", help="add bulk demo data for benchmarks")
     p.add_argument("--scale", type=int, required=True,
                    help="size N: N tickets with their steps, N/5 customer archives with 10 transactions "

@@ -505,6 +505,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kiosk.submit": ("Send", "提交"),
     "kiosk.thanks": ("Thank you for your answer!", "感谢您的宝贵意见！"),
     "kiosk.fix": ("Please answer every question", "请回答所有问题"),
+    # a ref field's picker over a big sheet (kefu/ui/widgets.py): keys ref.*
+    "ref.search": ("Search {sheet}", "搜索{sheet}"),
+    "ref.find": ("Find", "查找"),
+    "ref.search_help": ("Searches {fields}; the list below then offers the matches.",
+                        "搜索范围：{fields}；下方列表随即列出匹配的记录。"),
+    "ref.search_pinyin": (" Pinyin or its initials work too.", "也可输入拼音或拼音首字母。"),
+    "ref.no_match": ("Nothing found for “{query}”.", "没有找到与“{query}”匹配的记录。"),
+    "ref.more_matches": ("The newest {count} matches are listed: type more to narrow the search.",
+                         "仅列出最新的 {count} 条匹配记录，请输入更多内容缩小范围。"),
     # events and surveys (kefu/events.py, kefu/surveys.py): keys ev.*, sv.*
     # reports (kefu/reports.py, views/reports.py): keys rp.*
 }

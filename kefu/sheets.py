@@ -152,7 +152,8 @@ class Sheet:
     title: str = ""
     order: str = "-id"
     columns: list[str] = dc_field(default_factory=list)     # the grid's columns (`list` in the file)
-    search: list[str] = dc_field(default_factory=list)
+    search: list[str] = dc_field(default_factory=list)          # text fields, in the sheet's search index
+    search_refs: list[str] = dc_field(default_factory=list)     # ref fields in `search`: the referenced sheet's search
     filters: list[str] = dc_field(default_factory=list)
     unique: list[list[str]] = dc_field(default_factory=list)
     description: dict | None = None
@@ -169,6 +170,12 @@ class Sheet:
 
     def label_in(self, lang: str) -> str:
         return pick_label(self.label, lang)
+
+    @property
+    def searched(self) -> list[str]:
+        """The fields the search covers (text fields and refs), in the sheet's field order."""
+        names = {*self.search, *self.search_refs}
+        return [f.name for f in self.fields if f.name in names]
 
     @property
     def pii_fields(self) -> list[str]:
@@ -323,8 +330,11 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     listed = _names_in(where, "list", data.get("list", [f.name for f in fields[:6]]), known, problems)
     searched = _names_in(where, "search", data.get("search", []), known, problems)
     for searched_name in searched:
-        if searched_name in known and known[searched_name].type_name not in TEXTUAL:
-            problems.append(f"{where}: search field '{searched_name}' is not text")
+        if searched_name in known and known[searched_name].type_name not in TEXTUAL | {"ref"}:
+            problems.append(f"{where}: search field '{searched_name}' is not text (or a ref: the referenced "
+                            f"record's search)")
+    search_refs = [n for n in searched if n in known and known[n].type_name == "ref"]
+    searched = [n for n in searched if n not in search_refs]
     default_filters = [f.name for f in fields if f.type_name in FILTERABLE]
     filters = _names_in(where, "filters", data.get("filters", default_filters), known, problems)
     unique = []
@@ -348,9 +358,9 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
                  icon=data.get("icon", ":material/table:"), title=title, order=order, columns=listed,
-                 search=searched, filters=filters, unique=unique, description=data.get("description"),
-                 page_size=page_size, row_access=row_access, approval=approval, pinyin=pinyin,
-                 menu=data.get("menu", True), indexes=indexes, path=path)
+                 search=searched, search_refs=search_refs, filters=filters, unique=unique,
+                 description=data.get("description"), page_size=page_size, row_access=row_access,
+                 approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes, path=path)
 
 
 def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:
@@ -423,6 +433,12 @@ def load_sheets(directory: Path | None = None) -> dict[str, Sheet]:
             if field.type_name == "ref" and field.ref_sheet not in sheets:
                 problems.append(f"{directory.name}/{sheet.path.name}: field '{field.name}': "
                                 f"ref to missing sheet '{field.ref_sheet}'")
+    for sheet in sheets.values():
+        for name in sheet.search_refs:
+            target = sheets.get(sheet.by_name[name].ref_sheet)
+            if target is not None and not target.search:
+                problems.append(f"{directory.name}/{sheet.path.name}: search names ref field '{name}' but sheet "
+                                f"'{target.name}' has no search of its own")
     for sheet in sheets.values():
         via = sheet.row_access.via if sheet.row_access else None
         if via and sheet.by_name[via].ref_sheet in sheets and sheets[sheet.by_name[via].ref_sheet].row_access is None:

@@ -769,26 +769,10 @@ class Store:
                 clauses.append(f"{column} = ?")
                 params.append(wanted)
         text = (query.search or "").strip()[:200]
-        searched = self._fts_columns(sheet)
-        if text and searched:
-            terms = text.split()
-            fts, grams = quote_ident(f"{sheet.name}_fts"), quote_ident(f"{sheet.name}_grams")
-            long_terms = [term for term in terms if len(term) >= 3]
-            if long_terms:                                   # trigram: any substring of 3+ characters
-                clauses.append(f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
-                params.append(self.db.quote_fts(" ".join(long_terms)))
-            for term in (t for t in terms if len(t) < 3):
-                lowered = term.lower()
-                if is_cjk(lowered):                          # one or two Chinese characters
-                    clauses.append(f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)")
-                    params.append(f'"{lowered}"')
-                elif lowered.isascii() and lowered.isalnum():  # a short Latin prefix: zs -> zsf, 13 -> 138...
-                    clauses.append(f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)")
-                    params.append(f'"{lowered}"*')
-                else:                                        # anything else: a plain substring scan
-                    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                    clauses.append("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in searched) + ")")
-                    params.extend([pattern] * len(searched))
+        if text:
+            for clause, values in self._search_clauses(sheet, text.split(), actor):
+                clauses.append(clause)
+                params.extend(values)
         # Nearly every row is live, so "live" narrows nothing: beside another condition, the unary +
         # keeps SQLite from choosing the deleted_at index over a selective one (owner, search, filter).
         if query.deleted:
@@ -796,6 +780,49 @@ class Store:
         else:
             live = "+deleted_at IS NULL" if clauses else "deleted_at IS NULL"
         return " AND ".join([live, *clauses]), params
+
+    def _search_clauses(self, sheet: Sheet, terms: list[str], actor) -> list[tuple[str, list]]:
+        """One condition per search term (all must hold). A term matches the sheet's own search fields
+        or, for each ref field named in `search`, a referenced record the actor may see that the
+        referenced sheet's own search matches (a member found by its customer's name)."""
+        if not sheet.search_refs:
+            return self._own_search(sheet, terms)
+        clauses = []
+        for term in terms:
+            options = self._own_search(sheet, [term]) if self._fts_columns(sheet) else []
+            for name in sheet.search_refs:
+                target = self.sheets[sheet.by_name[name].ref_sheet]
+                inner = self._own_search(target, [term])
+                visible = self.visible_clause(target, actor)
+                if visible is not None:
+                    inner.append(visible)
+                options.append((f"{quote_ident(name)} IN (SELECT id FROM {quote_ident(target.name)} WHERE "
+                                + " AND ".join(c for c, _ in inner) + ")", [v for _, p in inner for v in p]))
+            clauses.append(("(" + " OR ".join(c for c, _ in options) + ")", [v for _, p in options for v in p]))
+        return clauses
+
+    def _own_search(self, sheet: Sheet, terms: list[str]) -> list[tuple[str, list]]:
+        """Conditions matching the terms against the sheet's own search fields (and pinyin keys)."""
+        searched = self._fts_columns(sheet)
+        if not searched:
+            return []
+        clauses = []
+        fts, grams = quote_ident(f"{sheet.name}_fts"), quote_ident(f"{sheet.name}_grams")
+        long_terms = [term for term in terms if len(term) >= 3]
+        if long_terms:                                   # trigram: any substring of 3+ characters
+            clauses.append((f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)",
+                            [self.db.quote_fts(" ".join(long_terms))]))
+        for term in (t for t in terms if len(t) < 3):
+            lowered = term.lower()
+            if is_cjk(lowered):                          # one or two Chinese characters
+                clauses.append((f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)", [f'"{lowered}"']))
+            elif lowered.isascii() and lowered.isalnum():  # a short Latin prefix: zs -> zsf, 13 -> 138...
+                clauses.append((f"id IN (SELECT rowid FROM {grams} WHERE {grams} MATCH ?)", [f'"{lowered}"*']))
+            else:                                        # anything else: a plain substring scan
+                pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                clauses.append(("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in searched) + ")",
+                                [pattern] * len(searched)))
+        return clauses
 
     def _order(self, sheet: Sheet, sort: str | None) -> str:
         """ORDER BY for a sort key ('-name' descends); empty values last, ties by id. Written so an
@@ -910,13 +937,44 @@ class Store:
         return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
                                       f"WHERE id IN ({marks})", ids))
 
-    def ref_options(self, sheet_name: str, actor=None, limit: int = 500) -> list[tuple[int, str]]:
-        """Records a ref field may point to: the newest the actor may see."""
+    def ref_options(self, sheet_name: str, actor=None, limit: int = 500, *, query: str = "") -> list[tuple[int, str]]:
+        """Records a ref field may point to: (id, label) of the newest live records the actor may see,
+        only those the sheet's search finds for `query` when one is given (an old record of a big
+        sheet is found by its name, code, phone, pinyin...). The label is ref_labels'."""
         sheet = self.sheet(sheet_name)
+        where, params = self._where(sheet, Query(search=query or ""), actor)
+        return self._labelled(sheet, f"WHERE {where} ORDER BY id DESC LIMIT ?", [*params, limit], actor)
+
+    def ref_labels(self, sheet_name: str, ids, actor=None) -> dict[int, str]:
+        """How each record is named where another record points to it: its title, then the title of
+        each record it points to through a ref field of its search, when the actor may see that one
+        ("HY000123 · 海棠湾酒店"; a member of an archive the actor may not see: "HY000123")."""
+        ids = [i for i in set(ids) if i is not None]
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        return dict(self._labelled(self.sheet(sheet_name), f"WHERE id IN ({marks})", ids, actor))
+
+    def _labelled(self, sheet: Sheet, rest: str, params: list, actor) -> list[tuple[int, str]]:
+        columns = ", ".join(quote_ident(c) for c in [sheet.title, *sheet.search_refs])
+        rows = self.conn.execute(f"SELECT id, {columns} FROM {quote_ident(sheet.name)} {rest}", params).fetchall()
+        referenced = [self._visible_titles(self.sheets[sheet.by_name[name].ref_sheet], [row[2 + n] for row in rows],
+                                           actor) for n, name in enumerate(sheet.search_refs)]
+        labelled = []
+        for row_id, title, *refs in rows:
+            parts = [title if title not in (None, "") else f"#{row_id}"]
+            parts += [titles.get(value) for titles, value in zip(referenced, refs)]
+            labelled.append((row_id, " · ".join(str(part) for part in parts if part not in (None, ""))))
+        return labelled
+
+    def _visible_titles(self, sheet: Sheet, ids, actor) -> dict[int, str]:
+        ids = [i for i in set(ids) if i is not None]
+        if not ids:
+            return {}
         clause = self.visible_clause(sheet, actor) or ("1", [])
-        return list(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
-                                      f"WHERE deleted_at IS NULL AND {clause[0]} ORDER BY id DESC LIMIT ?",
-                                      [*clause[1], limit]))
+        marks = ", ".join("?" for _ in ids)
+        return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
+                                      f"WHERE id IN ({marks}) AND {clause[0]}", [*ids, *clause[1]]))
 
     def is_empty(self) -> bool:
         """True when no user exists yet: the app then asks for the first administrator."""

@@ -131,3 +131,44 @@ def test_finance_and_admin_neither_see_nor_open_the_club(club_db, username):
         at = open_page(at, path)
         assert [w.value for w in at.warning] == ["您的角色无权打开此页面。"]
         assert not at.dataframe and not at.title
+
+
+def test_a_manager_finds_an_old_archive_by_name_and_enrols_it(club_db):
+    old = one(club_db, "SELECT id FROM customers WHERE id NOT IN (SELECT customer FROM members) "
+                       "AND deleted_at IS NULL ORDER BY id LIMIT 1")
+    name = one(club_db, "SELECT name FROM customers WHERE id = ?", old)
+    newer = one(club_db, "SELECT count(*) FROM customers WHERE id > ? AND deleted_at IS NULL", old)
+    assert newer > 500                                                   # beyond the picker's old 500
+    at = open_page(login("demo-manager"), "members")
+    prefix = "members__new__0__customer"
+    picker = at.selectbox(key=prefix)
+    assert len(picker.options) == 200 and not any(o.startswith(name) for o in picker.options)   # newest only
+    assert at.text_input(key=f"{prefix}__find").label == "搜索客户档案"
+    at.text_input(key=f"{prefix}__find").input(name)
+    at = at.button(key=f"{prefix}__go").click().run()                    # 查找: nothing is saved by it
+    assert not at.exception and "客户：必填" not in texts(at)
+    offered = at.selectbox(key=prefix)
+    assert f"{name} · #{old}" in offered.options and len(offered.options) <= 50    # with its number (编号)
+    offered.set_value(old)                                               # chosen, then searching again
+    at.text_input(key=f"{prefix}__find").input("查无此名的客户")         # keeps the choice offered
+    at = at.button(key=f"{prefix}__go").click().run()
+    assert at.selectbox(key=prefix).value == old
+    assert "没有找到与“查无此名的客户”匹配的记录。" in texts(at)
+    at = [b for b in at.button if b.proto.form_id == "members__new__0" and b.label == "保存"][0].click().run()
+    assert not at.exception
+    number = one(club_db, "SELECT member_no FROM members WHERE customer = ?", old)
+    assert f"已创建：{number}" in texts(at)
+
+
+def test_the_members_grid_finds_a_member_by_the_customer_s_name(club_db):
+    staff_id = one(club_db, "SELECT id FROM kefu_users WHERE username = 'demo-staff'")
+    member_id = one(club_db, "SELECT m.id FROM members m JOIN customers c ON c.id = m.customer WHERE c.owner = ? "
+                             "AND m.deleted_at IS NULL ORDER BY m.id LIMIT 1", staff_id)
+    member_no = one(club_db, "SELECT member_no FROM members WHERE id = ?", member_id)
+    name = one(club_db, "SELECT c.name FROM members m JOIN customers c ON c.id = m.customer WHERE m.id = ?", member_id)
+    at = open_page(login("demo-staff"), "members")
+    at.text_input(key="members__list__search").input(name[:2]).run()    # two characters of the name
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert member_no in set(shown["会员编号"]) and "会员编号、客户、备注" in at.text_input(
+        key="members__list__search").placeholder

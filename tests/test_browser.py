@@ -299,6 +299,8 @@ def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, ch
     assert page.locator("[data-testid='stDataFrame']").count() == 0
     assert page.get_by_label("用户名").count() == 0
     assert page.locator("[data-testid='stRadio']").count() == 3
+    for chrome in ("stHeader", "stToolbar", "stMainMenu", "stAppDeployButton"):   # no menu, settings, print
+        expect(page.locator(f"[data-testid='{chrome}']")).to_be_hidden()
     answered = ("SELECT count(*) FROM surveys WHERE channel = 'kiosk' AND service = 5 AND price = 4 AND overall = 3 "
                 "AND taken_by IS NULL")
     before = query(server.db, answered)[0][0]
@@ -314,4 +316,6 @@ def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, ch
     assert page.get_by_text("Page not found").count() == 0
     page.goto(f"{server.url}/customers")                                    # without the token: the login
     page.get_by_role("button", name="登录").wait_for(timeout=20000)
+    expect(page.locator("[data-testid='stMainMenu']")).to_be_visible()       # the staff app keeps its menu
     kiosk.close()
+

@@ -1,9 +1,11 @@
-"""python -m kefu: init, seed, export as a role, user add."""
+"""python -m kefu: init, seed, export as a role, user add, check (sheets, settings and rule files)."""
 import csv
 import io
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +71,44 @@ def test_unknown_sheet_and_bad_date(tmp_path):
     assert b"unknown sheet" in kefu("export", "nothing", db=db).stderr
     bad = kefu("export", "visitors", "--role", "manager", "--from", "2026-13-45", db=db)
     assert bad.returncode == 1 and b"month must be in 1..12" in bad.stderr
+
+
+def broken_copy(tmp_path, name: str, change) -> Path:
+    """A copy of rules/ with one file changed by change(text) -> text."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for path in (ROOT / "rules").glob("*.toml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    target = folder / name
+    changed = change(target.read_text(encoding="utf-8"))
+    assert changed != target.read_text(encoding="utf-8")
+    target.write_text(changed, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name, change, named", [
+    ("club.toml", lambda text: text.replace("points = 2000", "points = -5", 1),
+     "club.toml: tiers[2] (gold).points must be a whole number of points, 0 or more, not -5"),
+    ("club.toml", lambda text: text.replace("[[tiers]]", "[[levels]]"), "club.toml: missing key tiers"),
+    ("club.toml", lambda text: text.replace('value = "diamond"', 'value = "ruby"'),
+     "club.toml: tiers (gold, platinum, ruby, silver) must be the tier choices of schema/members.toml"),
+    ("club_surveys.toml", lambda text: text.replace("threshold = 3.5", "threshold = 9", 1),
+     "club_surveys.toml: threshold must be a number from 1 to 5, not 9"),
+    ("workflow.toml", lambda text: text.replace("per_staff = 3", "per_staff = 0", 1),
+     "workflow.toml: spot_check.per_staff must be a whole number of at least 1"),
+    ("incentives.toml", lambda text: text + "\n[fines\n", "incentives.toml: "),
+])
+def test_check_reads_every_rule_file_and_names_the_file_and_key(tmp_path, name, change, named):
+    folder = broken_copy(tmp_path, name, change)
+    result = subprocess.run([sys.executable, "-m", "kefu", "check", "--rules", str(folder)], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stdout                # that file, once
+    assert lines[0].startswith(str(folder / name)) and named in lines[0]
+
+
+def test_check_passes_on_the_shipped_rule_files():
+    result = subprocess.run([sys.executable, "-m", "kefu", "check"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert "rule files in" in result.stdout and "club.toml" in result.stdout and "sla.toml" in result.stdout

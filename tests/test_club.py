@@ -10,7 +10,7 @@ from kefu import auth, club, config
 from kefu.errors import KefuError, NotFound, PermissionDenied
 from kefu.rules import RulesError
 from kefu.sheets import ValidationError, load_sheets, parse_sheet
-from kefu.store import Store
+from kefu.store import Query, Store
 
 
 def count(store, table) -> int:
@@ -391,3 +391,38 @@ def test_the_demo_club_is_the_same_every_time_and_never_below_zero(tmp_path):
         assert {"birthday", "renewal"} <= occasions                  # the coming week has something to greet
         db.close()
     assert made[0] == made[1]
+
+
+def test_members_are_found_by_their_customers_name_pinyin_and_code(store, people, make_user):
+    staff, manager = people["staff"], people["manager"]
+    other = make_user("staff")
+    hotel = member(store, staff, name="海棠湾酒店")
+    resort = member(store, other, name="三亚湾度假村")
+    plain = member(store, staff, name="椰梦长廊", notes="海棠湾分店的会员")
+
+    def found(who, text):
+        return {row["id"] for row in store.query("members", who, Query(search=text)).rows}
+
+    assert found(manager, "海棠湾酒店") == {hotel}                     # trigram over the customer's name
+    assert found(manager, "海棠") == {hotel, plain}                    # two characters: the member's notes too
+    assert found(manager, "酒店") == {hotel}
+    assert found(manager, "haitang") == found(manager, "htw") == {hotel}   # pinyin, as for customers
+    assert found(manager, "KH000002") == {resort}                      # the customer's code
+    assert found(manager, "HY000001 海棠") == {hotel}                  # every term must match somewhere
+    assert found(manager, "HY000002 海棠") == set()
+    assert found(manager, "湾") == {hotel, resort, plain}
+    assert found(staff, "湾") == {hotel, plain}                        # never a member of another's archive
+    assert found(other, "海棠湾酒店") == set() and found(other, "三亚") == {resort}
+    assert store.sheet("members").search == ["member_no", "notes"]     # the customer is searched in its own index
+    assert store.sheet("members").search_refs == ["customer"]
+
+
+def test_a_member_is_named_with_its_customer_only_for_those_who_may_see_the_archive(store, people, make_user):
+    staff, manager, other = people["staff"], people["manager"], make_user("staff")
+    mine = member(store, staff, name="海棠湾酒店")
+    theirs = member(store, other, name="三亚湾度假村")
+    assert store.ref_labels("members", [mine, theirs], staff) == {mine: "HY000001 · 海棠湾酒店", theirs: "HY000002"}
+    assert store.ref_labels("members", [mine, theirs], manager) == {mine: "HY000001 · 海棠湾酒店",
+                                                                   theirs: "HY000002 · 三亚湾度假村"}
+    assert store.ref_options("members", staff) == [(mine, "HY000001 · 海棠湾酒店")]        # a picker: hers only
+    assert store.ref_options("members", manager, query="三亚") == [(theirs, "HY000002 · 三亚湾度假村")]

@@ -154,3 +154,18 @@ def test_indexes_are_made_for_declared_column_groups(store):
     plan = " ".join(r[3] for r in store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT count(*) FROM tickets WHERE created_at >= '2026-11-01' AND created_at < '2026-12-01'"))
     assert "idx_tickets__created_at" in plan
+
+
+def test_search_may_name_a_ref_whose_sheet_has_a_search_of_its_own(tmp_path):
+    ref = '[[fields]]\nname = "topic"\ntype = "ref"\nsheet = "topics"\nlabel = { en = "Topic", zh = "主题" }\n'
+    topics = HEAD.replace('"notes"', '"topics"').replace("Notes", "Topics").replace("笔记", "主题") + GOOD_FIELD
+    write(tmp_path, topics, "topics")
+    problems = problems_for(tmp_path, 'search = ["title", "topic"]\n' + HEAD + GOOD_FIELD + ref)
+    assert problems == ["schema/notes.toml: search names ref field 'topic' but sheet 'topics' has no search of "
+                        "its own".replace("schema", tmp_path.name)]
+    write(tmp_path, 'search = ["title"]\n' + topics, "topics")
+    notes = load_sheets(tmp_path)["notes"]
+    assert (notes.search, notes.search_refs, notes.searched) == (["title"], ["topic"], ["title", "topic"])
+    when = '[[fields]]\nname = "due"\ntype = "date"\nlabel = { en = "Due", zh = "到期" }\n'
+    assert any("search field 'due' is not text (or a ref" in p
+               for p in problems_for(tmp_path, 'search = ["due"]\n' + HEAD + GOOD_FIELD + when))

@@ -272,3 +272,26 @@ def test_money_is_exact_in_integer_fen(money_store):
     total = money_store.conn.execute("SELECT sum(amount) FROM fees").fetchone()[0]
     assert total == (10 + 20 + 10 + 1999) * 250
     assert money_store.conn.execute("SELECT typeof(amount) FROM fees LIMIT 1").fetchone()[0] == "integer"
+
+
+def archive(owner, n: int, name: str) -> dict:
+    return {"code": f"KH{n:06d}", "name": name, "kind": "company", "credit_rating": "A", "owner": owner.id}
+
+
+def test_a_ref_picker_finds_an_old_record_by_search_and_never_offers_an_invisible_one(store, make_user):
+    keeper, other, manager, gm = (make_user(r) for r in ("staff", "staff", "manager", "gm"))
+    old = store.insert("customers", archive(keeper, 1, "雨林木风计算机信息有限公司"), keeper)
+    theirs = store.insert("customers", archive(other, 2, "雨林木风物业管理有限公司"), other)
+    store.insert_many("customers", [archive(keeper, n, f"海棠湾第{n}酒店") for n in range(3, 603)], auth.SYSTEM)
+    assert old not in dict(store.ref_options("customers", manager))              # older than the newest 500
+    for query in ("雨林木风计算机", "雨林", "ylmf", "yulinmufeng", "KH000001"):
+        assert old in dict(store.ref_options("customers", manager, query=query)), query
+    newest_match = store.ref_options("customers", manager, query="雨林木风", limit=1)
+    assert newest_match == [(theirs, "雨林木风物业管理有限公司")]
+    assert [i for i, _ in store.ref_options("customers", keeper, query="雨林")] == [old]       # not the other's
+    assert [i for i, _ in store.ref_options("customers", other, query="雨林")] == [theirs]
+    assert store.ref_options("customers", other, query="计算机") == []
+    store.grant("customers", old, other.id, gm, until="2999-12-31")
+    assert [i for i, _ in store.ref_options("customers", other, query="雨林")] == [theirs, old]  # granted: as before
+    store.delete("customers", theirs, manager)
+    assert [i for i, _ in store.ref_options("customers", other, query="雨林")] == [old]

@@ -12,6 +12,14 @@ from kefu.ui import context, session
 from kefu.ui.widgets import error_list
 
 TOKEN_PARAM = "kiosk"
+# The kiosk is a public screen: no Streamlit header, toolbar, main menu (settings, print, ...) or deploy
+# button. The staff app keeps its own (this page alone draws the style).
+KIOSK_STYLE = """<style>
+header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stMainMenu"],
+[data-testid="stDecoration"], [data-testid="stAppDeployButton"], [data-testid="stStatusWidget"] {
+    display: none !important;
+}
+</style>"""
 
 
 def identity(store) -> auth.User | None:
@@ -26,6 +34,7 @@ def identity(store) -> auth.User | None:
 
 
 def render(store, kiosk: auth.User) -> None:
+    st.html(KIOSK_STYLE)
     lang = context.lang()
     sheet = store.sheet(surveys.SHEET)
     st.title(t("kiosk.title", lang))

@@ -57,7 +57,7 @@ def render() -> None:
         average = found["questions"][question]["average"]
         column.metric(sheet.by_name[question].label_in(lang), f"{average:.2f}",
                       delta=tr("sv.below", threshold=threshold) if average <= threshold else None,
-                      delta_color="inverse")
+                      delta_color="red", delta_arrow="down")         # below the mark: a red arrow down
     charts = st.columns(len(surveys.QUESTIONS))
     for column, question in zip(charts, surveys.QUESTIONS):
         spread = found["questions"][question]["distribution"]

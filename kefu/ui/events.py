@@ -28,7 +28,7 @@ def signups_panel(store, actor, lang: str, event_id: int, *, key: str) -> None:
             st.caption(t("ev.none", lang))
             return
         status = sheet.by_name["status"]
-        titles = store.titles("members", {r["member"] for r in rows})
+        titles = store.ref_labels("members", {r["member"] for r in rows}, actor)   # HY000123 · 海棠湾酒店
         may_update = auth.can(actor, sheet, "update")
         for row in rows:
             line, first, second = st.columns([4, 1, 1], vertical_alignment="center")
@@ -45,7 +45,9 @@ def signups_panel(store, actor, lang: str, event_id: int, *, key: str) -> None:
 
 
 def _sign_up_form(store, actor, lang: str, event_id: int, sheet, key: str) -> None:
-    with st.form(f"{key}__signup_{event_id}", border=False):
+    # enter_to_submit=False as in every form of the app: else the member search shows Streamlit's own
+    # English "Press Enter to submit form"
+    with st.form(f"{key}__signup_{event_id}", border=False, enter_to_submit=False):
         chosen = field_input(sheet.by_name["member"], None, key=f"{key}__member_{event_id}", lang=lang,
                              store=store, actor=actor)
         go = st.form_submit_button(t("ev.sign_up", lang), type="primary")

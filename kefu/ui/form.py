@@ -63,7 +63,7 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
                 position += 1
             with target:
                 entered[field.name] = field_input(field, initial[field.name], key=f"{form_key}__{field.name}",
-                                                  lang=lang, store=store, actor=actor,
+                                                  lang=lang, store=store, actor=actor, in_form=not live,
                                                   disabled=not editable(sheet, actor, field, creating))
                 slots[field.name] = st.empty()
         label = submit_label or t("sheet.save", lang)

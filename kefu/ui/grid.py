@@ -20,16 +20,21 @@ from kefu.store import Query, Store
 def filter_bar(store: Store, sheet: Sheet, lang: str, key: str) -> Query:
     """Search box and one filter per declared filter field; returns the query they describe."""
     query = Query(page_size=sheet.page_size)
-    searchable = [sheet.by_name[n].label_in(lang) for n in sheet.search]
+    searchable = [sheet.by_name[n].label_in(lang) for n in sheet.searched]
     shown = [n for n in sheet.filters if n in sheet.by_name]
-    columns = st.columns([2] + [1] * len(shown)) if shown else [st.container()]
-    if sheet.search:
-        with columns[0]:
+    if not shown:
+        search_column, filter_columns = st.container(), []
+    elif searchable:
+        search_column, *filter_columns = st.columns([2] + [1] * len(shown))
+    else:                             # no search box: the filters start at the left, the same width as beside one
+        *filter_columns, search_column = st.columns([1] * len(shown) + [2])
+    if searchable:
+        with search_column:
             query.search = st.text_input(t("sheet.search", lang), key=f"{key}__search", icon=":material/search:",
                                          placeholder="、".join(searchable) if lang == "zh" else ", ".join(searchable),
                                          help=t("sheet.search_help", lang, fields=", ".join(searchable)),
                                          max_chars=200)
-    for column, name in zip(columns[1:] if shown else [], shown):
+    for column, name in zip(filter_columns, shown):
         field = sheet.by_name[name]
         with column:
             value = _filter_input(store, field, lang, f"{key}__f_{name}")

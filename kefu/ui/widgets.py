@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date, datetime
 
 import streamlit as st
@@ -9,6 +10,9 @@ import streamlit as st
 from kefu.i18n import t
 from kefu.sheets import Field
 from kefu.store import Store
+
+REF_PICK_LIMIT = 200     # a referenced sheet with more records than this (that the user may see) gets a search
+REF_MATCHES = 50         # the matches of a search offered at once, newest first
 
 
 def widget_value(field: Field, stored, store: Store):
@@ -29,8 +33,10 @@ def widget_value(field: Field, stored, store: Store):
     return stored
 
 
-def field_input(field: Field, value, *, key: str, lang: str, store: Store, disabled: bool = False, actor=None):
-    """Draw the input for field, prefilled with value (a widget value); returns what the user entered."""
+def field_input(field: Field, value, *, key: str, lang: str, store: Store, disabled: bool = False, actor=None,
+                in_form: bool = True):
+    """Draw the input for field, prefilled with value (a widget value); returns what the user entered.
+    in_form: drawn inside an st.form (a ref field's search then has its own submit button)."""
     label = field.label_in(lang) + (" *" if field.required else "")
     help_text = field.help_in(lang)
     kind = field.type_name
@@ -64,9 +70,11 @@ def field_input(field: Field, value, *, key: str, lang: str, store: Store, disab
         options = [1, 2, 3, 4, 5]
         index = options.index(value) if value in options else None
         return st.selectbox(label, options, index=index, format_func=lambda v: "★" * v, placeholder="", **common)
-    if kind in ("user", "ref"):
-        pairs = store.active_users() if kind == "user" else store.ref_options(field.ref_sheet, actor)
-        names = dict(pairs)
+    if kind == "ref":
+        return ref_input(field, value, label=label, key=key, lang=lang, store=store, actor=actor, in_form=in_form,
+                         **{k: v for k, v in common.items() if k != "key"})
+    if kind == "user":
+        names = dict(store.active_users())
         if value is not None and value not in names:
             names[value] = f"#{value}"
         options = list(names)
@@ -74,6 +82,55 @@ def field_input(field: Field, value, *, key: str, lang: str, store: Store, disab
         return st.selectbox(label, options, index=index, format_func=lambda v: names.get(v, f"#{v}"),
                             placeholder="", **common)
     raise ValueError(f"no widget for field type {kind}")  # sheets.py refuses unknown types at start-up
+
+
+def ref_input(field: Field, value, *, label: str, key: str, lang: str, store: Store, actor, in_form: bool,
+              help=None, disabled: bool = False):
+    """The choice of a referenced record. A small sheet: every record the actor may see. A big one (more
+    than REF_PICK_LIMIT): a search field above the list, which then offers the records the referenced
+    sheet's own search finds among those the actor may see; the value chosen stays offered."""
+    newest = store.ref_options(field.ref_sheet, actor, limit=REF_PICK_LIMIT + 1)
+    query, pairs, big = "", newest[:REF_PICK_LIMIT], len(newest) > REF_PICK_LIMIT
+    if big and not disabled:
+        query = _ref_search(store.sheet(field.ref_sheet), key=key, lang=lang, in_form=in_form)
+        if query:
+            pairs = store.ref_options(field.ref_sheet, actor, limit=REF_MATCHES, query=query)
+    names = dict(pairs)
+    kept = [v for v in (value, st.session_state.get(key)) if v is not None and v not in names]
+    labels = store.ref_labels(field.ref_sheet, kept, actor)
+    for chosen in kept:
+        names[chosen] = labels.get(chosen, f"#{chosen}")
+    # Namesakes are told apart by their number (the grid's 编号). Over a big sheet whose titles may repeat,
+    # every option carries it: the browser keeps a choice by its text, which must not change when another
+    # search brings a namesake.
+    target = store.sheet(field.ref_sheet)
+    numbered = big and not target.by_name[target.title].unique
+    seen = Counter(names.values())
+    names = {v: f"{label} · #{v}" if numbered or seen[label] > 1 else label for v, label in names.items()}
+    options = list(names)
+    index = options.index(value) if value in options else None
+    picked = st.selectbox(label, options, index=index, format_func=lambda v: names.get(v, f"#{v}"), placeholder="",
+                          key=key, help=help, disabled=disabled)
+    if query and not pairs:
+        st.caption(t("ref.no_match", lang, query=query))
+    elif query and len(pairs) >= REF_MATCHES:
+        st.caption(t("ref.more_matches", lang, count=REF_MATCHES))
+    return picked
+
+
+def _ref_search(target, *, key: str, lang: str, in_form: bool) -> str:
+    """The search field of a big referenced sheet (in a form, with its own Find button: a form sends
+    what is typed only when one of its buttons is pressed)."""
+    fields = ("、" if lang == "zh" else ", ").join(target.by_name[n].label_in(lang) for n in target.searched)
+    help_text = t("ref.search_help", lang, fields=fields) + (t("ref.search_pinyin", lang) if target.pinyin else "")
+    options = dict(key=f"{key}__find", max_chars=200, icon=":material/search:", placeholder=fields, help=help_text)
+    label = t("ref.search", lang, sheet=target.label_in(lang))
+    if not in_form:
+        return st.text_input(label, **options).strip()
+    box, go = st.columns([4, 1], vertical_alignment="bottom")
+    query = box.text_input(label, **options)
+    go.form_submit_button(t("ref.find", lang), key=f"{key}__go", width="stretch")
+    return query.strip()
 
 
 def error_list(title: str, messages: list[str]) -> None:
