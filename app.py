@@ -3,7 +3,8 @@ import streamlit as st
 
 from kefu import auth
 from kefu.ui import context, session
-from views import access_log, account, customers, events, home, members, reports, sheet, tickets, users, visitors
+from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
+from views import visitors
 from views import kiosk, surveys
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
@@ -11,7 +12,7 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
-OTHER_PATHS = ("reports", "survey_results", "access_log", "users", "account")
+OTHER_PATHS = ("dashboard", "reports", "survey_results", "access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -48,9 +49,12 @@ def navigation(store, user: auth.User) -> st.navigation:
     registers.sort(key=lambda p: list(CUSTOM_SCREENS).index(p.url_path) if p.url_path in CUSTOM_SCREENS else 99)
     if registers:
         pages[tr("nav.registers")] = registers
+    if auth.can_view(user, "dashboard"):
+        pages.setdefault(tr("rp.nav_section"), []).append(
+            st.Page(dashboard.render, title=tr("nav.dashboard"), icon=":material/monitoring:", url_path="dashboard"))
     if auth.can_view(user, "reports"):
-        pages[tr("rp.nav_section")] = [st.Page(reports.render, title=tr("nav.reports"), icon=":material/bar_chart:",
-                                               url_path="reports")]
+        pages.setdefault(tr("rp.nav_section"), []).append(
+            st.Page(reports.render, title=tr("nav.reports"), icon=":material/bar_chart:", url_path="reports"))
     if auth.can_view(user, "survey_results"):
         pages.setdefault(tr("rp.nav_section"), []).append(
             st.Page(surveys.render, title=tr("sv.nav"), icon=":material/sentiment_satisfied:",

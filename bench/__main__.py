@@ -56,12 +56,14 @@ def main() -> None:
     print(f"file {store.path.stat().st_size / 2**20:,.0f} MiB, {count(store, 'kefu_audit'):,} audit rows")
     if tickets_only:
         ticket_log(store)
+        dashboard(store)
         store.close()
         if not os.environ.get("BENCH_KEEP") and not reuse:
             shutil.rmtree(folder)
         return
     archives(store)
     ticket_log(store)
+    dashboard(store)
     total = count(store, "visitors")
 
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager'").fetchone()[0])
@@ -172,6 +174,56 @@ def ticket_log(store: Store) -> None:
         ms = median_ms(lambda: reports.ticket_report(store, manager, start, end, name=name), 5)
         print(f"monthly {name} report for {start:%Y-%m} (one pass over the month's tickets): median {ms:.0f} ms "
               f"({report.total:,} of {total:,} tickets)")
+
+
+def dashboard(store: Store) -> None:
+    """The manager's morning: the default dashboard (this month against last, the 12-month weekly trend,
+    the quarter's ranking) from kefu.kpi, uncached and cached, against the naive pandas way."""
+    import multiprocessing
+    import resource
+    from datetime import datetime
+
+    from bench import naive
+    from kefu import kpi
+    kpi.prepare(store)
+    counts = {name: count(store, name) for name in ("tickets", "customers", "visitors", "members", "surveys")}
+    print("dashboard over " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
+    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'")
+                            .fetchone()[0])
+    rules = kpi.load_rules()
+    today = datetime.now(store.settings.tz).date()
+    year, quarter = kpi.quarter_of(today)
+    parts = {
+        "overview cards, this month vs last": lambda: kpi.overview(store, manager, "month", today, rules=rules),
+        f"ticket trend, {rules.trend_months} months by week and kind": lambda: kpi.trend(store, manager, today, rules=rules),
+        f"staff ranking {year} Q{quarter}": lambda: kpi.staff_ranking(store, manager, year, quarter, rules=rules),
+    }
+
+    def uncached(action):
+        def run():
+            kpi.CACHE.clear()
+            action()
+        return run
+    total = 0.0
+    for name, action in parts.items():
+        ms = median_ms(uncached(action), 9)
+        total += ms
+        print(f"dashboard {name}: median {ms:.1f} ms")
+    everything = median_ms(uncached(lambda: [action() for action in parts.values()]), 9)
+    print(f"dashboard default view, all queries, uncached: median {everything:.1f} ms (parts add up to {total:.1f} ms)")
+    idle = median_ms(lambda: [action() for action in parts.values()], 50)
+    print(f"dashboard refresh with no new data (cached per data version): median {idle:.2f} ms")
+    month = kpi.period("month", today)
+    args = (str(store.path), month, kpi.previous("month", *month), naive.weeks_back(today, rules.trend_months),
+            kpi.quarter_bounds(year, quarter))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        figures, naive_ms, naive_kib = pool.apply(naive.timed, (args,))
+    ours = kpi.overview(store, manager, "month", today, rules=rules).current.tickets
+    print(f"naive way (pandas reads the five tables, then groups): {naive_ms:,.0f} ms, peak {naive_kib / 1024:,.0f} MiB "
+          f"in its own process; kefu.kpi is {naive_ms / everything:,.0f} times faster "
+          f"(this month's tickets: naive {figures['tickets']:,}, kpi {ours:,})")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"benchmark process peak memory: {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

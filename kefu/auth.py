@@ -32,6 +32,7 @@ VIEW_ROLES = {
     "users": {"admin"},
     "access_log": {"manager", "gm"},
     "reports": {"supervisor", "manager", "gm"},
+    "dashboard": {"staff", "supervisor", "manager", "gm"},
     "survey_results": {"supervisor", "manager", "gm"},
 }
 

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from kefu import auth, config
+from kefu import auth, config, kpi
 from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes
 from kefu.rules import RulesError, read_rules
@@ -23,6 +23,8 @@ def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
     if migrate:
         for step in store.migrate():
             print(f"migrate: {step}", file=sys.stderr)
+        for index in kpi.prepare(store):
+            print(f"migrate: created index {index}", file=sys.stderr)
     return store
 
 
@@ -60,6 +62,7 @@ def check_rules(directory: Path, sheets: dict | None, settings: config.Settings 
         "club.toml": lambda path: club.load_rules(path, tier_choices=tiers),
         "club_surveys.toml": surveys.load_rules,
         "incentives.toml": read_rules,              # read by kefu/tickets.py key by key: parsed only
+        "kpi.toml": kpi.load_rules,
     }
     names = sorted(set(loaders) | {path.name for path in directory.glob("*.toml")})
     problems = []

@@ -165,6 +165,36 @@ def _pauses(store: Store, ticket_id: int, flow: Workflow, now: datetime) -> list
     return pauses
 
 
+def working_hours(sla: SlaRules, start: datetime, end: datetime) -> float:
+    """Working hours from start to end on the office calendar (rules/sla.toml), to the hundredth: what a
+    ticket records as its response and resolution time, so that dashboards average them in SQL."""
+    return round(sla.calendar.between(start, end).total_seconds() / 3600, 2)
+
+
+def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
+    """Working hours for tickets responded to or resolved before the hours were recorded (a database
+    from an earlier version). Returns how many tickets were filled; runs once per database."""
+    if store.conn.execute("SELECT 1 FROM kefu_meta WHERE key = 'backfill:ticket_hours'").fetchone():
+        return 0
+    from kefu.reports import WorkingClock           # the same hours as working_hours, in constant time each
+    sla = sla or load_rules(tz=store.settings.tz)
+    clock = WorkingClock(sla.calendar)
+    filled = 0
+    with store.transaction():
+        rows = store.conn.execute(
+            "SELECT id, created_at, responded_at, resolved_at FROM tickets WHERE "
+            "(responded_at IS NOT NULL AND response_hours IS NULL) OR "
+            "(resolved_at IS NOT NULL AND resolution_hours IS NULL)").fetchall()
+        for ticket_id, created, responded, resolved in rows:
+            store.conn.execute(
+                "UPDATE tickets SET response_hours = ?, resolution_hours = ? WHERE id = ?",
+                (round(clock.hours(created, responded), 2) if responded else None,
+                 round(clock.hours(created, resolved), 2) if resolved else None, ticket_id))
+            filled += 1
+        store.conn.execute("INSERT INTO kefu_meta (key, value) VALUES ('backfill:ticket_hours', ?)", (store.now(),))
+    return filled
+
+
 def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", expected_version: int | None = None,
          assignee: int | None = None, values: dict | None = None, flow: Workflow | None = None,
          sla: SlaRules | None = None, lang: str = "zh") -> dict:
@@ -188,18 +218,21 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
         changes = {"state": transition.target, **{need: values[need] for need in transition.needs}}
         if "satisfaction" in transition.needs:
             changes["follow_up_note"] = comment or None
+        created = datetime.fromisoformat(ticket["created_at"])
         if transition.target == "in_progress" and not ticket["responded_at"]:
-            changes["responded_at"] = stamp
+            sla = sla or load_rules(tz=store.settings.tz)
+            changes.update(responded_at=stamp, response_hours=working_hours(sla, created, now))
         if transition.target in ("awaiting_approval", "awaiting_manager") and not ticket["resolved_at"]:
-            changes["resolved_at"] = stamp
+            sla = sla or load_rules(tz=store.settings.tz)
+            changes.update(resolved_at=stamp, resolution_hours=working_hours(sla, created, now))
         if transition.target == "closed":
             changes["closed_at"] = stamp
         if transition.target == "in_progress" and ticket["state"] not in flow.paused_states:
-            changes.update(resolved_at=None, closed_at=None)     # sent back or reopened: not resolved after all
+            # sent back or reopened: not resolved after all
+            changes.update(resolved_at=None, resolution_hours=None, closed_at=None)
         if ticket["state"] in flow.paused_states and transition.target not in flow.paused_states:
             sla = sla or load_rules(tz=store.settings.tz)
             target = sla.target(ticket["kind"], ticket["severity"])
-            created = datetime.fromisoformat(ticket["created_at"])
             changes["resolution_due"] = sla.calendar.due(created, target.resolution,
                                                          _pauses(store, ticket_id, flow, now)).isoformat()
         updated = store.update(SHEET, ticket_id, changes, actor, expected_version=ticket["version"],

@@ -3,6 +3,7 @@ merchants (some expired), and birthdays, anniversaries and renewals in the comin
 has something to show. Deterministic for a given rng, fake and now."""
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 
 from kefu import auth, club
@@ -103,3 +104,29 @@ def seed_club(store: Store, rng, fake, people_ids: list[int], now: datetime) -> 
                          "contact": fake.name(), "phone": fake.phone_number()})
     store.insert_many("partners", partners, auth.SYSTEM)
     return {"members": len(ids), "points": points, "partners": len(partners)}
+
+
+def scale_members(store: Store, members: int, *, batch: int = 5000) -> dict:
+    """Add `members` more members on archives that are not members yet (benchmarks: `seed --scale`),
+    joined over the past six years, tiers spread as a club grows."""
+    rng = random.Random(members)
+    today = datetime.now(store.settings.tz).date()
+    rules = club.rules_for(store)
+    tiers = [t.value for t in rules.tiers]
+    start = store.conn.execute(f"SELECT coalesce(max(CAST(substr(member_no, {len(rules.member_prefix) + 1}) AS INTEGER)), 0) "
+                               f"FROM members").fetchone()[0]
+    free = [r[0] for r in store.conn.execute(
+        "SELECT id FROM customers WHERE deleted_at IS NULL AND id NOT IN (SELECT customer FROM members) "
+        "ORDER BY id DESC LIMIT ?", (members,))]
+    done = 0
+    while done < len(free):
+        rows = []
+        for customer_id in free[done:done + batch]:
+            joined = today - timedelta(days=rng.randint(1, 6 * 365))
+            rows.append({"member_no": f"{rules.member_prefix}{start + done + len(rows) + 1:06d}",
+                         "customer": customer_id, "tier": rng.choices(tiers, weights=[60, 25, 10, 5][:len(tiers)])[0],
+                         "status": rng.choices(["active", "lapsed", "cancelled"], weights=[85, 10, 5])[0],
+                         "joined_on": joined, "birthday": _birthday(rng) if rng.random() < 0.8 else None})
+        store.insert_many("members", rows, auth.SYSTEM)
+        done += len(rows)
+    return {"members": done}

@@ -25,7 +25,7 @@ from kefu.sla import is_working_day, load_rules
 from kefu.store import Store
 from kefu.tickets import escalation_rules, fault_fine_fen, needs_escalation, spot_sample, week_of
 from kefu.workflow import load_workflow
-from seed.club import seed_club
+from seed.club import scale_members, seed_club
 from seed.events import seed_events
 
 SEED = 20261122
@@ -74,9 +74,37 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     counts.update(seed_tickets(store, rng, fake, now))
     counts.update(seed_club(store, rng, fake, staff_ids, now))        # demo-staff first: her care list
     counts.update(seed_events(store, rng, fake, staff_ids, now))
+    counts.update(seed_reviews(store, rng, staff_ids, now))
     with store.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('demo_now', ?)", (now.isoformat(),))
     return counts
+
+
+TEAMS = ("intake", "complaints", "relations")
+REVIEW_NOTES = [None, None, "服务态度好，回访及时。", "报表偶有延迟，需加强。", "流程执行规范。", "技能考核优秀。"]
+
+
+def seed_reviews(store: Store, rng, staff_ids: list[int], now: datetime) -> dict:
+    """Staff in three teams, and the manager's quarterly review scores of the last four quarters (the
+    current one not yet reviewed), for the dashboard's rankings."""
+    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager' "
+                                                      "ORDER BY id LIMIT 1").fetchone()[0])
+    teams = [{"staff": uid, "team": TEAMS[n % len(TEAMS)]} for n, uid in enumerate(staff_ids)]
+    store.insert_many("staff_teams", teams, manager)
+    quarter = now.year * 4 + (now.month - 1) // 3
+    reviews = []
+    for back in range(1, 5):
+        year, number = divmod(quarter - back, 4)
+        for uid in staff_ids:
+            talent = 70 + (uid * 37 % 23)                       # the same person scores alike each quarter
+            reviews.append({"staff": uid, "year": year, "quarter": str(number + 1),
+                            "skill_pass_rate": min(100, talent + rng.randint(-5, 8)),
+                            "process_improvement": min(100, talent + rng.randint(-10, 10)),
+                            "internal_satisfaction": min(100, 75 + rng.randint(-10, 20)),
+                            "report_timeliness": min(100, 80 + rng.randint(-15, 20)),
+                            "note": rng.choice(REVIEW_NOTES)})
+    store.insert_many("kpi_reviews", reviews, manager)
+    return {"staff_teams": len(teams), "kpi_reviews": len(reviews)}
 
 
 def _visit(store, rng, fake, hosts, day, now) -> dict:
@@ -143,10 +171,12 @@ def _roster(staff_ids, first, last) -> list[dict]:
 def scale(store: Store, size: int, *, batch: int = 5000) -> dict:
     """Bulk data for benchmarks, proportioned as `seed --scale 1000000` is meant: `size` tickets over the
     past three years (each with its intake and latest step as events: 2 x size events at most), size/5
-    customers with 10 transactions each (2 x size), and 0.3 x size visits. So 1,000,000 gives 1,000,000
-    tickets, 200,000 customers with 2,000,000 transactions, and 300,000 visits."""
+    customers with 10 transactions each (2 x size), size/20 members on them, and 0.3 x size visits. So
+    1,000,000 gives 1,000,000 tickets, 200,000 customers with 2,000,000 transactions, 50,000 members and
+    300,000 visits."""
     counts = scale_visitors(store, int(size * 0.3), batch=batch)
     counts.update(scale_archives(store, max(1, size // 5), batch=batch))
+    counts.update(scale_members(store, max(1, size // 20), batch=batch))
     counts.update(scale_tickets(store, size, batch=batch))
     return counts
 
@@ -844,6 +874,9 @@ class _TicketMaker:
         for name in ("resolved_at", "closed_at"):
             if row.get(name) is None:
                 row.pop(name, None)
+        for name, hours in (("responded_at", "response_hours"), ("resolved_at", "resolution_hours")):
+            if row.get(name):                                     # working hours, as kefu.tickets.step records
+                row[hours] = round(max(0, clock.pos(row[name]) - clock.pos(created)) / 3600, 2)
         if self.brief and len(life.events) > 2:
             life.events, life.stamps = [life.events[0], life.events[-1]], [life.stamps[0], life.stamps[-1]]
         life.version, life.updated = max(1, version), last

@@ -20,8 +20,9 @@ NAVIGATION = {
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }
 
-for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners
-    NAVIGATION[_role] = NAVIGATION[_role] | {"members", "partners"}
+for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners,
+    NAVIGATION[_role] = NAVIGATION[_role] | {"members", "partners", "dashboard", "kpi_reviews", "staff_teams"}
+    # the dashboard (staff: their own figures), the quarterly reviews (staff: their own) and the teams
 
 
 def count(db, sql: str) -> int:
@@ -55,7 +56,7 @@ def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path
 def forced_view(view: str, user: auth.User) -> AppTest:
     """Run one view's render() for a user, as a stale session or a typed URL might reach it."""
     def script(view_name):
-        from views import access_log, account, customers, sheet, users, visitors  # noqa: F401
+        from views import access_log, account, customers, dashboard, sheet, users, visitors  # noqa: F401
         import views
         module = getattr(views, {"roster": "sheet"}.get(view_name, view_name))
         (module.screen_for("roster") if view_name == "roster" else module.render)()
@@ -68,7 +69,8 @@ def forced_view(view: str, user: auth.User) -> AppTest:
 @pytest.mark.parametrize("view, role", [("users", "staff"), ("users", "manager"), ("users", "finance"),
                                         ("visitors", "finance"), ("roster", "finance"), ("customers", "admin"),
                                         ("customers", "finance"), ("access_log", "staff"),
-                                        ("access_log", "supervisor"), ("account", None)])
+                                        ("access_log", "supervisor"), ("dashboard", "finance"),
+                                        ("dashboard", "admin"), ("account", None)])
 def test_forbidden_view_forced_open_shows_nothing(demo_db, view, role):
     user = None if role is None else auth.User(id=1, username="x", display_name="X", role=role)
     at = forced_view(view, user)

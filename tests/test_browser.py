@@ -319,3 +319,48 @@ def test_survey_kiosk_shows_the_survey_at_any_url_and_takes_an_answer(server, ch
     expect(page.locator("[data-testid='stMainMenu']")).to_be_visible()       # the staff app keeps its menu
     kiosk.close()
 
+
+def new_tickets_shown(page) -> int:
+    card = page.locator('[data-testid="stMetric"]').filter(has_text="新增工单")
+    return int(card.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
+
+
+def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(server, chromium):
+    desks = {}
+    for username in ("demo-manager", "demo-staff"):
+        context = chromium.new_context(viewport={"width": 1400, "height": 1400}, locale="zh-CN")
+        desks[username] = context.new_page()
+        log_in(desks[username], server.url, username)
+    manager, staff = desks["demo-manager"], desks["demo-staff"]
+    manager.goto(f"{server.url}/dashboard")
+    settle(manager)
+    every = manager.get_by_label("间隔（秒）")
+    every.fill("5")
+    every.press("Enter")
+    settle(manager)
+    manager.get_by_text("每 5 秒自动刷新").wait_for(timeout=20000)
+    shoot(manager, "dashboard")
+    before = new_tickets_shown(manager)
+
+    staff.goto(f"{server.url}/tickets")
+    settle(staff)
+    for label, option in (("渠道", "400 来电"), ("类型", "咨询"), ("分类", "收费账单")):
+        staff.get_by_role("combobox", name=label).click()
+        staff.get_by_role("option", name=option, exact=True).click()
+        settle(staff)
+    staff.get_by_label("来电号码").fill("13812340000")
+    staff.get_by_label("来电人").fill("钱先生")
+    staff.get_by_label("事由").fill("询问本月账单明细")
+    staff.get_by_role("button", name="登记工单").click()
+    staff.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
+
+    # no reload, no click on the manager's screen: the board refreshes itself within its interval
+    manager.wait_for_function(
+        """([before]) => {
+            const card = [...document.querySelectorAll('[data-testid="stMetric"]')]
+                .find(c => c.innerText.includes('新增工单'));
+            return card && parseInt(card.querySelector('[data-testid="stMetricValue"]').innerText.replace(/,/g, '')) === before + 1;
+        }""", arg=[before], timeout=15000)
+    assert new_tickets_shown(manager) == before + 1
+    for page in desks.values():
+        page.context.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kefu import auth, config
+from kefu import auth, config, kpi
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
@@ -16,6 +16,7 @@ from kefu.store import Store
 def _open_store(path: str, config_file: str, schema: str) -> Store:
     store = Store(path, load_sheets(Path(schema)), config.load(config_file))
     store.migrate()
+    kpi.prepare(store)
     return store
 
 
