@@ -287,13 +287,19 @@ def spot_check_panel(store, actor, lang: str, *, key: str) -> None:
         value_of = {v: k for k, v in labels.items()}
         saved = 0
         for row, (_, line) in zip(sample, edited.iterrows()):
-            if row["check"] or not line[cols["result"]]:
+            result, note = _cell(line[cols["result"]]), _cell(line[cols["note"]])
+            if row["check"] or result not in value_of:       # already checked, or left blank
                 continue
             try:
-                tickets.record_check(store, actor, row["id"], value_of[line[cols["result"]]], line[cols["note"]] or "")
+                tickets.record_check(store, actor, row["id"], value_of[result], note)
                 saved += 1
             except (ValidationError, KefuError) as exc:
                 _fail(exc, lang)
                 return
         st.toast(t("sc.saved", lang, count=saved), icon=":material/check:")
         st.rerun()
+
+
+def _cell(value) -> str:
+    """An edited grid cell as text: a blank cell comes back as None or NaN, depending on its column."""
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
