@@ -5,14 +5,14 @@ from kefu import auth
 from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
-from views import kiosk, surveys
+from views import incentives, kiosk, surveys
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
-OTHER_PATHS = ("dashboard", "reports", "survey_results", "access_log", "users", "account")
+OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -59,6 +59,9 @@ def navigation(store, user: auth.User) -> st.navigation:
         pages.setdefault(tr("rp.nav_section"), []).append(
             st.Page(surveys.render, title=tr("sv.nav"), icon=":material/sentiment_satisfied:",
                     url_path="survey_results"))
+    if auth.can_view(user, "incentives"):
+        pages.setdefault(tr("rp.nav_section"), []).append(
+            st.Page(incentives.render, title=tr("ic.nav"), icon=":material/paid:", url_path="incentives"))
     admin = []
     if auth.can_view(user, "access_log"):
         admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",

@@ -34,6 +34,7 @@ VIEW_ROLES = {
     "reports": {"supervisor", "manager", "gm"},
     "dashboard": {"staff", "supervisor", "manager", "gm"},
     "survey_results": {"supervisor", "manager", "gm"},
+    "incentives": {"staff", "manager", "finance"},
 }
 
 

@@ -1,4 +1,4 @@
-"""python -m kefu: a thin shell over the library (init, check, seed, export, user add, kiosk-token)."""
+"""python -m kefu: a thin shell over the library (init, check, seed, export, incentives, user add, kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from kefu import auth, config, kpi
 from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes
+from kefu.fields import format_fen
 from kefu.rules import RulesError, read_rules
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
 from kefu.store import Query, Store
@@ -53,15 +54,18 @@ def cmd_check(args) -> int:
 def check_rules(directory: Path, sheets: dict | None, settings: config.Settings | None) -> tuple[list[str], list[str]]:
     """Read every rule file of `directory` with its own loader (a file without one is only parsed).
     Returns the files read and one line per broken file, each naming the file and the key."""
-    from kefu import club, sla, surveys, workflow
+    from kefu import club, incentives, sla, surveys, workflow
     members = (sheets or {}).get(club.MEMBERS)
     tiers = [c["value"] for c in members.by_name["tier"].choices] if members and "tier" in members.by_name else None
+    points = (sheets or {}).get(incentives.POINTS)
+    project_types = ([c["value"] for c in points.by_name["project_type"].choices]
+                     if points and "project_type" in points.by_name else None)
     loaders = {
         "sla.toml": lambda path: sla.load_rules(path, tz=settings.tz if settings else ZoneInfo("UTC")),
         "workflow.toml": workflow.load_workflow,
         "club.toml": lambda path: club.load_rules(path, tier_choices=tiers),
         "club_surveys.toml": surveys.load_rules,
-        "incentives.toml": read_rules,              # read by kefu/tickets.py key by key: parsed only
+        "incentives.toml": lambda path: incentives.load_rules(path, project_types=project_types),
         "kpi.toml": kpi.load_rules,
     }
     names = sorted(set(loaders) | {path.name for path in directory.glob("*.toml")})
@@ -131,6 +135,28 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_incentives(args) -> int:
+    """The run of a month or a quarter as finance's CSV (or XLSX); --approve approves it first."""
+    from kefu import incentives
+    store = open_store(args.db)
+    if args.approve:
+        run = incentives.approve(store, auth.SYSTEM, args.period)
+        print(f"approved {run.period.label}: {len(run.lines)} lines, total {format_fen(run.total_fen)} yuan "
+              f"(department pool {format_fen(run.pool_fen)}); the period is now locked", file=sys.stderr)
+    else:
+        run = incentives.compute(store, auth.SYSTEM, args.period)
+        if not run.approved:
+            print(f"{run.period.label} is not approved: this is a draft", file=sys.stderr)
+    kind = "xlsx" if args.output and args.output.lower().endswith(".xlsx") else "csv"
+    data = incentives.csv_bytes(run, args.lang) if kind == "csv" else incentives.xlsx_bytes(run, args.lang)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def cmd_user_add(args) -> int:
     store = open_store(args.db)
     if args.password_stdin:
@@ -181,6 +207,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("incentives", help="the incentive run of a month or quarter as CSV (or .xlsx), for finance")
+    p.add_argument("--period", required=True, help="a month (2026-10) or a quarter (2026-Q4)")
+    p.add_argument("--approve", action="store_true", help="approve the run first (locks the period)")
+    p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
+    p.add_argument("-o", "--output", help="file to write, .csv or .xlsx (default: CSV on standard output)")
+    p.set_defaults(func=cmd_incentives)
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)
@@ -206,6 +238,6 @@ def main(argv=None) -> int:
         print("database not changed:\n" + "\n".join(exc.problems), file=sys.stderr)
     except ValidationError as exc:
         print("\n".join(exc.messages("en")), file=sys.stderr)
-    except (KefuError, config.ConfigError, ValueError) as exc:
+    except (KefuError, config.ConfigError, RulesError, ValueError) as exc:
         print(exc.message("en") if isinstance(exc, KefuError) else str(exc), file=sys.stderr)
     return 1

@@ -29,6 +29,11 @@ class StaleRecord(KefuError):
     code = "err.stale"
 
 
+class PeriodLocked(KefuError):
+    """The record lies in a period whose incentive run is approved: it can no longer be changed."""
+    code = "ic.record_locked"
+
+
 class DatabaseUnavailable(KefuError):
     code = "err.db_open"
 

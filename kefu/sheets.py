@@ -21,7 +21,7 @@ ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
-              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes"}
+              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -163,6 +163,7 @@ class Sheet:
     pinyin: list[str] = dc_field(default_factory=list)
     menu: bool = True
     indexes: list[list[str]] = dc_field(default_factory=list)
+    period: str | None = None      # the date field placing a record in a period (locked once approved)
     path: Path | None = None
 
     def __post_init__(self):
@@ -354,13 +355,17 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
             problems.append(f"{where}: pinyin field '{pinyin_name}' is not text")
     if not isinstance(data.get("menu", True), bool):
         problems.append(f"{where}: menu must be true or false")
+    period = data.get("period")
+    if period is not None and (period not in known or known[period].type_name != "date"):
+        problems.append(f"{where}: period must name a date field (the date placing a record in a period)")
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
                  icon=data.get("icon", ":material/table:"), title=title, order=order, columns=listed,
                  search=searched, search_refs=search_refs, filters=filters, unique=unique,
                  description=data.get("description"), page_size=page_size, row_access=row_access,
-                 approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes, path=path)
+                 approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
+                 period=period, path=path)
 
 
 def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:

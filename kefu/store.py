@@ -21,7 +21,8 @@ from pathlib import Path
 import sqlite_utils
 
 from kefu import auth, config
-from kefu.errors import DatabaseUnavailable, KefuError, MigrationError, NotFound, PermissionDenied, StaleRecord
+from kefu.errors import (DatabaseUnavailable, KefuError, MigrationError, NotFound, PeriodLocked, PermissionDenied,
+                         StaleRecord)
 from kefu.fields import Context, Date, FieldError, mask
 from kefu.pinyin import is_cjk, search_key, short_grams
 from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
@@ -90,6 +91,46 @@ CREATE TABLE IF NOT EXISTS kefu_grants (
 );
 CREATE INDEX IF NOT EXISTS kefu_grants_user ON kefu_grants(sheet, user_id, row_id);
 CREATE INDEX IF NOT EXISTS kefu_grants_row ON kefu_grants(sheet, row_id);
+CREATE TABLE IF NOT EXISTS kefu_period_locks (
+    id INTEGER PRIMARY KEY,
+    sheet TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    end_day TEXT NOT NULL,
+    period TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    locked_at TEXT NOT NULL,
+    locked_by INTEGER,
+    run_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS kefu_period_locks_sheet ON kefu_period_locks(sheet, first_day);
+CREATE TABLE IF NOT EXISTS kefu_incentive_runs (
+    id INTEGER PRIMARY KEY,
+    period TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    end_day TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    approved_by INTEGER,
+    approved_by_name TEXT NOT NULL,
+    lock_mode TEXT NOT NULL,
+    total_fen INTEGER NOT NULL,
+    pool_fen INTEGER NOT NULL,
+    line_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kefu_incentive_lines (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES kefu_incentive_runs(id),
+    seq INTEGER NOT NULL,
+    staff INTEGER,
+    staff_name TEXT NOT NULL,
+    component TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    pool_fen INTEGER NOT NULL DEFAULT 0,
+    adjusts TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_incentive_lines_run ON kefu_incentive_lines(run_id, seq);
+CREATE INDEX IF NOT EXISTS kefu_incentive_lines_staff ON kefu_incentive_lines(staff, run_id);
 """
 SYSTEM_COLUMN_DDL = {
     "created_at": "TEXT NOT NULL DEFAULT ''",
@@ -445,6 +486,7 @@ class Store:
         checked: set = set()                                   # links already found in this batch
         with self.transaction() as conn:
             for clean in prepared:
+                self._check_period(conn, sheet, clean.get(sheet.period) if sheet.period else None)
                 self._check_links(conn, sheet, clean, actor, checked)
                 self._check_unique(conn, sheet, clean, None)
                 record = {**clean, "created_at": now, "created_by": actor.id, "version": 1}
@@ -500,6 +542,8 @@ class Store:
             problems = sheet.cross_check({**before, **changed})
             if problems:
                 raise ValidationError(sheet, problems)
+            if sheet.period:
+                self._check_period(conn, sheet, before.get(sheet.period), changed.get(sheet.period))
             self._check_links(conn, sheet, changed, actor)
             self._check_unique(conn, sheet, {**before, **changed}, row_id, only=changed)
             stamp = {"updated_at": self.now(), "updated_by": actor.id}
@@ -556,6 +600,9 @@ class Store:
             before = self._fetch_visible(conn, sheet, row_id, actor)
             if before is None or (before["deleted_at"] is not None) == deleted:
                 raise NotFound()
+            locked = self._locked_period(conn, sheet, before.get(sheet.period))
+            if locked:
+                raise PeriodLocked(period=locked, day=before.get(sheet.period))
             if not deleted:
                 self._check_unique(conn, sheet, before, row_id)
             at, by = (self.now(), actor.id) if deleted else (None, None)
@@ -589,6 +636,22 @@ class Store:
                 checked.add((name, value))
         if problems:
             raise ValidationError(sheet, problems)
+
+    def _locked_period(self, conn, sheet: Sheet, day) -> str | None:
+        """The approved period ("2026-10") that locks records of `sheet` dated `day`, if any. A lock in
+        mode next_period lets the change through: the next run carries its difference."""
+        if not sheet.period or not day:
+            return None
+        row = conn.execute("SELECT period FROM kefu_period_locks WHERE sheet = ? AND first_day <= ? AND end_day > ? "
+                           "AND mode = 'refuse' LIMIT 1", (sheet.name, day, day)).fetchone()
+        return row[0] if row else None
+
+    def _check_period(self, conn, sheet: Sheet, *days) -> None:
+        """A record dated in an approved (locked) period is not written: the refusal names the date field."""
+        for day in days:
+            period = self._locked_period(conn, sheet, day)
+            if period:
+                raise ValidationError(sheet, [Problem(sheet.period, "ic.period_locked", {"period": period, "day": day})])
 
     def _check_unique(self, conn, sheet: Sheet, row: dict, row_id: int | None, only: dict | None = None) -> None:
         groups = [[f.name] for f in sheet.fields if f.unique] + sheet.unique

@@ -16,13 +16,16 @@ NAVIGATION = {
                      "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-gm": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
                 "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
-    "demo-finance": {"", "account"},
+    "demo-finance": {"", "incentives", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "account"},
 }
 
 for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners,
     NAVIGATION[_role] = NAVIGATION[_role] | {"members", "partners", "dashboard", "kpi_reviews", "staff_teams"}
     # the dashboard (staff: their own figures), the quarterly reviews (staff: their own) and the teams
+    NAVIGATION[_role] |= {"service_points", "safety_incidents", "parts_sales"}   # incentive sources (staff: own)
+for _role in ("demo-staff", "demo-manager"):       # the incentives screen (staff: their own statement)
+    NAVIGATION[_role] = NAVIGATION[_role] | {"incentives"}
 
 
 def count(db, sql: str) -> int:

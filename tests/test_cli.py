@@ -97,6 +97,10 @@ def broken_copy(tmp_path, name: str, change) -> Path:
     ("workflow.toml", lambda text: text.replace("per_staff = 3", "per_staff = 0", 1),
      "workflow.toml: spot_check.per_staff must be a whole number of at least 1"),
     ("incentives.toml", lambda text: text + "\n[fines\n", "incentives.toml: "),
+    ("incentives.toml", lambda text: text.replace("rate = 5 ", "rate = -5 "),
+     "incentives.toml: commission.bands[2].rate must be 0 or more, not -5"),
+    ("incentives.toml", lambda text: text.replace("incident_points = 2 ", ""),
+     "incentives.toml: missing key performance.incident_points"),
 ])
 def test_check_reads_every_rule_file_and_names_the_file_and_key(tmp_path, name, change, named):
     folder = broken_copy(tmp_path, name, change)
@@ -112,3 +116,38 @@ def test_check_passes_on_the_shipped_rule_files():
                             timeout=120)
     assert result.returncode == 0, result.stdout
     assert "rule files in" in result.stdout and "club.toml" in result.stdout and "sla.toml" in result.stdout
+
+
+def test_incentives_for_finance_scripts(tmp_path):
+    """python -m kefu incentives --period 2026-10 [--approve] [-o FILE]: a draft, then the approved file,
+    the same on every later export; the period is locked; a wrong period is refused in one line."""
+    from kefu import auth, config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    db = tmp_path / "office.db"
+    store = Store(db, load_sheets(), config.load())
+    store.migrate()
+    staff = auth.create_user(store, "wangxl", "王小丽", "staff", "correct-horse-1", auth.SYSTEM)
+    store.insert_many("service_points", [{"staff": staff, "done_on": "2026-10-15", "project_type": "maintenance",
+                                          "project": f"FW-{n}"} for n in range(20)], auth.SYSTEM)
+    store.close()
+
+    draft = kefu("incentives", "--period", "2026-10", db=db)
+    assert draft.returncode == 0 and b"not approved" in draft.stderr
+    rows = list(csv.reader(io.StringIO(draft.stdout.decode("utf-8-sig"))))
+    assert rows[1][2:4] == ["王小丽", "月度绩效"] and rows[1][5] == "810.00" and rows[-1][:1] == ["合计"]
+
+    out = tmp_path / "2026-10.csv"
+    approved = kefu("incentives", "--period", "2026-10", "--approve", "-o", str(out), db=db)
+    assert approved.returncode == 0, approved.stderr
+    assert b"approved 2026-10" in approved.stderr and out.read_bytes().startswith("\ufeff".encode())
+    again = tmp_path / "again.csv"
+    assert kefu("incentives", "--period", "2026-10", "-o", str(again), db=db).returncode == 0
+    assert again.read_bytes() == out.read_bytes()
+    xlsx = tmp_path / "2026-10.xlsx"
+    assert kefu("incentives", "--period", "2026-10", "-o", str(xlsx), db=db).returncode == 0
+    assert xlsx.read_bytes()[:2] == b"PK"
+    twice = kefu("incentives", "--period", "2026-10", "--approve", db=db)
+    assert twice.returncode == 1 and b"already approved" in twice.stderr
+    wrong = kefu("incentives", "--period", "2026-13", db=db)
+    assert wrong.returncode == 1 and b"Period: '2026-13'" in wrong.stderr

@@ -1,0 +1,649 @@
+"""Incentives and penalties (奖惩): the rules (rules/incentives.toml), the run of a month or a quarter
+made from the source registers, its approval (a snapshot that locks the period), and finance's files.
+
+A month ("2026-10") pays performance points over the base, rewards and fines; a quarter ("2026-Q4")
+pays the ranking bonus (places from kefu.kpi.staff_ranking) and the spare-parts commission on sales fully
+paid in the quarter, split between the person and the department pool. Each line is one staff member and
+one component with the figures it came from. Money is integer fen throughout; a share or a rate is
+applied with Decimal and rounded half up to the fen once per line, so totals are exact sums of lines.
+
+Approving a run stores it (kefu_incentive_runs, kefu_incentive_lines): the approved run is what every
+later screen and file shows, byte for byte. It also locks its period in the store (kefu_period_locks):
+a record of a source register dated in it is refused, or, with lock = "next_period", let through and
+its difference carried into the next run as an adjustment.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from kefu import auth, kpi
+from kefu.config import ROOT
+from kefu.errors import KefuError, NotFound, PermissionDenied
+from kefu.exporting import neutralise
+from kefu.fields import format_fen
+from kefu.i18n import t
+from kefu.rules import RulesError, read_rules
+from kefu.store import Store
+
+INCENTIVES_FILE = ROOT / "rules" / "incentives.toml"
+VIEW = "incentives"
+POINTS, INCIDENTS, REWARDS, SALES = "service_points", "safety_incidents", "rewards_penalties", "parts_sales"
+MONTH_SHEETS = (POINTS, INCIDENTS, REWARDS)          # locked by a month's run
+QUARTER_SHEETS = (SALES,)                             # locked by a quarter's run
+RANGE_REWARDS = ("praise_letter", "cost_saving")      # an amount judged within bounds
+FIXED_REWARDS = ("no_repeat_project",)                # the rule's figure per record
+FINES = ("unsigned_record", "own_fault_complaint")
+MONTH_COMPONENTS = ("performance", *RANGE_REWARDS, *FIXED_REWARDS, *FINES)
+QUARTER_COMPONENTS = ("ranking_bonus", "commission")
+LOCK_MODES = ("refuse", "next_period")
+DEPARTMENT = "department_pool"                        # the pool's line (no staff member)
+HUNDRED = Decimal(100)
+
+
+# ---------------------------------------------------------------------------------------------- rules
+
+@dataclass(frozen=True)
+class Band:
+    margin_from: Decimal
+    margin_below: Decimal | None                      # None: open-ended
+    rate: Decimal                                     # percent of the amount
+
+    def holds(self, margin: Decimal) -> bool:
+        return margin >= self.margin_from and (self.margin_below is None or margin < self.margin_below)
+
+
+@dataclass(frozen=True)
+class IncentiveRules:
+    base_points: Decimal
+    point_fen: int
+    incident_points: Decimal
+    coefficients: dict
+    bonus_fen: dict                                   # kpi bonus mark ("top", "next") -> fen
+    bands: tuple
+    person_share: Decimal
+    pool_share: Decimal
+    reward_bounds: dict                               # kind -> (min fen, max fen)
+    fixed_fen: dict                                   # kind -> fen per record (rewards positive)
+    fines_fen: dict                                   # kind -> fen per record (positive: deducted)
+    approve_roles: frozenset
+    lock_mode: str
+
+
+def _get(path: Path, data: dict, key: str):
+    node = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise RulesError(f"{path}: missing key {key}")
+        node = node[part]
+    return node
+
+
+def _number(path: Path, key: str, value, *, whole: bool = False) -> Decimal:
+    """A figure of the file: a number, 0 or more (a whole number when `whole`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RulesError(f"{path}: {key} must be a number, not {value!r}")
+    number = Decimal(str(value))
+    if number < 0:
+        raise RulesError(f"{path}: {key} must be 0 or more, not {value}")
+    if whole and number != number.to_integral_value():
+        raise RulesError(f"{path}: {key} must be a whole number, not {value}")
+    return number
+
+
+def _fen(path: Path, key: str, value) -> int:
+    yuan = _number(path, key, value)
+    if yuan != yuan.quantize(Decimal("0.01")):
+        raise RulesError(f"{path}: {key} must be yuan with at most two decimals, not {value}")
+    return int(yuan * 100)
+
+
+def _percent(path: Path, key: str, value) -> Decimal:
+    number = _number(path, key, value)
+    if number > 100:
+        raise RulesError(f"{path}: {key} must be a percentage from 0 to 100, not {value}")
+    return number
+
+
+def _bands(path: Path, raw) -> tuple:
+    if not isinstance(raw, list) or not raw:
+        raise RulesError(f"{path}: missing key commission.bands (one [[commission.bands]] per margin band)")
+    bands = []
+    for number, band in enumerate(raw, start=1):
+        key = f"commission.bands[{number}]"
+        if not isinstance(band, dict):
+            raise RulesError(f"{path}: {key} must be a table")
+        low = _percent(path, f"{key}.margin_from", _required(path, band, f"{key}.margin_from"))
+        below = band.get("margin_below")
+        below = None if below is None else _percent(path, f"{key}.margin_below", below)
+        if below is not None and below <= low:
+            raise RulesError(f"{path}: {key}.margin_below ({below}) must be above margin_from ({low})")
+        rate = _percent(path, f"{key}.rate", _required(path, band, f"{key}.rate"))
+        bands.append((number, Band(low, below, rate)))
+    ordered = sorted(bands, key=lambda item: item[1].margin_from)
+    for (_, before), (number, after) in zip(ordered, ordered[1:]):
+        if before.margin_below is None or after.margin_from < before.margin_below:
+            raise RulesError(f"{path}: commission.bands[{number}] (margin from {after.margin_from}%) overlaps the band "
+                             f"from {before.margin_from}%" + ("" if before.margin_below is None
+                                                             else f" below {before.margin_below}%"))
+    return tuple(band for _, band in ordered)
+
+
+def _required(path: Path, table: dict, key: str):
+    name = key.rsplit(".", 1)[-1]
+    if name not in table:
+        raise RulesError(f"{path}: missing key {key}")
+    return table[name]
+
+
+def load_rules(path: Path | None = None, *, project_types: list[str] | None = None) -> IncentiveRules:
+    """rules/incentives.toml as IncentiveRules; RulesError names the file and the key at fault.
+    project_types (the choices of schema/service_points.toml) must be exactly the coefficient table's keys."""
+    path = path or INCENTIVES_FILE
+    data = read_rules(path)
+    coefficients_raw = _get(path, data, "coefficients")
+    if not isinstance(coefficients_raw, dict) or not coefficients_raw:
+        raise RulesError(f"{path}: coefficients must give each project type its points")
+    coefficients = {name: _number(path, f"coefficients.{name}", value) for name, value in coefficients_raw.items()}
+    if project_types is not None and set(project_types) != set(coefficients):
+        raise RulesError(f"{path}: coefficients ({', '.join(sorted(coefficients))}) must be the project types of "
+                         f"schema/service_points.toml ({', '.join(sorted(project_types))})")
+    person = _percent(path, "commission.person_share", _get(path, data, "commission.person_share"))
+    pool = _percent(path, "commission.pool_share", _get(path, data, "commission.pool_share"))
+    if person + pool != HUNDRED:
+        raise RulesError(f"{path}: commission.person_share ({person}) and commission.pool_share ({pool}) must add up "
+                         f"to 100")
+    bounds = {}
+    for kind in RANGE_REWARDS:
+        raw = _get(path, data, f"rewards.{kind}")
+        if not isinstance(raw, dict):
+            raise RulesError(f"{path}: rewards.{kind} must be a range, as {{ min = 200, max = 500 }}")
+        low = _fen(path, f"rewards.{kind}.min", _get(path, data, f"rewards.{kind}.min"))
+        high = _fen(path, f"rewards.{kind}.max", _get(path, data, f"rewards.{kind}.max"))
+        if high < low:
+            raise RulesError(f"{path}: rewards.{kind}.max must not be below its min")
+        bounds[kind] = (low, high)
+    roles = _get(path, data, "approval.roles")
+    if not isinstance(roles, list) or not roles or any(r not in auth.ROLES for r in roles):
+        raise RulesError(f"{path}: approval.roles must be a list of roles ({', '.join(auth.ROLES)})")
+    lock = _get(path, data, "approval.lock")
+    if lock not in LOCK_MODES:
+        raise RulesError(f"{path}: approval.lock must be one of {', '.join(LOCK_MODES)}, not {lock!r}")
+    return IncentiveRules(
+        base_points=_number(path, "performance.base_points", _get(path, data, "performance.base_points")),
+        point_fen=_fen(path, "performance.yuan_per_point", _get(path, data, "performance.yuan_per_point")),
+        incident_points=_number(path, "performance.incident_points", _get(path, data, "performance.incident_points")),
+        coefficients=coefficients,
+        bonus_fen={mark: _fen(path, f"ranking_bonus.{mark}", _get(path, data, f"ranking_bonus.{mark}"))
+                   for mark in ("top", "next")},
+        bands=_bands(path, _get(path, data, "commission.bands")),
+        person_share=person, pool_share=pool, reward_bounds=bounds,
+        fixed_fen={kind: _fen(path, f"rewards.{kind}", _get(path, data, f"rewards.{kind}")) for kind in FIXED_REWARDS},
+        fines_fen={kind: _fen(path, f"fines.{kind}", _get(path, data, f"fines.{kind}"))
+                   for kind in (*FINES, "unsigned_record_approved")},
+        approve_roles=frozenset(roles), lock_mode=lock)
+
+
+def rules_for(store: Store, path: Path | None = None) -> IncentiveRules:
+    """The rules, checked against the project types of the service points register."""
+    return load_rules(path, project_types=[c["value"] for c in store.sheet(POINTS).by_name["project_type"].choices])
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+def to_fen(amount: Decimal) -> int:
+    """Decimal fen rounded half up to a whole fen (never a float on the way)."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def points_text(value: Decimal) -> str:
+    """20 -> '20', 18.50 -> '18.5'."""
+    return format(value.normalize(), "f")
+
+
+def performance(points: Decimal, incidents: int, rules: IncentiveRules) -> tuple[int, dict]:
+    """Fen paid for a month's points after the incident deduction, and the figures it came from."""
+    net = points - rules.incident_points * incidents
+    over = max(Decimal(0), net - rules.base_points)
+    fen = to_fen(over * rules.point_fen)
+    return fen, {"points": points_text(points), "per": points_text(rules.incident_points), "incidents": incidents,
+                 "net": points_text(net), "base": points_text(rules.base_points), "over": points_text(over),
+                 "rate": format_fen(rules.point_fen), "amount": format_fen(fen)}
+
+
+def ranking_bonus_fen(mark: str | None, rules: IncentiveRules) -> int:
+    """The bonus of a place the staff ranking marked "top" (1-3) or "next" (4-8), rules/kpi.toml."""
+    return rules.bonus_fen.get(mark, 0) if mark else 0
+
+
+def band_for(margin, rules: IncentiveRules) -> Band | None:
+    margin = Decimal(str(margin))
+    return next((band for band in rules.bands if band.holds(margin)), None)
+
+
+def commission_fen(amount_fen: int, margin, rules: IncentiveRules) -> int:
+    """The commission on one fully paid sale (before the person / pool split)."""
+    band = band_for(margin, rules)
+    return 0 if band is None else to_fen(Decimal(amount_fen) * band.rate / HUNDRED)
+
+
+def split(total_fen: int, rules: IncentiveRules) -> tuple[int, int]:
+    """(the person's share, the department pool's share), adding up to total_fen exactly."""
+    person = to_fen(Decimal(total_fen) * rules.person_share / HUNDRED)
+    return person, total_fen - person
+
+
+# ---------------------------------------------------------------------------------------------- periods
+
+@dataclass(frozen=True)
+class Period:
+    label: str                       # "2026-10" or "2026-Q4"
+    kind: str                        # "month" or "quarter"
+    first: date
+    end: date                        # the day after the last
+
+    @property
+    def sheets(self) -> tuple:
+        return MONTH_SHEETS if self.kind == "month" else QUARTER_SHEETS
+
+    @property
+    def last(self) -> date:
+        return date.fromordinal(self.end.toordinal() - 1)
+
+
+PERIOD_RE = re.compile(r"(\d{4})-(?:(0[1-9]|1[0-2])|[Qq]([1-4]))")
+
+
+def parse_period(text: str) -> Period:
+    """'2026-10' (a month) or '2026-Q4' (a quarter); anything else is refused naming the field."""
+    match = PERIOD_RE.fullmatch((text or "").strip())
+    if not match:
+        raise KefuError("ic.bad_period", value=text)
+    year = int(match.group(1))
+    if match.group(2):
+        month = int(match.group(2))
+        first = date(year, month, 1)
+        end = date(year + month // 12, month % 12 + 1, 1)
+        return Period(f"{year}-{month:02d}", "month", first, end)
+    quarter = int(match.group(3))
+    first, end = kpi.quarter_bounds(year, quarter)
+    return Period(f"{year}-Q{quarter}", "quarter", first, end)
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+@dataclass
+class Line:
+    staff: int | None                # None: the department pool
+    staff_name: str
+    component: str
+    basis: list                      # [[i18n key, params], ...]: the figures the amount came from
+    amount_fen: int                  # paid (+) or deducted (-)
+    pool_fen: int = 0                # the department pool's share beside it (commission)
+    adjusts: str | None = None       # an adjustment: the approved period whose source changed
+
+    def basis_text(self, lang: str) -> str:
+        parts = [t(key, lang, **params) for key, params in self.basis]
+        if self.adjusts:
+            parts.insert(0, t("ic.basis_adjusts", lang, period=self.adjusts))
+        return "; ".join(parts) if lang == "en" else "；".join(parts)
+
+
+@dataclass
+class Run:
+    period: Period
+    lines: list = field(default_factory=list)
+    approved_at: str | None = None
+    approved_by: str | None = None
+    run_id: int | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_at is not None
+
+    @property
+    def total_fen(self) -> int:
+        """Everything the run pays out: the staff lines and the department pool."""
+        return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def pool_fen(self) -> int:
+        return sum(line.amount_fen for line in self.lines if line.staff is None)
+
+    def per_person(self) -> list[tuple[int, str, int]]:
+        """(staff id, name, total fen) per staff member, in the order of their first line."""
+        totals: dict[int, list] = {}
+        for line in self.lines:
+            if line.staff is not None:
+                entry = totals.setdefault(line.staff, [line.staff_name, 0])
+                entry[1] += line.amount_fen
+        return [(staff, name, fen) for staff, (name, fen) in totals.items()]
+
+    def only(self, staff: int) -> "Run":
+        """The run as one staff member's statement: their lines only."""
+        return Run(self.period, [line for line in self.lines if line.staff == staff], self.approved_at,
+                   self.approved_by, self.run_id)
+
+
+def may_compute(actor, rules: IncentiveRules) -> bool:
+    return actor is not None and actor.active and (actor.role == "system" or actor.role in rules.approve_roles)
+
+
+def _month_lines(store: Store, period: Period, rules: IncentiveRules) -> list[Line]:
+    low, high = period.first.isoformat(), period.end.isoformat()
+    conn, names = store.conn, store.user_names()
+    points: dict[int, Decimal] = {}
+    repeats: dict[int, int] = {}
+    for staff, kind, repeat, count in conn.execute(
+            f"SELECT staff, project_type, coalesce(own_fault_repeat, 0), count(*) FROM {POINTS} "
+            f"WHERE done_on >= ? AND done_on < ? AND deleted_at IS NULL GROUP BY 1, 2, 3", (low, high)):
+        points.setdefault(staff, Decimal(0))
+        if repeat:
+            repeats[staff] = repeats.get(staff, 0) + count
+        else:
+            points[staff] += rules.coefficients.get(kind, Decimal(0)) * count
+    incidents = dict(conn.execute(f"SELECT staff, count(*) FROM {INCIDENTS} WHERE happened_on >= ? "
+                                  f"AND happened_on < ? AND deleted_at IS NULL GROUP BY staff", (low, high)))
+    lines: dict[tuple[int, str], Line] = {}
+    for staff in sorted(set(points) | set(incidents)):
+        fen, params = performance(points.get(staff, Decimal(0)), incidents.get(staff, 0), rules)
+        basis = [["ic.basis_performance", params]]
+        if repeats.get(staff):
+            basis.append(["ic.basis_repeats", {"count": repeats[staff]}])
+        lines[(staff, "performance")] = Line(staff, names.get(staff, f"#{staff}"), "performance", basis, fen)
+    for kind in RANGE_REWARDS:
+        low_fen, high_fen = rules.reward_bounds[kind]
+        for staff, count, entered, paid in conn.execute(
+                f"SELECT staff, count(*), sum(amount), sum(max(?, min(?, amount))) FROM {REWARDS} "
+                f"WHERE kind = ? AND happened_on >= ? AND happened_on < ? AND deleted_at IS NULL "
+                f"GROUP BY staff ORDER BY staff", (low_fen, high_fen, kind, low, high)):
+            basis = [["ic.basis_range", {"count": count, "entered": format_fen(entered), "min": format_fen(low_fen),
+                                         "max": format_fen(high_fen), "amount": format_fen(paid)}]]
+            lines[(staff, kind)] = Line(staff, names.get(staff, f"#{staff}"), kind, basis, paid)
+    per_record = {**rules.fixed_fen, **{kind: -fen for kind, fen in rules.fines_fen.items() if kind in FINES}}
+    approved_fine = -rules.fines_fen["unsigned_record_approved"]
+    for staff, kind, approved, count in conn.execute(
+            f"SELECT staff, kind, coalesce(approved, 0), count(*) FROM {REWARDS} WHERE happened_on >= ? "
+            f"AND happened_on < ? AND deleted_at IS NULL AND kind IN ({', '.join('?' for _ in per_record)}) "
+            f"GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (low, high, *per_record)):
+        each = approved_fine if kind == "unsigned_record" and approved else per_record[kind]
+        key = "ic.basis_approved" if kind == "unsigned_record" and approved else "ic.basis_each"
+        line = lines.get((staff, kind))
+        part = [key, {"count": count, "each": format_fen(abs(each)), "amount": format_fen(abs(each * count))}]
+        if line is None:
+            lines[(staff, kind)] = Line(staff, names.get(staff, f"#{staff}"), kind, [part], each * count)
+        else:
+            line.basis.append(part)
+            line.amount_fen += each * count
+    order = {name: n for n, name in enumerate(MONTH_COMPONENTS)}
+    return sorted(lines.values(), key=lambda line: (line.staff_name, line.staff, order[line.component]))
+
+
+def _quarter_lines(store: Store, period: Period, rules: IncentiveRules, *, ranking: bool = True) -> list[Line]:
+    names = store.user_names()
+    lines: list[Line] = []
+    if ranking:
+        year, quarter = period.first.year, (period.first.month - 1) // 3 + 1
+        kpi_rules = kpi.load_rules()
+        for row in kpi.staff_ranking(store, auth.SYSTEM, year, quarter, rules=kpi_rules):
+            mark = row.bonus                        # marked by the ranking from rules/kpi.toml [ranking.bonus]
+            fen = ranking_bonus_fen(mark, rules)
+            if fen:
+                places = (f"1-{kpi_rules.bonus_top}" if mark == "top"
+                          else f"{kpi_rules.bonus_top + 1}-{kpi_rules.bonus_next}")
+                lines.append(Line(row.key, names.get(row.key, row.name), "ranking_bonus",
+                                  [["ic.basis_ranking", {"place": row.place, "places": places,
+                                                         "amount": format_fen(fen)}]], fen))
+    per_staff: dict[int, dict] = {}
+    for staff, margin, amount in store.conn.execute(
+            f"SELECT staff, margin, amount FROM {SALES} WHERE paid_on >= ? AND paid_on < ? AND deleted_at IS NULL "
+            f"ORDER BY staff, id", (period.first.isoformat(), period.end.isoformat())):
+        band = band_for(margin, rules)
+        sums = per_staff.setdefault(staff, {"bands": {}, "below": 0, "total": 0})
+        if band is None:
+            sums["below"] += 1
+            continue
+        count, sold, earned = sums["bands"].get(band.rate, (0, 0, 0))
+        fen = commission_fen(amount, margin, rules)
+        sums["bands"][band.rate] = (count + 1, sold + amount, earned + fen)
+        sums["total"] += fen
+    pool = 0
+    for staff in sorted(per_staff):
+        sums = per_staff[staff]
+        person, share = split(sums["total"], rules)
+        pool += share
+        basis = [["ic.basis_band", {"rate": points_text(rate), "count": count, "sold": format_fen(sold),
+                                    "amount": format_fen(earned)}]
+                 for rate, (count, sold, earned) in sorted(sums["bands"].items())]
+        if sums["below"]:
+            basis.append(["ic.basis_below", {"count": sums["below"], "margin": points_text(rules.bands[0].margin_from)}])
+        basis.append(["ic.basis_split", {"total": format_fen(sums["total"]), "share": points_text(rules.person_share),
+                                         "amount": format_fen(person), "pool": format_fen(share)}])
+        lines.append(Line(staff, names.get(staff, f"#{staff}"), "commission", basis, person, pool_fen=share))
+    if pool:
+        lines.append(Line(None, "", DEPARTMENT, [["ic.basis_pool", {"share": points_text(rules.pool_share),
+                                                                    "amount": format_fen(pool)}]], pool))
+    order = {name: n for n, name in enumerate((*QUARTER_COMPONENTS, DEPARTMENT))}
+    return sorted(lines, key=lambda line: (line.staff is None, line.staff_name, line.staff or 0,
+                                           order[line.component]))
+
+
+def _lines_of(store: Store, period: Period, rules: IncentiveRules, *, ranking: bool = True) -> list[Line]:
+    if period.kind == "month":
+        return _month_lines(store, period, rules)
+    return _quarter_lines(store, period, rules, ranking=ranking)
+
+
+def compute(store: Store, actor, period: str | Period, *, rules: IncentiveRules | None = None) -> Run:
+    """The run of a period: the approved snapshot if it was approved, else computed now from the source
+    registers (for the roles that approve). A period without data gives a run without lines."""
+    rules = rules or rules_for(store)
+    period = parse_period(period) if isinstance(period, str) else period
+    if not may_compute(actor, rules):
+        raise PermissionDenied()
+    stored = approved_run(store, period.label)
+    if stored is not None:
+        return stored
+    run = Run(period, _lines_of(store, period, rules))
+    run.lines += _adjustments(store, period, rules)
+    return run
+
+
+def _adjustments(store: Store, period: Period, rules: IncentiveRules) -> list[Line]:
+    """For each earlier approved run of the same kind whose period was locked in mode next_period: the
+    difference between its figures now and what was approved and carried since, per staff and component."""
+    lines = []
+    runs = store.conn.execute("SELECT id, period FROM kefu_incentive_runs WHERE kind = ? AND lock_mode = 'next_period' "
+                              "AND end_day <= ? ORDER BY first_day", (period.kind, period.first.isoformat())).fetchall()
+    for run_id, label in runs:
+        earlier = parse_period(label)
+        paid: dict[tuple, int] = {}
+        for staff, component, fen in store.conn.execute(
+                "SELECT staff, component, sum(amount_fen) FROM kefu_incentive_lines WHERE (run_id = ? AND adjusts IS NULL) "
+                "OR adjusts = ? GROUP BY staff, component", (run_id, label)):
+            paid[(staff, component)] = fen
+        now = {}
+        for line in _lines_of(store, earlier, rules, ranking=False):
+            now[(line.staff, line.component)] = line
+        for key in sorted(set(paid) | set(now), key=lambda k: (k[0] is None, k[0] or 0, k[1])):
+            if key[1] == "ranking_bonus":
+                continue                            # the ranking is not a locked register: never re-paid
+            fresh = now.get(key)
+            difference = (fresh.amount_fen if fresh else 0) - paid.get(key, 0)
+            if difference:
+                name = fresh.staff_name if fresh else store.user_names().get(key[0], "") if key[0] else ""
+                basis = [["ic.basis_difference", {"was": format_fen(paid.get(key, 0)),
+                                                  "now": format_fen(fresh.amount_fen if fresh else 0),
+                                                  "amount": format_fen(difference)}]]
+                lines.append(Line(key[0], name, key[1], basis, difference, adjusts=label))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- approval
+
+def approve(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
+    """Approve the run of a period: stored as it is now, and its period locked (rules [approval] lock).
+    Only the approval roles (a manager) may; a period is approved once."""
+    rules = rules or rules_for(store)
+    target = parse_period(period)
+    if actor is None or not actor.active or (actor.role != "system" and actor.role not in rules.approve_roles):
+        raise PermissionDenied()
+    with store.transaction() as conn:                 # computed and stored with nobody writing in between
+        if approved_run(store, target.label) is not None:
+            raise KefuError("ic.already_approved", period=target.label)
+        run = compute(store, actor, target, rules=rules)
+        at, who = store.now(), actor.display_name
+        run_id = conn.execute(
+            "INSERT INTO kefu_incentive_runs(period, kind, first_day, end_day, approved_at, approved_by, "
+            "approved_by_name, lock_mode, total_fen, pool_fen, line_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (target.label, target.kind, target.first.isoformat(), target.end.isoformat(), at, actor.id, who,
+             rules.lock_mode, run.total_fen, run.pool_fen, len(run.lines))).lastrowid
+        conn.executemany(
+            "INSERT INTO kefu_incentive_lines(run_id, seq, staff, staff_name, component, basis, amount_fen, pool_fen, "
+            "adjusts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, seq, line.staff, line.staff_name, line.component, json.dumps(line.basis, ensure_ascii=False),
+              line.amount_fen, line.pool_fen, line.adjusts) for seq, line in enumerate(run.lines, start=1)])
+        conn.executemany(
+            "INSERT INTO kefu_period_locks(sheet, first_day, end_day, period, mode, locked_at, locked_by, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(sheet, target.first.isoformat(), target.end.isoformat(), target.label, rules.lock_mode, at, actor.id,
+              run_id) for sheet in target.sheets])
+        store.audit_event(actor, "kefu_incentive_runs", run_id, "approve", None,
+                          {"period": target.label, "lines": len(run.lines), "total": format_fen(run.total_fen),
+                           "pool": format_fen(run.pool_fen), "lock": rules.lock_mode})
+    return approved_run(store, target.label)
+
+
+def approved_run(store: Store, label: str) -> Run | None:
+    """The stored run of an approved period, exactly as approved; None if not approved."""
+    row = store.conn.execute("SELECT id, approved_at, approved_by_name FROM kefu_incentive_runs WHERE period = ?",
+                             (label,)).fetchone()
+    if row is None:
+        return None
+    lines = [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
+             for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
+                 "SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts FROM kefu_incentive_lines "
+                 "WHERE run_id = ? ORDER BY seq", (row[0],))]
+    return Run(parse_period(label), lines, approved_at=row[1], approved_by=row[2], run_id=row[0])
+
+
+def recent_periods(today: date, months: int = 12, quarters: int = 4) -> list[str]:
+    """Periods a manager may compute: last month first, then earlier months, this and earlier quarters."""
+    labels, year, month = [], today.year, today.month
+    for _ in range(months):
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        labels.append(f"{year}-{month:02d}")
+    year, quarter = today.year, (today.month - 1) // 3 + 1
+    for _ in range(quarters):
+        labels.append(f"{year}-Q{quarter}")
+        year, quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    return labels
+
+
+def approved_periods(store: Store, actor) -> list[dict]:
+    """The approved runs, newest period first, for every role of the incentives screen."""
+    if actor is None or actor.role != "system":
+        auth.require_view(actor, VIEW)
+    cursor = store.conn.execute("SELECT period, kind, approved_at, approved_by_name, total_fen, pool_fen, line_count "
+                                "FROM kefu_incentive_runs ORDER BY first_day DESC, kind")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def run_for(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
+    """What this user may see of a period's run: the approvers the run (computed, or as approved);
+    finance the approved run only; anyone else with the screen their own lines of the approved run."""
+    rules = rules or rules_for(store)
+    target = parse_period(period)
+    if may_compute(actor, rules):
+        return compute(store, actor, target, rules=rules)
+    auth.require_view(actor, VIEW)
+    run = approved_run(store, target.label)
+    if run is None:
+        raise NotFound()
+    return run if actor.role == "finance" else run.only(actor.id)
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+def component_label(component: str, lang: str) -> str:
+    return t(f"ic.c_{component}", lang)
+
+
+def table(run: Run, lang: str) -> list[list]:
+    """The run as finance's table: a header, one row per line, then the totals, each totals row marked in
+    the first column (合计 / TOTAL): one per staff member, the department pool, and the whole run."""
+    rows = [[t("ic.col_period", lang), t("ic.col_staff_id", lang), t("ic.col_staff", lang), t("ic.col_component", lang),
+             t("ic.col_basis", lang), t("ic.col_amount", lang), t("ic.col_pool", lang), t("ic.col_approved", lang)]]
+    approved = (run.approved_at or "")[:10]
+    for line in run.lines:
+        name = line.staff_name if line.staff is not None else t("ic.department", lang)
+        rows.append([run.period.label, "" if line.staff is None else line.staff, neutralise(name),
+                     neutralise(component_label(line.component, lang)), neutralise(line.basis_text(lang)),
+                     format_fen(line.amount_fen), format_fen(line.pool_fen), approved])
+    total = t("ic.total_marker", lang)
+    for staff, name, fen in run.per_person():
+        rows.append([total, staff, neutralise(name), t("ic.total_person", lang), "", format_fen(fen), "", approved])
+    rows.append([total, "", t("ic.department", lang), t("ic.total_pool", lang), "", format_fen(run.pool_fen), "",
+                 approved])
+    rows.append([total, "", "", t("ic.total_run", lang), "", format_fen(run.total_fen), "", approved])
+    return rows
+
+
+def csv_bytes(run: Run, lang: str) -> bytes:
+    """UTF-8 with BOM (Excel reads the Chinese), money with two decimals, ISO dates, text neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(table(run, lang))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(run: Run, lang: str) -> bytes:
+    """The same table as an Excel workbook; money as numbers with two decimals, totals rows in bold."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    book = Workbook()
+    sheet = book.active
+    sheet.title = run.period.label
+    rows = table(run, lang)
+    marker = t("ic.total_marker", lang)
+    for number, row in enumerate(rows):
+        cells = list(row)
+        if number:
+            for column in (5, 6):
+                cells[column] = None if cells[column] == "" else Decimal(cells[column])
+        sheet.append(cells)
+        if number:
+            for column in (5, 6):
+                sheet.cell(row=number + 1, column=column + 1).number_format = "0.00"
+        if number == 0 or row[0] == marker:
+            for cell in sheet[number + 1]:
+                cell.font = Font(bold=True)
+    stamp = _approved_datetime(run)
+    if stamp is not None:
+        book.properties.created = book.properties.modified = stamp
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _approved_datetime(run: Run):
+    from datetime import datetime
+    return datetime.fromisoformat(run.approved_at).replace(tzinfo=None) if run.approved_at else None
+
+
+def file_name(run: Run, extension: str) -> str:
+    return f"incentives-{run.period.label}{'' if run.approved else '-draft'}.{extension}"
+
+
+def export(store: Store, actor, period: str, kind: str, lang: str, *, rules: IncentiveRules | None = None) -> bytes:
+    """Finance's file of an approved run (or a staff member's own statement); approvers may also take a
+    draft. kind: 'csv' or 'xlsx'."""
+    run = run_for(store, actor, period, rules=rules)
+    return csv_bytes(run, lang) if kind == "csv" else xlsx_bytes(run, lang)
