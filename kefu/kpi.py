@@ -673,6 +673,16 @@ def drill_ids(store: Store, actor, start: date, end: date, weekday: int, hour: i
         (*params, start.isoformat(), end.isoformat(), weekday, hour, limit))]
 
 
+def drill_visit_ids(store: Store, actor, start: date, end: date, hour: int, limit: int = 5000) -> list[int]:
+    """The visits of one bar of 'visitors by hour': arrived in the period at that hour, newest first."""
+    scope = scope_of(actor)
+    host = ("host = ? AND ", [scope]) if scope is not None else ("", [])
+    return [r[0] for r in store.conn.execute(
+        f"SELECT id FROM visitors WHERE {host[0]}arrived_at >= ? AND arrived_at < ? AND +deleted_at IS NULL "
+        f"AND CAST(substr(arrived_at, 12, 2) AS INTEGER) = ? ORDER BY id DESC LIMIT ?",
+        (*host[1], start.isoformat(), end.isoformat(), hour, limit))]
+
+
 # ---------------------------------------------------------------------------------------------- rankings
 
 @dataclass

@@ -362,5 +362,22 @@ def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(
             return card && parseInt(card.querySelector('[data-testid="stMetricValue"]').innerText.replace(/,/g, '')) === before + 1;
         }""", arg=[before], timeout=15000)
     assert new_tickets_shown(manager) == before + 1
+
+    # a bar of the weekly trend opens the tickets it counts (the bars are thin: try a few points)
+    chart = manager.locator(".st-key-dashboard__trend .vega-embed canvas").first   # (drawn on a canvas)
+    box = chart.bounding_box()
+    for share in (0.5, 0.52, 0.54, 0.56, 0.58, 0.6, 0.62, 0.64):
+        manager.mouse.click(box["x"] + box["width"] * share, box["y"] + box["height"] * 0.75)
+        settle(manager)
+        if manager.get_by_text("当周").count():
+            break
+    heading = manager.get_by_text("当周").first.inner_text()            # e.g. "投诉，2026-06-01 当周"
+    kind, monday = heading.replace(" 当周", "").split("，")
+    grid = manager.locator("[data-testid='stDataFrame']").last
+    grid.wait_for(timeout=15000)
+    labels = {"咨询": "inquiry", "投诉": "complaint", "建议": "suggestion", "表扬": "praise"}
+    counted = query(server.db, "SELECT count(*) FROM tickets WHERE kind = ? AND created_at >= ? AND "
+                    "created_at < date(?, '+7 day') AND deleted_at IS NULL", labels[kind], monday, monday)[0][0]
+    expect(manager.get_by_text(f"共 {counted} 条").first).to_be_visible(timeout=15000)   # the grid's count line
     for page in desks.values():
         page.context.close()

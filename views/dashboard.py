@@ -286,23 +286,38 @@ def visits(store, actor, data: kpi.Breakdown, tr, lang: str, within: tuple) -> N
         frame = pd.DataFrame([{"value": v, "label": sheet.by_name["purpose"].choice_label(v, lang), "count": n}
                               for v, n in data.visits_by_purpose.items()], columns=["value", "label", "count"])
         value = bars(frame, tr("db.chart_visits_purpose"), tr, key="purpose", color="#34a853")
+    hour = None
     with right:
         st.markdown(f"**{tr('db.chart_visits_hour')}**")
         if data.visits_by_hour:
             hours = pd.DataFrame([{"hour": h, "count": n} for h, n in data.visits_by_hour.items()])
-            st.altair_chart(alt.Chart(hours).mark_bar(color="#34a853").encode(
+            pick = alt.selection_point(fields=["hour"], name="pick")
+            event = st.altair_chart(alt.Chart(hours).mark_bar(color="#34a853").encode(
                 x=alt.X("hour:O", title=tr("db.hour"), axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("count:Q", title=tr("db.count"), axis=alt.Axis(tickMinStep=1, format="d")),
+                opacity=alt.condition(pick, alt.value(1), alt.value(0.45)),
                 tooltip=[alt.Tooltip("hour:O", title=tr("db.hour")), alt.Tooltip("count:Q", title=tr("db.count"))],
-            ).properties(height=200), width="stretch")
+            ).add_params(pick).properties(height=200), on_select="rerun", selection_mode="pick",
+                key=f"{KEY}__visit_hour", width="stretch")
+            picked = _picked(event, "pick")
+            hour = None if picked is None or picked.get("hour") is None else int(picked["hour"])
         else:
             st.caption(tr("db.nothing"))
+    mine = {} if kpi.sees_all(actor) else {"host": [actor.id]}
     if value is not None:
-        filters = {"purpose": [value], "arrived_at": within}
-        if not kpi.sees_all(actor):
-            filters["host"] = [actor.id]
-        st.markdown(f"**{tr('db.drill_field', field=sheet.by_name['purpose'].label_in(lang), value=sheet.by_name['purpose'].choice_label(value, lang))}**")
-        sheet_grid(store, sheet, actor, lang, key=f"{KEY}__drill_purpose", query=Query(filters=filters, page_size=DRILL_ROWS))
+        purpose = sheet.by_name["purpose"]
+        visit_list(store, actor, tr("db.drill_field", field=purpose.label_in(lang), value=purpose.choice_label(value, lang)),
+                   {"purpose": [value], "arrived_at": within, **mine}, lang, key="purpose")
+    if hour is not None:
+        start, end = (date.fromisoformat(d) for d in within)
+        ids = kpi.drill_visit_ids(store, actor, start, end, hour)
+        visit_list(store, actor, tr("db.drill_visit_hour", hour=hour), {"id": ids or [0], **mine}, lang, key="hour")
+
+
+def visit_list(store, actor, heading: str, filters: dict, lang: str, *, key: str) -> None:
+    st.markdown(f"**{heading}**")
+    sheet_grid(store, store.sheet("visitors"), actor, lang, key=f"{KEY}__drill_visits_{key}",
+               query=Query(filters=filters, page_size=DRILL_ROWS))
 
 
 def club(store, actor, today: date, rules, tr, lang: str) -> None:
@@ -311,34 +326,59 @@ def club(store, actor, today: date, rules, tr, lang: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{tr('db.chart_tiers', months=rules.trend_months)}**")
-        frame = pd.DataFrame([{"month": m.isoformat(), "tier": tiers.choice_label(t, lang), "members": n}
+        frame = pd.DataFrame([{"month": m.isoformat(), "key": m.isoformat()[:7], "value": t,
+                               "tier": tiers.choice_label(t, lang), "members": n}
                               for t, counts in data.members_by_tier.items() for m, n in zip(data.months, counts)])
+        member_pick = None
         if frame.empty or not frame["members"].sum():
             st.caption(tr("db.nothing"))
         else:
-            st.altair_chart(alt.Chart(frame).mark_area().encode(
-                x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y-%m")),
+            pick = alt.selection_point(fields=["key", "value"], name="pick")
+            event = st.altair_chart(alt.Chart(frame).mark_bar().encode(
+                x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y-%m"), timeUnit="yearmonth"),
                 y=alt.Y("members:Q", title=tr("db.members"), stack=True),
-                color=alt.Color("tier:N", title=tiers.label_in(lang), sort=[c["value"] for c in tiers.choices]),
-                tooltip=[alt.Tooltip("month:T", format="%Y-%m", title=tr("db.month")),
+                color=alt.Color("tier:N", title=tiers.label_in(lang),
+                                sort=[tiers.choice_label(c["value"], lang) for c in tiers.choices]),
+                opacity=alt.condition(pick, alt.value(1), alt.value(0.45)),
+                tooltip=[alt.Tooltip("key:N", title=tr("db.month")),
                          alt.Tooltip("tier:N", title=tiers.label_in(lang)), alt.Tooltip("members:Q", title=tr("db.members"))],
-            ).properties(height=240), width="stretch")
+            ).add_params(pick).properties(height=240), on_select="rerun", selection_mode="pick",
+                key=f"{KEY}__tiers", width="stretch")
+            member_pick = _picked(event, "pick")
     with right:
         st.markdown(f"**{tr('db.chart_surveys', months=rules.trend_months)}**")
         questions = store.sheet("surveys")
         frame = pd.DataFrame([{"month": m.isoformat(), "question": questions.by_name[q].label_in(lang), "score": v}
                               for q, values in data.survey_scores.items() for m, v in zip(data.months, values)
                               if v is not None])
+        survey_pick = None
         if frame.empty:
             st.caption(tr("db.nothing"))
         else:
-            st.altair_chart(alt.Chart(frame).mark_line(point=True).encode(
+            frame["key"] = frame["month"].str[:7]
+            pick = alt.selection_point(fields=["key"], name="pick")
+            event = st.altair_chart(alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=80)).encode(
                 x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y-%m")),
                 y=alt.Y("score:Q", title=tr("db.score"), scale=alt.Scale(domain=[1, 5])),
                 color=alt.Color("question:N", title=None),
-                tooltip=[alt.Tooltip("month:T", format="%Y-%m", title=tr("db.month")),
+                tooltip=[alt.Tooltip("key:N", title=tr("db.month")),
                          alt.Tooltip("question:N"), alt.Tooltip("score:Q", format=".2f", title=tr("db.score"))],
-            ).properties(height=240), width="stretch")
+            ).add_params(pick).properties(height=240), on_select="rerun", selection_mode="pick",
+                key=f"{KEY}__surveys", width="stretch")
+            survey_pick = _picked(event, "pick")
+    if member_pick and member_pick.get("key") and member_pick.get("value"):
+        month = date.fromisoformat(f"{member_pick['key']}-01")
+        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        st.markdown(f"**{tr('db.drill_tier', tier=tiers.choice_label(member_pick['value'], lang), month=member_pick['key'])}**")
+        sheet_grid(store, store.sheet("members"), actor, lang, key=f"{KEY}__drill_members",
+                   query=Query(filters={"tier": [member_pick["value"]], "joined_on": (None, last.isoformat())},
+                               page_size=DRILL_ROWS))
+    if survey_pick and survey_pick.get("key"):
+        month = date.fromisoformat(f"{survey_pick['key']}-01")
+        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        st.markdown(f"**{tr('db.drill_surveys', month=survey_pick['key'])}**")
+        sheet_grid(store, store.sheet("surveys"), actor, lang, key=f"{KEY}__drill_surveys",
+                   query=Query(filters={"taken_at": (month.isoformat(), last.isoformat())}, page_size=DRILL_ROWS))
 
 
 # ---------------------------------------------------------------------------------------------- rankings
