@@ -364,8 +364,10 @@ def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(
     assert new_tickets_shown(manager) == before + 1
 
     # a bar of the weekly trend opens the tickets it counts (the bars are thin: try a few points)
-    chart = manager.locator(".st-key-dashboard__trend .vega-embed canvas").first   # (drawn on a canvas)
-    box = chart.bounding_box()
+    frame = manager.locator(".st-key-dashboard__trend [data-testid='stVegaLiteChart']").first
+    frame.scroll_into_view_if_needed()
+    manager.wait_for_timeout(1000)
+    box = frame.bounding_box()
     for share in (0.5, 0.52, 0.54, 0.56, 0.58, 0.6, 0.62, 0.64):
         manager.mouse.click(box["x"] + box["width"] * share, box["y"] + box["height"] * 0.75)
         settle(manager)
