@@ -126,13 +126,17 @@ def cmd_export(args) -> int:
                 date.fromisoformat(value)
         query.filters[field] = (args.date_from, args.date_to)
     actor = auth.User(id=None, username=f"cli:{args.role}", display_name="CLI", role=args.role)
-    data = csv_bytes(store, sheet.name, actor, query, args.lang)
-    if args.output:
-        Path(args.output).write_bytes(data)
-        print(f"wrote {args.output}", file=sys.stderr)
+    write_out(csv_bytes(store, sheet.name, actor, query, args.lang), args.output)
+    return 0
+
+
+def write_out(data: bytes, output: str | None) -> None:
+    """A file's bytes to -o FILE, or to standard output."""
+    if output:
+        Path(output).write_bytes(data)
+        print(f"wrote {output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
-    return 0
 
 
 def cmd_incentives(args) -> int:
@@ -148,12 +152,8 @@ def cmd_incentives(args) -> int:
         if not run.approved:
             print(f"{run.period.label} is not approved: this is a draft", file=sys.stderr)
     kind = "xlsx" if args.output and args.output.lower().endswith(".xlsx") else "csv"
-    data = incentives.csv_bytes(run, args.lang) if kind == "csv" else incentives.xlsx_bytes(run, args.lang)
-    if args.output:
-        Path(args.output).write_bytes(data)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
+    write_out(incentives.csv_bytes(run, args.lang) if kind == "csv" else incentives.xlsx_bytes(run, args.lang),
+              args.output)
     return 0
 
 
