@@ -34,6 +34,7 @@ from pathlib import Path
 from kefu import auth
 from kefu.config import ROOT
 from kefu.errors import PermissionDenied
+from kefu.reports import ordered_counts
 from kefu.rules import RulesError, read_rules
 from kefu.store import Store, quote_ident
 from kefu.workflow import Workflow, load_workflow
@@ -598,19 +599,12 @@ def breakdown(store: Store, actor, start: date, end: date) -> Breakdown:
             purposes[purpose] = purposes.get(purpose, 0) + n
             hours[hour] = hours.get(hour, 0) + n
         sheet = store.sheet("tickets")
-        ordered = {name: _ordered(sheet.by_name[name], counts) for name, counts in cube.items() if name != "satisfaction"}
+        ordered = {name: ordered_counts(sheet.by_name[name], counts) for name, counts in cube.items() if name != "satisfaction"}
         scores = {score: cube["satisfaction"].get(score, 0) for score in (1, 2, 3, 4, 5)}
-        visits = _ordered(store.sheet("visitors").by_name["purpose"], purposes)
+        visits = ordered_counts(store.sheet("visitors").by_name["purpose"], purposes)
         return Breakdown(ordered["kind"], ordered["channel"], ordered["category"], ordered["severity"], scores,
                          heat, visits, dict(sorted(hours.items())))
     return _cached(store, "breakdown", (scope, start, end), compute)
-
-
-def _ordered(field_obj, counted: dict) -> dict:
-    """Counts in the sheet's choice order, zero for a choice not seen, no empty key."""
-    ordered = {c["value"]: counted.get(c["value"], 0) for c in field_obj.choices}
-    ordered.update({k: v for k, v in counted.items() if k not in ordered and k is not None})
-    return ordered
 
 
 @dataclass

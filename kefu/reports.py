@@ -298,7 +298,7 @@ def _bounds(start: date, end: date) -> tuple[str, str]:
     return start.isoformat(), end.isoformat()
 
 
-def _ordered_counts(field_obj, counted: dict) -> dict:
+def ordered_counts(field_obj, counted: dict) -> dict:
     """Counts in the sheet's choice order, with zero for a choice not seen and any unknown value last."""
     ordered = {c["value"]: counted.get(c["value"], 0) for c in field_obj.choices}
     ordered.update({k: v for k, v in counted.items() if k not in ordered})
@@ -363,7 +363,7 @@ def ticket_report(store: Store, actor, start: date, end: date, *, name: str = "c
             report.satisfaction[values["satisfaction"]] += 1
         _times(report, values, flow, clock, stamp, response, resolution)
     for column, counted in counts.items():
-        setattr(report, f"by_{column}", _ordered_counts(sheet.by_name[column], counted))
+        setattr(report, f"by_{column}", ordered_counts(sheet.by_name[column], counted))
     report.by_kind = {kind: n for kind, n in report.by_kind.items() if kind in kinds}
     report.response_hours, report.resolution_hours = Hours.of(response), Hours.of(resolution)
     report.trend_unit, report.trend = _trend(days, start, end)
@@ -429,7 +429,7 @@ def business_change_report(store: Store, actor, start: date, end: date, *, now: 
             hours.append(clock.hours(values["requested_at"], values["done_at"]))
         else:
             report.pending += 1
-    report.by_kind = _ordered_counts(sheet.by_name["kind"], kinds)
+    report.by_kind = ordered_counts(sheet.by_name["kind"], kinds)
     names = store.user_names()
     report.by_staff = sorted(((names.get(k, f"#{k}"), n) for k, n in staff.items()), key=lambda p: (-p[1], p[0]))
     report.hours_to_done = Hours.of(hours)
