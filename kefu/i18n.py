@@ -517,6 +517,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # incentives (kefu/incentives.py, views/incentives.py): keys ic.*
     "ic.period_locked": ("{field}: {day} lies in {period}, whose incentive run is approved; records of that period can no longer be changed",
                          "{field}：{day} 属于 {period}，该期奖惩已审批，本期记录不能再修改"),
+    "ic.amount_bounds": ("{field}: for this kind between {min} and {max} yuan (rules/incentives.toml)",
+                         "{field}：此类别应在 {min} 至 {max} 元之间（见奖惩标准）"),
+    "ic.amount_fixed": ("{field}: for this kind the rules fix {amount} yuan; leave it empty to fill it in",
+                        "{field}：此类别按奖惩标准为 {amount} 元，留空即自动填入"),
     "ic.record_locked": ("This record ({day}) lies in {period}, whose incentive run is approved: it can no longer be changed.",
                          "此记录（{day}）属于 {period}，该期奖惩已审批，不能再修改或删除。"),
     "ic.bad_period": ("Period: '{value}' is not a month like 2026-10 or a quarter like 2026-Q4",

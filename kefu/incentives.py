@@ -30,6 +30,7 @@ from kefu.exporting import neutralise
 from kefu.fields import format_fen
 from kefu.i18n import t
 from kefu.rules import RulesError, read_rules
+from kefu.sheets import Problem
 from kefu.store import Store
 
 INCENTIVES_FILE = ROOT / "rules" / "incentives.toml"
@@ -193,6 +194,48 @@ def load_rules(path: Path | None = None, *, project_types: list[str] | None = No
 def rules_for(store: Store, path: Path | None = None) -> IncentiveRules:
     """The rules, checked against the project types of the service points register."""
     return load_rules(path, project_types=[c["value"] for c in store.sheet(POINTS).by_name["project_type"].choices])
+
+
+_RULES_CACHE: dict = {}
+
+
+def current_rules(store: Store) -> IncentiveRules:
+    """rules_for(store) from the default file, read again only when the file changes (entry checks)."""
+    key = (INCENTIVES_FILE, INCENTIVES_FILE.stat().st_mtime_ns)
+    if key not in _RULES_CACHE:
+        _RULES_CACHE.clear()
+        _RULES_CACHE[key] = rules_for(store)
+    return _RULES_CACHE[key]
+
+
+def reward_amount(store: Store, row: dict) -> list[Problem]:
+    """The entry check of rewards_penalties (schema key `checks`): a praise letter's or a cost saving's
+    amount must lie within the rule's bounds; the other kinds pay or cost the rule's figure, so their
+    amount is filled in from the rules, and a different figure is refused."""
+    kind, amount = row.get("kind"), row.get("amount")
+    if not kind:
+        return []
+    rules = current_rules(store)
+    if kind in rules.reward_bounds:
+        low, high = rules.reward_bounds[kind]
+        if amount is None:
+            return [Problem("amount", "err.required", {})]
+        if not low <= amount <= high:
+            return [Problem("amount", "ic.amount_bounds", {"min": format_fen(low), "max": format_fen(high)})]
+        return []
+    if kind in rules.fixed_fen:
+        fixed = rules.fixed_fen[kind]
+    elif kind == "unsigned_record" and row.get("approved"):
+        fixed = rules.fines_fen["unsigned_record_approved"]
+    elif kind in rules.fines_fen:
+        fixed = rules.fines_fen[kind]
+    else:
+        return []
+    if amount is None:
+        row["amount"] = fixed
+    elif amount != fixed:
+        return [Problem("amount", "ic.amount_fixed", {"amount": format_fen(fixed)})]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------- figures

@@ -6,6 +6,7 @@ raises ValidationError naming each bad field.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -21,7 +22,8 @@ ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
-              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period"}
+              "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
+              "checks"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -164,6 +166,7 @@ class Sheet:
     menu: bool = True
     indexes: list[list[str]] = dc_field(default_factory=list)
     period: str | None = None      # the date field placing a record in a period (locked once approved)
+    checks: list = dc_field(default_factory=list)   # rule checks in kefu modules: check(store, row) -> problems
     path: Path | None = None
 
     def __post_init__(self):
@@ -358,6 +361,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     period = data.get("period")
     if period is not None and (period not in known or known[period].type_name != "date"):
         problems.append(f"{where}: period must name a date field (the date placing a record in a period)")
+    checks = _parse_checks(where, data.get("checks", []), problems)
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
@@ -365,7 +369,30 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
                  search=searched, search_refs=search_refs, filters=filters, unique=unique,
                  description=data.get("description"), page_size=page_size, row_access=row_access,
                  approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
-                 period=period, path=path)
+                 period=period, checks=checks, path=path)
+
+
+def _parse_checks(where: str, names, problems: list[str]) -> list:
+    """`checks = ["kefu.incentives:reward_amount"]`: functions of the engine's own modules that check a
+    whole row against rules a field cannot express (an amount whose bounds depend on the kind, from a rules
+    file). Each is called as check(store, row) and returns Problems; it may complete the row with a value
+    the rules fix."""
+    if not isinstance(names, list):
+        problems.append(f"{where}: checks must be a list of \"kefu.module:function\"")
+        return []
+    found = []
+    for name in names:
+        module, _, function = name.partition(":") if isinstance(name, str) else ("", "", "")
+        if not module.startswith("kefu.") or not function:
+            problems.append(f"{where}: check {name!r} must be \"kefu.module:function\"")
+            continue
+        try:
+            check = getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError):
+            problems.append(f"{where}: check {name!r} is not a function of the engine")
+            continue
+        found.append(check)
+    return found
 
 
 def _roles(where: str, key: str, value, problems: list[str]) -> frozenset:

@@ -510,7 +510,7 @@ class Store:
                 values.pop(name, None)
             values[sheet.approval.field] = sheet.approval.draft
         clean = sheet.validate(values, self.ctx)
-        problems = sheet.cross_check(clean)
+        problems = sheet.cross_check(clean) + self._rule_checks(sheet, clean)
         if problems:
             raise ValidationError(sheet, problems)
         if sheet.pinyin:
@@ -539,9 +539,11 @@ class Store:
             approval = sheet.approval
             if approval and not allow_readonly and before.get(approval.field) == approval.approved:
                 changed[approval.field] = approval.draft
-            problems = sheet.cross_check({**before, **changed})
+            row = {**before, **changed}
+            problems = sheet.cross_check(row) + self._rule_checks(sheet, row)
             if problems:
                 raise ValidationError(sheet, problems)
+            changed.update({k: v for k, v in row.items() if k in sheet.by_name and before.get(k) != v})
             if sheet.period:
                 self._check_period(conn, sheet, before.get(sheet.period), changed.get(sheet.period))
             self._check_links(conn, sheet, changed, actor)
@@ -610,6 +612,10 @@ class Store:
                          f"version = version + 1 WHERE id = ?", (at, by, row_id))
             self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
                         {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
+
+    def _rule_checks(self, sheet: Sheet, row: dict) -> list[Problem]:
+        """The sheet's declared rule checks (schema key `checks`); each may complete `row`."""
+        return [problem for check in sheet.checks for problem in check(self, row)]
 
     def _check_links(self, conn, sheet: Sheet, values: dict, actor=None, checked: set | None = None) -> None:
         """A user field names an active user; a ref names a live record the actor may see.

@@ -73,9 +73,11 @@ def incident(store, staff, day: str = "2026-10-20") -> int:
                         auth.SYSTEM)
 
 
-def record(store, staff, kind: str, amount="0", day: str = "2026-10-10", **values) -> int:
-    return store.insert("rewards_penalties", {"staff": staff.id, "happened_on": day, "kind": kind, "amount": amount,
-                                              "reason": "核实", **values}, auth.SYSTEM)
+def record(store, staff, kind: str, amount=None, day: str = "2026-10-10", **values) -> int:
+    """A reward or fine; with no amount, the rules' figure of a fixed kind is filled in."""
+    given = {} if amount is None else {"amount": amount}
+    return store.insert("rewards_penalties", {"staff": staff.id, "happened_on": day, "kind": kind, "reason": "核实",
+                                              **given, **values}, auth.SYSTEM)
 
 
 def customer(store, owner) -> int:
@@ -101,8 +103,8 @@ def totals(run: Run) -> dict[int, str]:
     ("17 points: the base, nothing over it", OCTOBER, "0.00"),
     ("22.5 points (a decimal coefficient): 5.5 over", OCTOBER, "1485.00"),
     ("20 points, 3 of them repeat visits from own poor work: 17", OCTOBER, "0.00"),
-    ("praise letter entered at 800: kept to the 500 maximum", OCTOBER, "500.00"),
-    ("praise letter at 300 and cost saving at 100 (raised to the 200 minimum)", OCTOBER, "500.00"),
+    ("praise letter at the 500 maximum", OCTOBER, "500.00"),
+    ("praise letter at 300 and cost saving at the 200 minimum", OCTOBER, "500.00"),
     ("two projects without repeat service for half a year", OCTOBER, "60.00"),
     ("unsigned service record, and one approved", OCTOBER, "-100.00"),
     ("own-fault complaint", OCTOBER, "-200.00"),
@@ -126,19 +128,19 @@ def test_the_worked_examples_in_exact_yuan(store, make_user, example, period, ex
     elif example.startswith("20 points, 3"):
         points(store, person, 17)
         points(store, person, 3, own_fault_repeat=True)
-    elif example.startswith("praise letter entered"):
-        record(store, person, "praise_letter", "800")
+    elif example.startswith("praise letter at the 500"):
+        record(store, person, "praise_letter", "500")
     elif example.startswith("praise letter at 300"):
         record(store, person, "praise_letter", "300")
-        record(store, person, "cost_saving", "100")
+        record(store, person, "cost_saving", "200")
     elif example.startswith("two projects"):
         record(store, person, "no_repeat_project")
         record(store, person, "no_repeat_project")
     elif example.startswith("unsigned"):
-        record(store, person, "unsigned_record", "100")
-        record(store, person, "unsigned_record", "100", approved=True)
+        record(store, person, "unsigned_record")
+        record(store, person, "unsigned_record", approved=True)
     elif example.startswith("own-fault"):
-        record(store, person, "own_fault_complaint", "200")
+        record(store, person, "own_fault_complaint")
     elif "34.9%" in example:
         sale(store, person, "10000.00", 34.9)
     elif "35% margin" in example:
@@ -156,6 +158,41 @@ def test_the_worked_examples_in_exact_yuan(store, make_user, example, period, ex
         rules = incentives.rules_for(store, path)
     run = incentives.compute(store, manager, period, rules=rules)
     assert totals(run).get(person.id) == expected
+
+
+def test_an_amount_is_checked_against_the_rules_at_entry(store, make_user):
+    manager, person = make_user("manager"), make_user("staff")
+    with pytest.raises(ValidationError) as caught:
+        record(store, person, "praise_letter", "800")
+    assert caught.value.messages("zh") == ["金额（元）：此类别应在 200.00 至 500.00 元之间（见奖惩标准）"]
+    with pytest.raises(ValidationError) as caught:
+        record(store, person, "cost_saving")
+    assert caught.value.messages("en") == ["Amount (yuan): this field is required"]
+    with pytest.raises(ValidationError) as caught:
+        record(store, person, "no_repeat_project", "50")
+    assert caught.value.messages("en") == ["Amount (yuan): for this kind the rules fix 30.00 yuan; leave it empty "
+                                           "to fill it in"]
+    assert store.conn.execute("SELECT count(*) FROM rewards_penalties").fetchone()[0] == 0
+    fine = record(store, person, "unsigned_record")
+    assert store.get("rewards_penalties", fine, manager)["amount"] == 10000          # the rules' 100 yuan
+    with pytest.raises(ValidationError):                                 # approved: the rules say 0, not 100
+        store.update("rewards_penalties", fine, {"approved": True}, manager)
+    store.update("rewards_penalties", fine, {"approved": True, "amount": None}, manager)
+    assert store.get("rewards_penalties", fine, manager)["amount"] == 0
+    audit = store.conn.execute("SELECT after FROM kefu_audit WHERE sheet = 'rewards_penalties' AND action = 'update'"
+                               ).fetchone()[0]
+    assert '"amount": 0' in audit
+
+
+def test_a_run_keeps_an_older_amount_within_bounds_the_rules_narrowed_since(store, make_user):
+    manager, person = make_user("manager"), make_user("staff")
+    record(store, person, "praise_letter", "450")
+    path = store.path.parent / "rules.toml"
+    path.write_text(RULES_TEXT.replace("praise_letter = { min = 200, max = 500 }",
+                                       "praise_letter = { min = 200, max = 400 }"), encoding="utf-8")
+    run = incentives.compute(store, manager, OCTOBER, rules=incentives.rules_for(store, path))
+    assert totals(run)[person.id] == "400.00"
+    assert "450.00" in run.lines[0].basis_text("en")
 
 
 def test_the_lines_say_where_each_figure_came_from(store, make_user):

@@ -63,6 +63,9 @@ def test_shipped_sheets_load():
     (GOOD_FIELD + GOOD_FIELD, "field 'title' is declared twice"),
     (GOOD_FIELD + '[[fields]]\nname = "n"\ntype = "int"\nmin = 5\nmax = 1\nlabel = { en = "N", zh = "数" }\n',
      "field 'n': min is greater than max"),
+    ('checks = ["os:system"]\n' + GOOD_FIELD, "check 'os:system' must be \"kefu.module:function\""),
+    ('checks = ["kefu.incentives:no_such_check"]\n' + GOOD_FIELD,
+     "check 'kefu.incentives:no_such_check' is not a function of the engine"),
 ])
 def test_broken_sheet_names_file_field_and_problem(tmp_path, extra, expected):
     top, _, rest = extra.partition("\n[[fields]]")      # sheet-level keys go before any table
