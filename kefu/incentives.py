@@ -669,11 +669,31 @@ def xlsx_bytes(run: Run, lang: str) -> bytes:
             for cell in sheet[number + 1]:
                 cell.font = Font(bold=True)
     stamp = _approved_datetime(run)
-    if stamp is not None:
-        book.properties.created = book.properties.modified = stamp
+    if stamp is None:                                  # a draft: stamped now
+        return _saved(book)
+    book.properties.created = book.properties.modified = stamp
+    return _saved(book, stamp)
+
+
+def _saved(book, stamp=None) -> bytes:
+    """The workbook's bytes. With a stamp (an approved run's approval time) the file is the same byte for
+    byte at every export: the document properties and every zip entry carry the stamp, not the clock."""
+    from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+    from openpyxl.writer.excel import ExcelWriter
     buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    if stamp is None:
+        book.save(buffer)
+        return buffer.getvalue()
+    with ZipFile(buffer, "w", ZIP_DEFLATED) as archive:
+        ExcelWriter(book, archive).save()              # book.save would set `modified` to the clock
+    fixed = io.BytesIO()
+    with ZipFile(io.BytesIO(buffer.getvalue())) as source, ZipFile(fixed, "w", ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            info = ZipInfo(entry.filename, date_time=stamp.timetuple()[:6])
+            info.compress_type = ZIP_DEFLATED
+            target.writestr(info, source.read(entry.filename))
+    return fixed.getvalue()
 
 
 def _approved_datetime(run: Run):
