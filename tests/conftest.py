@@ -14,6 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-1"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def never_the_office_database(tmp_path_factory):
+    """No test reaches the office's own data/kefu.db: code that falls back to the default database file
+    gets an empty one of its own, so `make test` followed by `make run` still opens the demo office."""
+    import os
+    os.environ["KEFU_DB"] = str(tmp_path_factory.mktemp("default") / "kefu.db")
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     db = Store(tmp_path / "kefu.db", load_sheets(), config.load())

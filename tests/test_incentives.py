@@ -4,6 +4,9 @@ and the lock of an approved period, adjustments carried to the next period, what
 and finance's CSV and XLSX read back."""
 import csv
 import io
+import os
+import shutil
+import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -400,6 +403,45 @@ def test_the_csv_opens_with_pandas_with_chinese_text_and_totals(store, make_user
     english = pd.read_csv(io.BytesIO(incentives.export(store, manager, OCTOBER, "csv", "en")), encoding="utf-8-sig",
                           dtype=str, keep_default_na=False)
     assert english.iloc[-1]["Period"] == "TOTAL" and english.iloc[-1]["Amount (yuan)"] == "620.00"
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def test_the_csv_opens_in_libreoffice_with_chinese_text_numbers_and_totals(store, make_user, tmp_path):
+    """What finance sees opening the file in a spreadsheet: LibreOffice Calc, headless, opens the CSV as its
+    import dialog does on a UTF-8 desktop (comma, double quote, UTF-8; the byte-order mark is dropped, not
+    shown) and saves a workbook, which is read back: Chinese text, numbers, totals, and a name that looks
+    like a formula stays text."""
+    if SOFFICE is None:
+        message = "LibreOffice is missing: apt-get install libreoffice-calc-nogui (.ci/run does this)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from openpyxl import load_workbook
+    manager, person = make_user("manager", "mgr"), make_user("staff", "wangxl")
+    store.conn.execute("UPDATE kefu_users SET display_name = '王小丽' WHERE id = ?", (person.id,))
+    points(store, person, 20)
+    incident(store, person)
+    record(store, person, "own_fault_complaint")
+    record(store, person, "cost_saving", "250.5")
+    tricky = make_user("staff", "tricky")
+    store.conn.execute("UPDATE kefu_users SET display_name = '=1+1' WHERE id = ?", (tricky.id,))
+    points(store, tricky, 18)
+    incentives.approve(store, manager, OCTOBER)
+    source = tmp_path / "incentives-2026-10.csv"
+    source.write_bytes(incentives.export(store, manager, OCTOBER, "csv", "zh"))
+    subprocess.run([SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--infilter=Text - txt - csv (StarCalc):44,34,76,1", "--convert-to", "xlsx",
+                    "--outdir", str(tmp_path / "out"), str(source)], check=True, capture_output=True, timeout=180)
+    rows = [list(row) for row in load_workbook(tmp_path / "out" / "incentives-2026-10.xlsx").active.values]
+    assert rows[0] == ["期间", "员工编号", "员工", "项目", "计算依据", "金额（元）", "计入部门奖金池（元）", "审批日期"]
+    lines = [(row[2], row[3], row[5]) for row in rows[1:] if row[0] != "合计"]
+    assert sorted(lines, key=str) == sorted([("王小丽", "月度绩效", 270), ("王小丽", "节约成本奖励", 250.5),
+                                             ("王小丽", "本人过失投诉罚款", -200), ("'=1+1", "月度绩效", 270)], key=str)
+    totals_rows = {(row[2], row[3]): row[5] for row in rows[1:] if row[0] == "合计"}
+    assert totals_rows[("王小丽", "个人合计")] == 320.5 and rows[-1][3] == "本期总计" and rows[-1][5] == 590.5
+    assert 2 not in [row[2] for row in rows]                             # =1+1 was not calculated
 
 
 def test_a_name_like_a_formula_is_neutralised(store, make_user):
