@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from kefu import auth, config, tickets
+from kefu import auth, config, incentives, tickets
 from kefu.sheets import load_sheets
 from kefu.sla import load_rules
 from kefu.store import Store
@@ -24,7 +24,11 @@ def snapshot(path):
                 conn.execute("SELECT ticket, step, created_by, created_at FROM ticket_events ORDER BY id").fetchall(),
                 conn.execute("SELECT question, ticket FROM knowledge ORDER BY id").fetchall(),
                 conn.execute("SELECT week, ticket, result FROM spot_checks ORDER BY id").fetchall(),
-                conn.execute("SELECT staff, ticket, reason FROM rewards_penalties ORDER BY id").fetchall())
+                conn.execute("SELECT staff, ticket, reason FROM rewards_penalties ORDER BY id").fetchall(),
+                conn.execute("SELECT staff, done_on, project_type, project FROM service_points ORDER BY id").fetchall(),
+                conn.execute("SELECT staff, happened_on, description FROM safety_incidents ORDER BY id").fetchall(),
+                conn.execute("SELECT staff, sold_on, customer, margin, amount, paid_on FROM parts_sales ORDER BY id")
+                .fetchall())
 
 
 def demo_now(path) -> datetime:
@@ -210,7 +214,8 @@ def test_work_lists_fines_knowledge_and_spot_checks(demo, demo_store):
              for name in ("open", "overdue", "follow_up")}
     assert found["open"] > found["overdue"] > 0 and found["follow_up"] > 0
 
-    fines = demo_store.conn.execute("SELECT staff, kind, amount, ticket, reason FROM rewards_penalties").fetchall()
+    fines = demo_store.conn.execute("SELECT staff, kind, amount, ticket, reason FROM rewards_penalties "
+                                    "WHERE ticket IS NOT NULL").fetchall()
     faulted = {r["id"]: r for r in rows.values() if r["fault_staff"]}
     assert 5 <= len(fines) == len(faulted)
     for staff, kind, amount, ticket_id, reason in fines:
@@ -248,3 +253,66 @@ def test_scale_adds_tickets_with_their_steps(store, make_user):
                         "WHERE ticket = t.id ORDER BY id DESC LIMIT 1)").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'tickets'").fetchone()[0] == 300
     assert conn.execute("SELECT min(created_at) < date('now', '-2 years') FROM tickets").fetchone()[0]
+
+
+def test_demo_incentive_runs_have_points_rewards_fines_and_commission(demo, demo_store):
+    """Last month's run pays points over the base to several staff (not all), with rewards and fines; the
+    last full quarter's run pays commission with the department pool's share; every source record keeps
+    to the rules (dates not ahead, amounts within bounds or the rule's figure, paid not before sold)."""
+    now, _, _ = demo
+    today = now.date()
+    conn = demo_store.conn
+    manager = auth.get_user(demo_store, conn.execute(
+        "SELECT id FROM kefu_users WHERE username = 'demo-manager'").fetchone()[0])
+    staff = {uid for uid, in conn.execute("SELECT id FROM kefu_users WHERE role IN ('staff', 'supervisor')")}
+    rules = incentives.rules_for(demo_store)
+
+    last_month = today.replace(day=1) - timedelta(days=1)
+    run = incentives.run_for(demo_store, manager, f"{last_month:%Y-%m}")
+    performance = {line.staff: line for line in run.lines if line.component == "performance"}
+    assert set(performance) == staff                                  # everyone served projects
+    paid = [uid for uid, line in performance.items() if line.amount_fen > 0]
+    assert 0.5 * len(staff) < len(paid) < len(staff)                  # most over the base, some not
+    assert any(line.basis[0][1]["incidents"] for line in performance.values())      # the month's incident
+    rewards = [line for line in run.lines if line.component in ("praise_letter", "cost_saving", "no_repeat_project")]
+    fines = [line for line in run.lines if line.component == "unsigned_record" and line.amount_fen < 0]
+    assert rewards and fines and all(line.amount_fen > 0 for line in rewards)
+    assert {line.staff for line in rewards + fines} <= staff
+
+    quarter = (today.month - 1) // 3                                  # the last full quarter
+    label = f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
+    run = incentives.run_for(demo_store, manager, label)
+    commission = [line for line in run.lines if line.component == "commission" and line.amount_fen > 0]
+    assert len(commission) >= 3 and {line.staff for line in commission} <= staff
+    pool = [line for line in run.lines if line.component == incentives.DEPARTMENT]
+    assert len(pool) == 1 and pool[0].amount_fen == sum(line.pool_fen for line in run.lines) > 0
+
+    day = today.isoformat()
+    assert conn.execute("SELECT max(done_on) FROM service_points").fetchone()[0] <= day
+    assert conn.execute("SELECT max(happened_on) FROM safety_incidents").fetchone()[0] <= day
+    assert conn.execute("SELECT max(happened_on) FROM rewards_penalties").fetchone()[0] <= day
+    assert conn.execute("SELECT max(max(sold_on), coalesce(max(paid_on), '')) FROM parts_sales").fetchone()[0] <= day
+    assert 1 <= conn.execute("SELECT count(*) FROM safety_incidents").fetchone()[0] <= 10
+    assert conn.execute("SELECT count(*) FROM service_points WHERE own_fault_repeat").fetchone()[0] >= 1
+    low, high = rules.reward_bounds["praise_letter"]
+    for kind, approved, amount, ticket, reason in conn.execute(
+            "SELECT kind, approved, amount, ticket, reason FROM rewards_penalties"):
+        assert reason
+        if kind in rules.reward_bounds:
+            assert rules.reward_bounds[kind][0] <= amount <= rules.reward_bounds[kind][1]
+        elif kind == "no_repeat_project":
+            assert amount == rules.fixed_fen[kind]
+        elif kind == "unsigned_record":
+            assert amount == (rules.fines_fen["unsigned_record_approved"] if approved else rules.fines_fen[kind])
+        else:
+            assert kind == "own_fault_complaint" and ticket                # only the complaint log writes these
+    assert conn.execute("SELECT count(*) FROM rewards_penalties WHERE kind = 'unsigned_record' AND approved"
+                        ).fetchone()[0] >= 1
+    sales = conn.execute("SELECT margin, amount, sold_on, paid_on, customer IN (SELECT id FROM customers) "
+                         "FROM parts_sales").fetchall()
+    assert all(linked and (paid is None or paid >= sold) for _, _, sold, paid, linked in sales)
+    assert any(paid is None for _, _, _, paid, _ in sales)                    # some not yet fully paid
+    bands = [incentives.band_for(margin, rules) for margin, *_ in sales]
+    assert None in bands and {band.rate for band in bands if band} == {band.rate for band in rules.bands}
+    amounts = [amount for _, amount, *_ in sales]
+    assert min(amounts) < 100_000 and max(amounts) > 1_000_000                # under 1,000 to over 10,000 yuan
