@@ -50,12 +50,26 @@ def render() -> None:
     if not run.lines:
         st.info(tr("ic.empty"), icon=":material/inbox:")
     else:
-        rows = incentives.table(run, lang)
-        st.dataframe(pd.DataFrame(rows[1:], columns=rows[0]).astype(str), hide_index=True, width="stretch")
+        lines_table(run, lang)
     if approver and not run.approved:
         approve_form(store, actor, run, rules, tr)
     if run.approved or approver:
         downloads(run, lang, tr)
+
+
+def lines_table(run, lang: str) -> None:
+    """The run as finance's file has it (totals rows marked 合计 in the first column, and in bold): the
+    basis wide enough to read, money right-aligned with two decimals."""
+    header, *rows = incentives.table(run, lang)
+    frame = pd.DataFrame(rows, columns=header).astype(str)
+    money = [header[5], header[6]]
+    for column in money:
+        frame[column] = pd.to_numeric(frame[column].replace("", None))
+    marker = [row[0] == context.tr("ic.total_marker") for row in rows]
+    styled = frame.style.apply(lambda row: ["font-weight: bold" if marker[row.name] else "" for _ in row], axis=1)
+    config = {header[4]: st.column_config.TextColumn(width="large"),
+              **{column: st.column_config.NumberColumn(format="%.2f", width="small") for column in money}}
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=config)
 
 
 def approve_form(store, actor, run, rules, tr) -> None:
