@@ -5,11 +5,19 @@ import re
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.simpleseg import seg
+
+
+@lru_cache(maxsize=65536)
+def _word(word: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="default"))
 
 
 @lru_cache(maxsize=65536)
 def _key(text: str) -> str:
-    syllables = [s.lower() for s in lazy_pinyin(text, style=Style.NORMAL, errors="default") if s.strip()]
+    # pypinyin's own segmentation, then each word's reading: words repeat across names (有限公司, 科技,
+    # 张), so a bulk load or an import reads most of them from the cache; the result is lazy_pinyin's.
+    syllables = [s.strip().lower() for word in seg(text) for s in _word(word) if s.strip()]
     if not syllables:
         return ""
     return "".join(syllables) + " " + "".join(s[0] for s in syllables)

@@ -292,3 +292,12 @@ def test_bad_transaction_amounts_are_refused(store, office, amount, code):
 
 def test_next_code_counts_up(store, office):
     assert customers.next_code(store) == "KH000002"
+
+
+@pytest.mark.parametrize("text, key", [("重庆长安汽车", "chongqingchanganqiche cqcaqc"),      # polyphones read by phrase
+                                       ("银行行长", "yinhanghangzhang yhhz"),
+                                       ("北京华夏科技有限公司88号", "beijinghuaxiakejiyouxiangongsi88hao bjhxkjyxgs8h"),
+                                       ("欧阳娜娜 Nana", "ouyangnananana oynnn")])
+def test_pinyin_keys_read_polyphones_by_the_phrase_they_stand_in(text, key):
+    from kefu.pinyin import search_key
+    assert search_key([text]) == key
