@@ -200,7 +200,7 @@ def format_fen(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y年%m月%d号", "%Y%m%d")
 
 
 class Date(FieldType):
@@ -227,6 +227,13 @@ class Date(FieldType):
                 return datetime.strptime(text, fmt).date().isoformat()
             except ValueError:
                 continue
+        for fmt in DATETIME_FORMATS:          # a spreadsheet's date cell saved as text with its midnight
+            try:
+                moment = datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            if moment.time() == datetime.min.time():
+                return moment.date().isoformat()
         raise FieldError("err.bad_date")
 
     def check_declaration(self, field):
@@ -234,7 +241,8 @@ class Date(FieldType):
         return [] if limit in (None, "today") else [f"not_after must be \"today\", not {limit!r}"]
 
 
-DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y.%m.%d %H:%M",
+                    "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日%H:%M", "%Y年%m月%d日%H时%M分")
 
 
 class DateTime(FieldType):
@@ -296,6 +304,10 @@ class Choice(FieldType):
         text = str(raw).strip()
         for choice in field.choices:
             if text == choice["value"] or text in (choice.get("en"), choice.get("zh")):
+                return choice["value"]
+        folded = _fold(text)                  # 'company', 'A(优)' typed with half-width brackets
+        for choice in field.choices:
+            if folded in (_fold(choice["value"]), _fold(choice.get("en")), _fold(choice.get("zh"))):
                 return choice["value"]
         raise FieldError("err.bad_choice", value=_short(text))
 
@@ -365,10 +377,18 @@ class Phone(FieldType):
         return number
 
 
+_CN_MOBILE = re.compile(r"1[0-9]{10}")
+
+
 @lru_cache(maxsize=50000)
 def _normal_phone(text: str, region: str) -> str | None:
     """The stored form of a phone number, or None if it is not a valid number (cached: imports and
     bulk loads repeat numbers, and parsing is the slowest check we make)."""
+    if region == "CN" and _CN_MOBILE.fullmatch(text):
+        # Most numbers an office types are mobiles as 11 plain digits: libphonenumber still decides whether
+        # the number exists, but needs no parsing, and a mobile's national form is those digits (4x faster).
+        mobile = phonenumbers.PhoneNumber(country_code=86, national_number=int(text))
+        return text if phonenumbers.is_valid_number(mobile) else None
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -461,6 +481,10 @@ TYPES: dict[str, FieldType] = {
     t.name: t for t in (Text(), LongText(), Int(), Number(), Money(), Date(), DateTime(), Bool(), Choice(),
                          MultiChoice(), Phone(), Email(), Url(), Rating(), Ref(), User())
 }
+
+
+def _fold(text) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text or "")).casefold().split())
 
 
 def _short(text: str, limit: int = 40) -> str:

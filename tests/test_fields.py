@@ -32,6 +32,12 @@ def field(type_name: str, **options) -> Field:
     ("money", {}, "10000.00", 1000000),
     ("date", {}, "2026-11-22", "2026-11-22"),
     ("date", {}, "2026年11月22日", "2026-11-22"),
+    ("date", {}, "2026/1/5", "2026-01-05"),                        # as spreadsheets write dates
+    ("date", {}, "2026年1月5号", "2026-01-05"),
+    ("date", {}, "2026-01-05 00:00:00", "2026-01-05"),             # a date cell saved as text with its midnight
+    ("datetime", {}, "2026年1月5日 14:30", "2026-01-05T14:30:00+08:00"),
+    ("choice", {"choices": CHOICES}, " apple ", "a"),              # case and spaces of an English label
+    ("choice", {"choices": CHOICES}, "ＡＰＰＬＥ", "a"),            # full-width letters typed with a Chinese IME
     ("date", {}, date(2026, 2, 28), "2026-02-28"),
     ("datetime", {}, "2026-11-22 14:30", "2026-11-22T14:30:00+08:00"),
     ("datetime", {}, datetime(2026, 11, 22, 6, 30, tzinfo=ZoneInfo("UTC")), "2026-11-22T14:30:00+08:00"),
@@ -78,6 +84,7 @@ def test_good_input_is_stored_normalised(type_name, options, raw, stored):
     ("money", {"min": 0}, "-1.00", "err.too_small"),
     ("date", {}, "2026-02-30", "err.bad_date"),
     ("date", {}, "yesterday", "err.bad_date"),
+    ("date", {}, "2026-01-05 14:30", "err.bad_date"),               # a time of day is not a date
     ("datetime", {}, "25:00", "err.bad_datetime"),
     ("bool", {}, "maybe", "err.bad_bool"),
     ("choice", {"choices": CHOICES}, "cherry", "err.bad_choice"),
@@ -149,3 +156,15 @@ def test_any_input_is_stored_clean_or_refused_with_a_reason(raw):
         assert value is None or isinstance(value, (str, int, float))
         if isinstance(value, str) and name in ("text", "phone", "email", "url"):
             assert "\x00" not in value and len(value) <= 2000
+
+
+def test_plain_mobile_digits_are_judged_as_libphonenumber_parses_them():
+    """The fast way for 11 plain digits gives what parsing them does, valid or not."""
+    import phonenumbers
+    from kefu.fields import _normal_phone
+    for text in ["13812345678", "14012345678", "10012345678", "16612345678", "19912345678", "17400012345",
+                 "14512345678", "19212345678", "12345678901", "18800000000", "11111111111"]:
+        number = phonenumbers.parse(text, "CN")
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        expected = "".join(ch for ch in national if ch.isdigit()) if phonenumbers.is_valid_number(number) else None
+        assert _normal_phone.__wrapped__(text, "CN") == expected, text
