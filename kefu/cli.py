@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from kefu import auth, config, kpi
 from kefu.errors import KefuError, MigrationError
-from kefu.exporting import csv_bytes
+from kefu.exporting import csv_bytes, xlsx_bytes
 from kefu.fields import format_fen
 from kefu.rules import RulesError, read_rules
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
@@ -126,7 +126,8 @@ def cmd_export(args) -> int:
                 date.fromisoformat(value)
         query.filters[field] = (args.date_from, args.date_to)
     actor = auth.User(id=None, username=f"cli:{args.role}", display_name="CLI", role=args.role)
-    write_out(csv_bytes(store, sheet.name, actor, query, args.lang), args.output)
+    as_xlsx = bool(args.output) and args.output.lower().endswith(".xlsx")
+    write_out((xlsx_bytes if as_xlsx else csv_bytes)(store, sheet.name, actor, query, args.lang), args.output)
     return 0
 
 
@@ -199,13 +200,13 @@ def parser() -> argparse.ArgumentParser:
                    help="size N: N tickets with their steps, N/5 customer archives with 10 transactions "
                         "each, 0.3 x N visits")
     p.set_defaults(func=cmd_seed)
-    p = sub.add_parser("export", help="export a sheet as CSV (UTF-8 with BOM), as a role sees it")
+    p = sub.add_parser("export", help="export a sheet as CSV (UTF-8 with BOM) or Excel (-o FILE.xlsx), as a role sees it")
     p.add_argument("sheet")
     p.add_argument("--from", dest="date_from", help="first date, YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", help="last date, YYYY-MM-DD")
     p.add_argument("--role", default="staff", choices=ROLES, help="export as this role sees it (default staff)")
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("-o", "--output", help="file to write, .csv or .xlsx (default: CSV on standard output)")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("incentives", help="the incentive run of a month or quarter as CSV (or .xlsx), for finance")
     p.add_argument("--period", required=True, help="a month (2026-10) or a quarter (2026-Q4)")

@@ -113,6 +113,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sheet.empty": ("No records yet.", "暂无记录。"),
     "sheet.no_match": ("No records match these filters.", "没有符合条件的记录。"),
     "sheet.download_csv": ("Download CSV", "下载 CSV"),
+    "sheet.download_xlsx": ("Download Excel", "下载 Excel"),
     "sheet.select_hint": ("Select a row to open it.", "选择一行以查看详情。"),
     "sheet.detail": ("Record", "记录详情"),
     "sheet.edit": ("Edit", "编辑"),
@@ -718,6 +719,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "db.team_rule": ("A team's score is the customer-satisfaction part of its members' tickets, less {per_fault} points per own-fault complaint.",
                      "班组得分 = 组员工单的外部客户满意度得分，每宗本人过失投诉扣 {per_fault} 分。"),
     "db.no_teams": ("No teams yet: a manager puts staff into teams in the Teams register.", "尚未设置班组：经理可在“班组”登记中为员工分组。"),
+    # spreadsheet-style editing: keys ed.*
+    "ed.toggle": ("Edit as table", "表格编辑"),
+    "ed.toggle_help": ("Change the records of this page in the table, several at once; every change is checked and "
+                       "kept in the record's history.",
+                       "在表格中直接修改本页记录，可一次改多条；每项修改都会校验，并记入记录的修改记录。"),
+    "ed.hint": ("Change the cells, then save. Columns without the pencil mark (personal data, values the system "
+                "sets) are changed in a record's own form. Changing the page or the filters drops unsaved changes.",
+                "修改单元格后请点击“保存修改”。标题旁没有编辑图标的列（个人信息、系统设置的值）请在记录详情中修改。"
+                "翻页或更改筛选会丢弃未保存的修改。"),
+    "ed.add_hint": ("Add a record in the empty row at the bottom.", "可在表格底部的空白行中新增记录。"),
+    "ed.no_add": ("New records of this register are added with its form.", "此登记的新记录请通过登记表单添加。"),
+    "ed.save": ("Save changes", "保存修改"),
+    "ed.discard": ("Discard changes", "放弃修改"),
+    "ed.saved": ("Saved: {updated} record(s) changed, {created} added.", "已保存：修改 {updated} 条，新增 {created} 条。"),
+    "ed.nothing": ("There are no changes to save.", "没有需要保存的修改。"),
+    "ed.refused": ("{count} change(s) were not saved. Correct them in the table and save again:",
+                   "有 {count} 处修改未保存，请在表格中更正后再次保存："),
+    "ed.row_problem": ("No. {row}: {reason}", "编号 {row}：{reason}"),
+    "ed.new_row_problem": ("New row {row}: {reason}", "新增第 {row} 行：{reason}"),
+    "ed.problems": ("Not saved because", "未保存原因"),
+    "ed.pii_help": ("Personal data is shown masked: change it in the record's form, with personal data shown.",
+                    "个人信息已脱敏显示：请在记录详情中显示个人信息后修改。"),
+    "ed.readonly_help": ("Set by the system: it cannot be changed here.", "由系统设置，不能在此修改。"),
+    "ed.ref_help": ("Too many records to offer as a list: change it in the record's form.",
+                    "可选记录过多，无法在表格中选择：请在记录详情中修改。"),
 }
 
 

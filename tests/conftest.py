@@ -56,15 +56,28 @@ label = { en = "Amount", zh = "金额" }
 
 
 @pytest.fixture
-def money_store(tmp_path) -> Store:
+def sheet_store(tmp_path):
+    """sheet_store(name, toml) -> a fresh store over one register declared by the text of its sheet file."""
+    opened = []
+
+    def make(name: str, declaration: str) -> Store:
+        schema = tmp_path / f"{name}-schema"
+        schema.mkdir()
+        (schema / f"{name}.toml").write_text(declaration, encoding="utf-8")
+        db = Store(tmp_path / f"{name}.db", load_sheets(schema), config.load())
+        db.migrate()
+        opened.append(db)
+        return db
+
+    yield make
+    for db in opened:
+        db.close()
+
+
+@pytest.fixture
+def money_store(sheet_store) -> Store:
     """A store with one register, `fees`, holding one money field `amount`."""
-    schema = tmp_path / "money-schema"
-    schema.mkdir()
-    (schema / "fees.toml").write_text(MONEY_SHEET, encoding="utf-8")
-    db = Store(tmp_path / "fees.db", load_sheets(schema), config.load())
-    db.migrate()
-    yield db
-    db.close()
+    return sheet_store("fees", MONEY_SHEET)
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,25 @@ def test_init_demo_then_export_as_a_role(tmp_path):
     assert denied.returncode == 1 and b"permission" in denied.stderr
 
 
+def test_export_to_an_xlsx_file_writes_a_workbook(demo_db, tmp_path):
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+    out = tmp_path / "访客.XLSX"                                     # chosen by the extension, any case
+    result = kefu("export", "visitors", "--role", "supervisor", "-o", str(out), db=demo_db)
+    assert result.returncode == 0, result.stderr
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == ["编号", "来访人姓名"] and sheet.max_row > 100
+    phones = [row[header.index("联系电话")].value for row in sheet.iter_rows(min_row=2)]
+    assert all("****" in phone for phone in phones)               # a supervisor has no pii right
+    assert all(isinstance(row[0].value, int) for row in sheet.iter_rows(min_row=2))
+    assert any(isinstance(row[header.index("到访时间")].value, datetime) for row in sheet.iter_rows(min_row=2))
+    csv_out = tmp_path / "visitors.csv"
+    assert kefu("export", "visitors", "--role", "supervisor", "-o", str(csv_out), db=demo_db).returncode == 0
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")        # any other name: CSV, as before
+
+
 def test_user_add_and_bad_input(tmp_path):
     db = tmp_path / "office.db"
     assert kefu("init", db=db).returncode == 0

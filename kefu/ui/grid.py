@@ -1,4 +1,5 @@
-"""The paginated, filtered, searchable grid of a sheet, with its CSV download.
+"""The paginated, filtered, searchable grid of a sheet, with its CSV and Excel downloads, and (where the
+screen allows it) the switch to editing the page as a table (kefu.ui.editor).
 
 Filtering, search, sorting and paging happen in SQL (kefu.store.query); only one page reaches pandas.
 """
@@ -11,10 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from kefu import auth
-from kefu.exporting import Formatter, csv_bytes
+from kefu.exporting import XLSX_MIME, Formatter, csv_bytes, xlsx_bytes
 from kefu.i18n import t
 from kefu.sheets import Sheet
 from kefu.store import Query, Store
+from kefu.ui.editor import edit_toggle, editor_columns, table_editor
 
 
 def filter_bar(store: Store, sheet: Sheet, lang: str, key: str) -> Query:
@@ -93,12 +95,19 @@ def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, colum
 
 
 def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query: Query | None = None,
-               columns: list[str] | None = None, extra: dict | None = None) -> int | None:
-    """Draw filters, one page of the grid and the CSV download; returns the selected record's id."""
+               columns: list[str] | None = None, extra: dict | None = None, editable: bool = False) -> int | None:
+    """Draw filters, one page of the grid and the downloads; returns the selected record's id.
+    editable: offer roles with `update` the switch to editing the page as a table (only where the
+    screen saves edits with the plain store.update, not through domain code of its own)."""
     query = query or filter_bar(store, sheet, lang, key)
     query.page = st.session_state.get(f"{key}__page", 1)
-    page = store.query(sheet.name, actor, query, columns=columns or sheet.columns)
-    if page.total == 0:
+    editing = editable and edit_toggle(sheet, actor, lang, key=key)
+    wanted = editor_columns(sheet, actor, columns or sheet.columns) if editing else columns or sheet.columns
+    page = store.query(sheet.name, actor, query, columns=wanted + (["version"] if editing else []))
+    if editing and (page.total or auth.can(actor, sheet, "create")):
+        table_editor(store, sheet, actor, lang, page, query, wanted, key=key)
+        selected = None
+    elif page.total == 0:
         filtered = bool(query.search or query.filters)
         st.info(t("sheet.no_match" if filtered else "sheet.empty", lang), icon=":material/inbox:")
         selected = None
@@ -112,16 +121,19 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
                              column_config={t("common.id", lang): st.column_config.NumberColumn(width="small")})
         chosen = event.selection.rows if event is not None else []
         selected = int(frame.iloc[chosen[0]][t("common.id", lang)]) if chosen else None
-    footer = st.columns([3, 1])
+    footer = st.columns([4, 1, 1])
     with footer[0]:
         if page.pages > 1:
             st.pagination(page.pages, default=page.page, key=f"{key}__page", max_visible_pages=7)
-        st.caption(t("sheet.rows", lang, total=page.total) + ("" if page.total == 0 or selected
+        st.caption(t("sheet.rows", lang, total=page.total) + ("" if page.total == 0 or selected or editing
                                                               else " · " + t("sheet.select_hint", lang)))
-    with footer[1]:
-        if auth.can(actor, sheet, "export") and page.total:
-            st.download_button(t("sheet.download_csv", lang), icon=":material/download:",
-                               data=lambda: csv_bytes(store, sheet.name, actor, query, lang),
-                               file_name=f"{sheet.name}.csv", mime="text/csv", on_click="ignore",
-                               key=f"{key}__csv", width="stretch")
+    if auth.can(actor, sheet, "export") and page.total:
+        footer[1].download_button(t("sheet.download_csv", lang), icon=":material/download:",
+                                  data=lambda: csv_bytes(store, sheet.name, actor, query, lang),
+                                  file_name=f"{sheet.name}.csv", mime="text/csv", on_click="ignore",
+                                  key=f"{key}__csv", width="stretch")
+        footer[2].download_button(t("sheet.download_xlsx", lang), icon=":material/table_view:",
+                                  data=lambda: xlsx_bytes(store, sheet.name, actor, query, lang),
+                                  file_name=f"{sheet.name}.xlsx", mime=XLSX_MIME, on_click="ignore",
+                                  key=f"{key}__xlsx", width="stretch")
     return selected

@@ -18,7 +18,7 @@ def header(sheet, lang: str) -> None:
 
 
 def list_and_detail(store, sheet, actor, lang: str, *, key: str, extra: dict | None = None) -> None:
-    selected = sheet_grid(store, sheet, actor, lang, key=key, extra=extra)
+    selected = sheet_grid(store, sheet, actor, lang, key=key, extra=extra, editable=True)
     if selected is not None:
         record_detail(store, sheet, actor, lang, selected, key=key)
 
