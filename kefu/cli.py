@@ -1,4 +1,5 @@
-"""python -m kefu: a thin shell over the library (init, check, seed, export, incentives, user add, kiosk-token)."""
+"""python -m kefu: a thin shell over the library (init, check, seed, export, import, incentives, user add,
+kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -158,6 +159,59 @@ def cmd_incentives(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    """Import a CSV or XLSX file into a sheet, all or nothing; --dry-run only checks it."""
+    from kefu import importing
+    store = open_store(args.db)
+    if args.sheet not in store.sheets:
+        print(f"unknown sheet '{args.sheet}' (sheets: {', '.join(store.sheets)})", file=sys.stderr)
+        return 2
+    actor = auth.SYSTEM
+    if args.user:
+        row = store.conn.execute("SELECT id FROM kefu_users WHERE username = ? AND active = 1", (args.user,)).fetchone()
+        if row is None:
+            print(f"no active user '{args.user}'", file=sys.stderr)
+            return 2
+        actor = auth.get_user(store, row[0])
+    sheet = store.sheet(args.sheet)
+    importing.require_import(sheet, actor)
+    table = importing.read_file(Path(args.file).read_bytes(), args.file, worksheet=args.worksheet)
+    mapping = importing.auto_map(sheet, table.headers)
+    for pair in args.map or []:
+        header, _, name = pair.partition("=")
+        if header not in table.headers or (name and name not in sheet.by_name):
+            print(f"--map {pair!r}: the file has no column {header!r} or the sheet no field {name!r}", file=sys.stderr)
+            return 2
+        mapping[table.headers.index(header)] = name or None
+    for header, name in zip(table.headers, mapping):
+        print(f"column {header!r} -> {name or '(left out)'}", file=sys.stderr)
+    plan = importing.check(store, sheet.name, table, mapping, actor)
+    for message in importing.problem_messages(store, plan, args.lang):
+        print(message, file=sys.stderr)
+    if plan.problems:
+        return 1
+    for error in importing.error_rows(store, plan, args.lang):
+        print("\t".join(str(v) for v in error.values()), file=sys.stderr)
+    print(f"{table.kind}{' ' + table.encoding if table.encoding else ''}: {plan.total} rows; "
+          f"{len(plan.new)} new, {len(plan.updates)} would update a record, "
+          f"{len(plan.matched) - len(plan.updates)} match a record unchanged, {len(plan.bad_rows)} with errors",
+          file=sys.stderr)
+    if args.errors_csv:
+        Path(args.errors_csv).write_bytes(importing.errors_csv(store, plan, args.lang))
+    if args.dry_run:
+        return 1 if plan.errors else 0
+    if plan.errors and not args.skip_invalid:
+        print("nothing imported: correct the file, or pass --skip-invalid to leave the rows with errors out",
+              file=sys.stderr)
+        return 1
+    outcome = importing.commit(store, plan, actor, duplicates=args.duplicates, skip_invalid=args.skip_invalid,
+                               progress=lambda done, total: print(f"imported {done} of {total}", file=sys.stderr,
+                                                                  flush=True))
+    print(f"imported into {sheet.name}: {outcome.created} created, {outcome.updated} updated, "
+          f"{outcome.skipped} skipped (matched a record), {outcome.left_out} left out (errors)")
+    return 0
+
+
 def cmd_user_add(args) -> int:
     store = open_store(args.db)
     if args.password_stdin:
@@ -214,6 +268,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.add_argument("-o", "--output", help="file to write, .csv or .xlsx (default: CSV on standard output)")
     p.set_defaults(func=cmd_incentives)
+    p = sub.add_parser("import", help="import a CSV (UTF-8, GBK/GB18030) or XLSX file into a sheet, all or nothing")
+    p.add_argument("sheet")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
+    p.add_argument("--duplicates", default="skip", choices=("skip", "update"),
+                   help="rows matching a record by the sheet's unique key: skip them (default) or update the record")
+    p.add_argument("--skip-invalid", action="store_true", help="import the good rows, leaving the rows with errors out")
+    p.add_argument("--worksheet", help="the workbook's sheet to read (default: the first)")
+    p.add_argument("--map", action="append", metavar="HEADER=FIELD",
+                   help="fill FIELD from the column HEADER (HEADER= leaves the column out); repeatable")
+    p.add_argument("--user", help="import as this user (their rights; named in the audit); default: the system")
+    p.add_argument("--errors-csv", metavar="FILE", help="write the list of bad cells to FILE")
+    p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
+    p.set_defaults(func=cmd_import)
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)
@@ -231,6 +299,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    lang = "zh" if getattr(args, "lang", None) == "zh" and args.command == "import" else "en"
     try:
         return args.func(args)
     except SchemaError as exc:
@@ -238,7 +307,9 @@ def main(argv=None) -> int:
     except MigrationError as exc:
         print("database not changed:\n" + "\n".join(exc.problems), file=sys.stderr)
     except ValidationError as exc:
-        print("\n".join(exc.messages("en")), file=sys.stderr)
+        print("\n".join(exc.messages(lang)), file=sys.stderr)
     except (KefuError, config.ConfigError, RulesError, ValueError) as exc:
-        print(exc.message("en") if isinstance(exc, KefuError) else str(exc), file=sys.stderr)
+        print(exc.message(lang) if isinstance(exc, KefuError) else str(exc), file=sys.stderr)
+    except OSError as exc:                           # a file named on the command line that cannot be read
+        print(f"{exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
     return 1

@@ -143,6 +143,14 @@ def enrol(store: Store, actor, values: dict, *, rules: ClubRules | None = None) 
         return store.insert(MEMBERS, given, actor)
 
 
+def number_imported(store: Store, row: dict) -> dict:
+    """An imported member keeps the number the member roll gives; one without gets the next number
+    (called inside the import's transaction, so it sees the rows imported before it)."""
+    if not row.get("member_no") or not str(row["member_no"]).strip():
+        row = {**row, "member_no": next_member_no(store, rules_for(store).member_prefix)}
+    return row
+
+
 # ---------------------------------------------------------------------------------------------- points
 
 def _totals(conn, member_id: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", 
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
               "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
-              "checks"}
+              "checks", "import"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -167,6 +167,8 @@ class Sheet:
     indexes: list[list[str]] = dc_field(default_factory=list)
     period: str | None = None      # the date field placing a record in a period (locked once approved)
     checks: list = dc_field(default_factory=list)   # rule checks in kefu modules: check(store, row) -> problems
+    importable: bool = True        # `import = false`: records only domain code makes (a workflow's trail)
+    import_fill: object = None     # `import = "kefu.module:function"`: completes an imported row (a number)
     path: Path | None = None
 
     def __post_init__(self):
@@ -362,6 +364,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     if period is not None and (period not in known or known[period].type_name != "date"):
         problems.append(f"{where}: period must name a date field (the date placing a record in a period)")
     checks = _parse_checks(where, data.get("checks", []), problems)
+    importable, import_fill = _parse_import(where, data.get("import", True), problems)
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
@@ -369,7 +372,20 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
                  search=searched, search_refs=search_refs, filters=filters, unique=unique,
                  description=data.get("description"), page_size=page_size, row_access=row_access,
                  approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
-                 period=period, checks=checks, path=path)
+                 period=period, checks=checks, importable=importable, import_fill=import_fill, path=path)
+
+
+def _parse_import(where: str, value, problems: list[str]) -> tuple[bool, object]:
+    """`import = false`: no file import into this sheet. `import = "kefu.module:function"`: the sheet's
+    own completion of an imported row, fill(store, row) -> row, run inside the import's transaction
+    (a member number the engine gives, say)."""
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, str):
+        found = _parse_checks(where, [value], problems)
+        return True, (found[0] if found else None)
+    problems.append(f"{where}: import must be true, false or \"kefu.module:function\"")
+    return True, None
 
 
 def _parse_checks(where: str, names, problems: list[str]) -> list:

@@ -194,6 +194,15 @@ class Page:
         return max(1, math.ceil(self.total / self.page_size))
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A new record as `Store.check_new` checked it for one sheet: `insert_many` takes it as it is (every
+    field and rule check done once), and still checks in its transaction what the database decides
+    (links, unique keys, locked periods). An import checks a file, then commits the checked rows."""
+    sheet: str
+    row: dict
+
+
 class Store:
     """One database file described by a set of sheets."""
 
@@ -338,8 +347,8 @@ class Store:
                                     f"declare it again, or empty it first, to go on")
                 else:
                     steps.append((f"{sheet.name}: dropped empty column {name}", self._drop_column(conn, sheet.name, name)))
-        for field in sheet.fields:
-            if field.index or field.type_name in ("user", "ref"):
+        for field in sheet.fields:            # a unique field is looked up on every write (and by imports)
+            if field.index or field.unique or field.type_name in ("user", "ref"):
                 steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident(f'idx_{sheet.name}_{field.name}')} "
                                    f"ON {table}({quote_ident(field.name)})"]))
         for group in sheet.unique:
@@ -480,7 +489,8 @@ class Store:
         """Insert many records in one transaction: all of them, or (on any error) none."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "create")
-        prepared = [self._prepare_new(sheet, values) for values in rows]
+        prepared = [self._search_keys(sheet, dict(values.row)) if isinstance(values, Checked) and values.sheet == sheet.name
+                    else self._prepare_new(sheet, values) for values in rows]
         ids = []
         now = self.now()
         checked: set = set()                                   # links already found in this batch
@@ -500,7 +510,17 @@ class Store:
                 ids.append(row_id)
         return ids
 
-    def _prepare_new(self, sheet: Sheet, values: dict) -> dict:
+    def check_new(self, sheet_name: str, values: dict) -> Checked:
+        """The record `insert` would store for values (defaults, draft state, every field and rule
+        check), or ValidationError; nothing is written. An import checks each row of a file with it."""
+        return Checked(sheet_name, self._prepare_new(self.sheet(sheet_name), values, search_keys=False))
+
+    def _search_keys(self, sheet: Sheet, clean: dict) -> dict:
+        if sheet.pinyin:
+            clean["search_pinyin"] = search_key(clean.get(name) for name in sheet.pinyin)
+        return clean
+
+    def _prepare_new(self, sheet: Sheet, values: dict, *, search_keys: bool = True) -> dict:
         values = dict(values)
         for field in sheet.fields:
             if field.default is not None and (values.get(field.name) is None or values.get(field.name) == ""):
@@ -510,12 +530,10 @@ class Store:
                 values.pop(name, None)
             values[sheet.approval.field] = sheet.approval.draft
         clean = sheet.validate(values, self.ctx)
-        problems = sheet.cross_check(clean) + self._rule_checks(sheet, clean)
+        problems = sheet.cross_check(clean) + self.rule_checks(sheet, clean)
         if problems:
             raise ValidationError(sheet, problems)
-        if sheet.pinyin:
-            clean["search_pinyin"] = search_key(clean.get(name) for name in sheet.pinyin)
-        return clean
+        return self._search_keys(sheet, clean) if search_keys else clean
 
     def update(self, sheet_name: str, row_id: int, changes: dict, actor, *, expected_version: int | None = None,
                allow_readonly: bool = False) -> dict:
@@ -540,7 +558,7 @@ class Store:
             if approval and not allow_readonly and before.get(approval.field) == approval.approved:
                 changed[approval.field] = approval.draft
             row = {**before, **changed}
-            problems = sheet.cross_check(row) + self._rule_checks(sheet, row)
+            problems = sheet.cross_check(row) + self.rule_checks(sheet, row)
             if problems:
                 raise ValidationError(sheet, problems)
             changed.update({k: v for k, v in row.items() if k in sheet.by_name and before.get(k) != v})
@@ -613,7 +631,7 @@ class Store:
             self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
                         {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
 
-    def _rule_checks(self, sheet: Sheet, row: dict) -> list[Problem]:
+    def rule_checks(self, sheet: Sheet, row: dict) -> list[Problem]:
         """The sheet's declared rule checks (schema key `checks`); each may complete `row`."""
         return [problem for check in sheet.checks for problem in check(self, row)]
 
@@ -652,6 +670,10 @@ class Store:
                            "AND mode = 'refuse' LIMIT 1", (sheet.name, day, day)).fetchone()
         return row[0] if row else None
 
+    def locked_period(self, sheet: Sheet, day) -> str | None:
+        """The approved period a record of `sheet` dated `day` lies in (it would be refused), if any."""
+        return self._locked_period(self.conn, sheet, day)
+
     def _check_period(self, conn, sheet: Sheet, *days) -> None:
         """A record dated in an approved (locked) period is not written: the refusal names the date field."""
         for day in days:
@@ -671,7 +693,7 @@ class Store:
             if row_id is not None:
                 where += " AND id != ?"
                 params.append(row_id)
-            if conn.execute(f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE {where} AND deleted_at IS NULL LIMIT 1",
+            if conn.execute(f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE {where} AND +deleted_at IS NULL LIMIT 1",
                             params).fetchone():
                 raise ValidationError(sheet, [Problem(group[-1], "err.unique", {})])
 

@@ -1,0 +1,430 @@
+"""Importing CSV and XLSX files into sheets: encodings, mapping, every bad cell, duplicates, all or nothing."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from kefu import auth, importing
+from kefu.errors import PermissionDenied
+from kefu.importing import ImportRefused
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "客户编号,客户名称,类型,联系人,联系电话,信用等级,档案负责人"
+
+
+@pytest.fixture
+def people(make_user):
+    return {"keeper": make_user("staff", "keeper"), "other": make_user("staff", "other"),
+            "manager": make_user("manager", "boss")}
+
+
+def customers_csv(rows: int, keeper: str = "keeper", start: int = 0) -> str:
+    lines = [HEADER] + [f"C{n:05d},海棠湾酒店{n},企业,张三,138{n:08d},A（优）,{keeper}"
+                        for n in range(start, start + rows)]
+    return "\n".join(lines) + "\n"
+
+
+def plan_for(store, sheet: str, data: bytes, actor, name: str = "file.csv"):
+    table = importing.read_file(data, name)
+    return importing.check(store, sheet, table, importing.auto_map(store.sheet(sheet), table.headers), actor)
+
+
+def count(store, table: str) -> int:
+    return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def messages(store, plan, lang="zh") -> list[tuple]:
+    return [(e.row, e.column, e.value, e.reason(store.sheet(plan.sheet), lang)) for e in plan.errors]
+
+
+# --------------------------------------------------------------------------------------------- encodings
+
+GB18030_ONLY = "𠮷"          # outside GBK: only GB18030 (and Unicode) can hold it
+
+
+@pytest.mark.parametrize("encoding, name", [("utf-8", "海棠湾酒店"), ("utf-8-sig", "海棠湾酒店"), ("gbk", "海棠湾酒店"),
+                                            ("gb18030", f"{GB18030_ONLY}家大酒店"), ("utf-16", "海棠湾酒店")])
+def test_a_csv_in_each_encoding_arrives_with_its_chinese_text(store, people, encoding, name):
+    text = f"{HEADER}\nC001,{name},企业,欧阳娜娜,13812345678,A（优）,keeper\nC002,北京华夏科技有限公司,个人,李四,,B,keeper\n"
+    plan = plan_for(store, "customers", text.encode(encoding), people["manager"])
+    assert plan.ok and len(plan.new) == 2
+    importing.commit(store, plan, people["manager"])
+    rows = store.conn.execute("SELECT code, name, kind, contact, phone, credit_rating, owner FROM customers "
+                              "ORDER BY code").fetchall()
+    assert rows == [("C001", name, "company", "欧阳娜娜", "13812345678", "A", people["keeper"].id),
+                    ("C002", "北京华夏科技有限公司", "person", "李四", None, "B", people["keeper"].id)]
+
+
+def test_a_gbk_file_is_told_as_gb18030_and_a_tab_separated_one_is_read(store, people):
+    data = (HEADER.replace(",", "\t") + "\nC001\t海棠湾酒店\t企业\t张三\t13812345678\tA\t王五\n").encode("gbk")
+    table = importing.read_file(data, "客户.txt")
+    assert table.encoding == "gb18030" and table.headers[1] == "客户名称" and table.rows[0][1] == "海棠湾酒店"
+
+
+def test_columns_map_by_field_name_and_either_label_and_the_export_s_own_columns_are_left_out(store):
+    sheet = store.sheet("customers")
+    headers = ["编号", "code", "Name", "类型", " 联系电话 ", "Credit rating*", "备注说明", "创建时间"]
+    assert importing.auto_map(sheet, headers) == [None, "code", "name", "kind", "phone", "credit_rating", None, None]
+
+
+def test_an_export_of_the_sheet_imports_back_as_unchanged_records(store, people):
+    from kefu.exporting import csv_bytes
+    from kefu.store import Query
+    importing.commit(store, plan_for(store, "customers", customers_csv(5).encode(), people["manager"]), people["manager"])
+    exported = csv_bytes(store, "customers", people["manager"], Query(), "zh")
+    plan = plan_for(store, "customers", exported, people["manager"])
+    assert plan.ok, messages(store, plan)
+    assert len(plan.new) == 0 and len(plan.matched) == 5 and plan.updates == []
+
+
+# --------------------------------------------------------------------------------------------- xlsx
+
+def workbook(rows: list[list], sheet_title: str = "客户") -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = sheet_title
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_dates_as_real_excel_dates_and_as_text_and_numbers_as_numbers(store, people):
+    labels = [store.sheet("visitors").by_name[n].label_in("zh")
+              for n in ("visitor_name", "phone", "purpose", "host", "appointment_at", "party_size")]
+    data = workbook([labels,
+                     ["张三", 13812345678, "业务洽谈", "keeper", datetime(2026, 11, 2, 9, 30), 2],
+                     ["李四", "139 1234 5678", "business", "Staff 1", "2026年11月3日 14:30", 1.0],
+                     ["王五", "13712345678", "Business talk", "keeper", "2026/11/4 10:00", None]])
+    plan = plan_for(store, "visitors", data, people["manager"], "来访.xlsx")
+    assert plan.ok, messages(store, plan)
+    importing.commit(store, plan, people["manager"])
+    rows = store.conn.execute("SELECT visitor_name, phone, purpose, host, appointment_at, party_size FROM visitors "
+                              "ORDER BY id").fetchall()
+    keeper = people["keeper"].id
+    assert rows == [("张三", "13812345678", "business", keeper, "2026-11-02T09:30:00+08:00", 2),
+                    ("李四", "13912345678", "business", keeper, "2026-11-03T14:30:00+08:00", 1),
+                    ("王五", "13712345678", "business", keeper, "2026-11-04T10:00:00+08:00", 1)]   # blank: the default
+
+
+def test_xlsx_date_fields_take_excel_dates_and_chinese_and_iso_text(store, people):
+    customer = store.insert("customers", {"code": "C1", "name": "海棠湾酒店", "kind": "company", "credit_rating": "A",
+                                          "owner": people["keeper"].id}, auth.SYSTEM)
+    sheet = store.sheet("transactions")
+    date_field = next(f for f in sheet.fields if f.type_name == "date")
+    required = [f for f in sheet.fields if f.required and f.name not in ("customer", date_field.name)]
+    header = [sheet.by_name["customer"].label_in("zh"), date_field.label_in("zh")] + [f.label_in("zh") for f in required]
+    filler = [_sample(f) for f in required]
+    data = workbook([header, ["C1", datetime(2026, 3, 1), *filler], ["海棠湾酒店", "2026年3月2日", *filler],
+                     ["#%d" % customer, "2026-03-03", *filler], ["C1", date(2026, 3, 4), *filler]])
+    plan = plan_for(store, "transactions", data, people["manager"], "交易.xlsx")
+    assert plan.ok, messages(store, plan)
+    importing.commit(store, plan, people["manager"])
+    days = [r[0] for r in store.conn.execute(f"SELECT {date_field.name} FROM transactions ORDER BY id")]
+    assert days == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert {r[0] for r in store.conn.execute("SELECT customer FROM transactions")} == {customer}
+
+
+def _sample(field):
+    if field.type_name in ("choice", "multichoice"):
+        return field.choices[0]["zh"]
+    if field.type_name in ("money", "int", "number"):
+        return 100
+    return "示例"
+
+
+def test_a_chosen_worksheet_is_read_and_a_missing_one_is_named(store, people):
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["这一页是说明"])
+    second = book.create_sheet("客户")
+    for row in customers_csv(2).splitlines():
+        second.append(row.split(","))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    table = importing.read_file(buffer.getvalue(), "x.xlsx", worksheet="客户")
+    assert table.worksheets == ["说明", "客户"] and len(table.rows) == 2
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file(buffer.getvalue(), "x.xlsx", worksheet="会员")
+    assert "会员" in refused.value.message("zh") and "说明、客户" in refused.value.message("zh")
+
+
+# --------------------------------------------------------------------------------------------- bad cells
+
+def test_three_bad_cells_among_a_thousand_rows_are_exactly_the_three_errors(store, people):
+    lines = customers_csv(1000).splitlines()
+    lines[101] = lines[101].replace("138", "12", 1)                   # data row 101 -> file row 102: bad phone
+    lines[500] = lines[500].replace("企业", "外星")                   # row 501: not a choice
+    lines[999] = lines[999].replace(f"C{998:05d}", "BAD CODE!")      # row 1000: code pattern
+    plan = plan_for(store, "customers", ("\n".join(lines) + "\n").encode("gbk"), people["manager"])
+    assert messages(store, plan) == [
+        (102, "联系电话", "1200000100", "联系电话：“1200000100”不是有效的电话号码"),
+        (501, "类型", "外星", "类型：“外星”不在可选项中"),
+        (1000, "客户编号", "BAD CODE!", "客户编号：“BAD CODE!”格式不正确"),
+    ]
+    assert len(plan.new) == 997 and plan.bad_rows == {102, 501, 1000}
+    with pytest.raises(ImportRefused):                                # errors: nothing written unless asked
+        importing.commit(store, plan, people["manager"])
+    assert count(store, "customers") == 0
+    outcome = importing.commit(store, plan, people["manager"], skip_invalid=True)
+    assert (outcome.created, outcome.left_out) == (997, 3) and count(store, "customers") == 997
+
+
+def test_the_list_of_bad_cells_downloads_as_a_csv_excel_opens(store, people):
+    lines = customers_csv(3).splitlines()
+    lines[2] = lines[2].replace("海棠湾酒店1", "=HYPERLINK(\"http://x\")")
+    plan = plan_for(store, "customers", ("\n".join(lines)).encode(), people["manager"])
+    data = importing.errors_csv(store, plan, "zh")
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == ["行号", "列", "值", "原因"]
+    assert rows[1][:3] == ["3", "客户名称", "'=HYPERLINK(\"http://x\")"]     # the formula stays text in Excel
+    assert "公式" in rows[1][3]
+
+
+def test_a_link_names_a_record_by_title_code_or_number_among_those_the_user_may_see(store, people):
+    mine = store.insert("customers", {"code": "C1", "name": "海棠湾酒店", "kind": "company", "credit_rating": "A",
+                                      "owner": people["keeper"].id}, auth.SYSTEM)
+    for code in ("C2", "C3"):                                          # two archives of the same name
+        store.insert("customers", {"code": code, "name": "同名公司", "kind": "company", "credit_rating": "A",
+                                   "owner": people["other"].id}, auth.SYSTEM)
+    table = importing.Table(headers=["客户", "交易日期"], rows=[["海棠湾酒店", "2026-01-01"], ["C1", "2026-01-02"],
+                                                          ["同名公司", "2026-01-03"], ["C2", "2026-01-04"]],
+                            numbers=[2, 3, 4, 5], kind="csv")
+    sheet = store.sheet("transactions")
+    mapping = importing.auto_map(sheet, table.headers)
+    as_keeper = importing.check(store, "transactions", table, mapping, people["keeper"])
+    links = {(e.row, e.code) for e in as_keeper.errors if e.params["field"] == "customer"}
+    assert links == {(4, "im.no_such_record"), (5, "im.no_such_record")}   # the other keeper's archives: unseen
+    as_manager = importing.check(store, "transactions", table, mapping, people["manager"])
+    links = {(e.row, e.code) for e in as_manager.errors if e.params["field"] == "customer"}
+    assert links == {(4, "im.ambiguous")}                              # by name: two; by code: one
+    assert all(r.values["customer"] == mine for r in as_manager.rows if r.number in (2, 3))
+
+
+# --------------------------------------------------------------------------------------------- duplicates
+
+def test_rows_matching_a_record_by_its_unique_key_are_offered_as_updates_and_skipped_by_default(store, people):
+    boss = people["manager"]
+    importing.commit(store, plan_for(store, "customers", customers_csv(3).encode(), boss), boss)
+    again = f"{HEADER}\nC00000,海棠湾酒店0,企业,张三,13800000000,A,keeper\nC00001,新名字,企业,,,B,keeper\nC00009,新客户,个人,赵六,,C,keeper\n"
+    plan = plan_for(store, "customers", again.encode(), boss)
+    assert [r.number for r in plan.new] == [4] and [r.number for r in plan.matched] == [2, 3]
+    assert plan.updates[0].changes == {"name": ("海棠湾酒店1", "新名字"), "credit_rating": ("A", "B")}
+    outcome = importing.commit(store, plan, boss)
+    assert (outcome.created, outcome.updated, outcome.skipped, outcome.unchanged) == (1, 0, 1, 1)
+    assert store.conn.execute("SELECT name, contact FROM customers WHERE code = 'C00001'").fetchone() == ("海棠湾酒店1", "张三")
+
+
+def test_with_update_the_matched_records_change_only_where_the_file_fills_a_cell(store, people):
+    boss = people["manager"]
+    importing.commit(store, plan_for(store, "customers", customers_csv(3).encode(), boss), boss)
+    before = count(store, "kefu_audit")
+    again = f"{HEADER}\nC00001,新名字,企业,,,B,keeper\n"
+    outcome = importing.commit(store, plan_for(store, "customers", again.encode(), boss), boss, duplicates="update")
+    assert outcome.updated == 1
+    row = store.conn.execute("SELECT name, contact, phone, credit_rating FROM customers WHERE code = 'C00001'").fetchone()
+    assert row == ("新名字", "张三", "13800000001", "B")               # blank cells kept what the record held
+    audit = store.conn.execute("SELECT username, action, before, after FROM kefu_audit ORDER BY id DESC LIMIT 1").fetchone()
+    assert count(store, "kefu_audit") == before + 1 and audit[:2] == ("boss", "update") and "新名字" in audit[3]
+
+
+def test_a_key_repeated_within_the_file_names_the_first_row(store, people):
+    text = customers_csv(3) + "C00001,又一个,企业,张三,,A,keeper\n"
+    plan = plan_for(store, "customers", text.encode(), people["manager"])
+    assert messages(store, plan) == [(5, "客户编号", "C00001", "客户编号：与本文件第 3 行重复")]
+
+
+def test_updating_needs_the_update_right_and_a_record_the_user_cannot_see_is_not_matched_silently(store, people):
+    importing.commit(store, plan_for(store, "customers", customers_csv(2, keeper="other").encode(), people["manager"]),
+                     people["manager"])
+    plan = plan_for(store, "customers", customers_csv(2, keeper="keeper").encode(), people["keeper"])
+    assert {e.code for e in plan.errors} == {"im.exists_unseen"} and plan.rows == []
+
+
+# --------------------------------------------------------------------------------------------- all or nothing
+
+def test_a_row_refused_at_commit_leaves_nothing_written(store, people):
+    boss = people["manager"]
+    plan = plan_for(store, "customers", customers_csv(50).encode(), boss)
+    store.insert("customers", {"code": "C00042", "name": "刚刚有人录入", "kind": "company", "credit_rating": "A",
+                               "owner": people["keeper"].id}, auth.SYSTEM)   # saved by someone meanwhile
+    with pytest.raises(importing.RowFailed) as failed:
+        importing.commit(store, plan, boss)
+    assert "第 44 行" in failed.value.message("zh") and "客户编号" in failed.value.message("zh")
+    assert count(store, "customers") == 1
+
+
+def test_progress_is_told_as_the_rows_go_in(store, people):
+    told = []
+    plan = plan_for(store, "customers", customers_csv(2500).encode(), people["manager"])
+    importing.commit(store, plan, people["manager"], progress=lambda done, total: told.append((done, total)))
+    assert told == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    assert count(store, "customers") == 2500
+    assert store.conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'customers' AND action = 'create'"
+                              ).fetchone()[0] == 2500
+
+
+def test_kill_9_in_the_middle_of_an_import_leaves_no_partial_rows(store, people, tmp_path):
+    store.close()
+    source = tmp_path / "big.csv"
+    source.write_text(customers_csv(30000), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "kefu", "--db", str(store.path), "import", "customers",
+                                str(source), "--user", "boss"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:                                        # wait until rows are going in
+        if line.startswith("imported 2000 of"):
+            break
+    else:
+        pytest.fail("the import finished or failed before it could be killed")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'customers'").fetchone()[0] == 0
+
+
+# --------------------------------------------------------------------------------------------- bad files
+
+@pytest.mark.parametrize("data, name, code", [
+    (b"", "empty.csv", "im.empty_file"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 50, "photo.csv", "im.binary"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "old.xls", "im.old_xls"),
+    (b"PK\x03\x04not really a workbook", "broken.xlsx", "im.bad_xlsx"),
+    (HEADER.encode("gbk") + b"\r\n", "header-only.csv", "im.no_rows"),
+    ("客户编号,客户名称,客户编号\nC1,a,C2\n".encode(), "twice.csv", "im.duplicate_header"),
+    (b"\n\n\n", "blank.csv", "im.no_header"),
+])
+def test_a_file_that_cannot_be_imported_says_why(store, data, name, code):
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file(data, name)
+    assert refused.value.code == code
+    assert refused.value.message("zh") != code and refused.value.message("en") != code
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read():
+    data = b"a,b\n" + b"x,y\n" * (50 * 2**20 // 4)                     # 50 MB
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file(data, "big.csv")
+    assert refused.value.code == "im.too_big" and "50.0 MB" in refused.value.message("en")
+
+
+def test_duplicated_headers_name_the_header_and_both_columns():
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file("客户编号,客户名称,客户名称\nC1,a,b\n".encode(), "x.csv")
+    assert refused.value.message("zh") == "表头“客户名称”出现了两次（第 2 列和第 3 列），请改名后重新导入。"
+
+
+def test_the_file_of_another_register_is_told_and_nothing_is_written(store, people):
+    visitors = "来访人姓名,联系电话,来访事由\n张三,13812345678,业务洽谈\n"
+    plan = plan_for(store, "customers", visitors.encode(), people["manager"])
+    assert importing.problem_messages(store, plan, "zh")[0].startswith("文件中没有任何一列对应“客户档案”的必填项或唯一键")
+    with pytest.raises(ImportRefused):
+        importing.commit(store, plan, people["manager"])
+    assert count(store, "customers") == 0
+
+
+def test_formulas_in_cells_are_refused_cell_by_cell(store, people):
+    data = workbook([HEADER.split(","), ["C1", "=A1&\"x\"", "企业", "张三", "13812345678", "A", "keeper"],
+                     ["C2", "海棠湾", "企业", "张三", "13812345679", "A", "keeper"]])
+    plan = plan_for(store, "customers", data, people["manager"], "f.xlsx")
+    assert [(e.row, e.column, e.code) for e in plan.errors] == [(2, "客户名称", "im.formula")]
+    assert "公式" in plan.errors[0].reason(store.sheet("customers"), "zh")
+
+
+# --------------------------------------------------------------------------------------------- who may
+
+def test_only_a_role_that_may_create_imports_and_system_registers_are_not_importable(store, people, make_user):
+    finance = make_user("finance")
+    with pytest.raises(PermissionDenied):
+        plan_for(store, "customers", customers_csv(1).encode(), finance)
+    with pytest.raises(ImportRefused) as refused:
+        importing.require_import(store.sheet("ticket_events"), auth.SYSTEM)
+    assert refused.value.code == "im.sheet_not_importable"
+    names = {s.name for s in importing.importable_sheets(store, people["manager"])}
+    assert "customers" in names and not names & {"tickets", "ticket_events", "points", "event_signups"}
+    assert importing.importable_sheets(store, finance) == []
+
+
+def test_an_approval_sheet_s_import_makes_drafts_and_its_approval_columns_cannot_be_filled(store, people):
+    text = HEADER + ",状态\n" + "C1,海棠湾酒店,企业,张三,,A,keeper,已审批\n"
+    table = importing.read_file(text.encode(), "x.csv")
+    mapping = importing.auto_map(store.sheet("customers"), table.headers)
+    assert mapping[-1] is None                                         # the approval state is not offered
+    mapping[-1] = "status"
+    plan = importing.check(store, "customers", table, mapping, people["manager"])
+    assert plan.problems and "不能导入" in importing.problem_messages(store, plan, "zh")[0]
+    plan = importing.check(store, "customers", table, mapping[:-1] + [None], people["manager"])
+    importing.commit(store, plan, people["manager"])
+    assert store.conn.execute("SELECT status FROM customers").fetchone()[0] == "draft"
+
+
+def test_members_from_a_roll_keep_their_numbers_and_the_others_get_the_next(store, people):
+    for code in ("C1", "C2", "C3"):
+        store.insert("customers", {"code": code, "name": f"客户{code}", "kind": "company", "credit_rating": "A",
+                                   "owner": people["keeper"].id}, auth.SYSTEM)
+    sheet = store.sheet("members")
+    header = [sheet.by_name[n].label_in("zh") for n in ("member_no", "customer", "status", "joined_on")]
+    status = sheet.by_name["status"].choices[0]["zh"]
+    data = workbook([header, ["HY000100", "C1", status, date(2025, 5, 1)], [None, "C2", status, "2025-06-01"],
+                     ["", "C3", status, "2025年7月1日"]])
+    plan = plan_for(store, "members", data, people["manager"], "会员.xlsx")
+    assert plan.ok, messages(store, plan)
+    importing.commit(store, plan, people["manager"])
+    numbers = [r[0] for r in store.conn.execute("SELECT member_no FROM members ORDER BY id")]
+    assert numbers == ["HY000100", "HY000101", "HY000102"]
+
+
+# --------------------------------------------------------------------------------------------- the command line
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "kefu", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_the_command_line_checks_with_dry_run_then_imports(store, people, tmp_path):
+    store.close()
+    source = tmp_path / "客户.csv"
+    source.write_bytes((customers_csv(3) + "BAD!,坏,企业,张三,,A,keeper\n").encode("gbk"))
+    dry = run_cli("--db", str(store.path), "import", "customers", str(source), "--dry-run",
+                  "--errors-csv", str(tmp_path / "errors.csv"))
+    assert dry.returncode == 1 and "3 new" in dry.stderr and "1 with errors" in dry.stderr
+    assert "客户编号" in (tmp_path / "errors.csv").read_text(encoding="utf-8-sig")
+    refused = run_cli("--db", str(store.path), "import", "customers", str(source))
+    assert refused.returncode == 1 and "nothing imported" in refused.stderr
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
+    done = run_cli("--db", str(store.path), "import", "customers", str(source), "--skip-invalid", "--user", "boss")
+    assert done.returncode == 0, done.stderr
+    assert "3 created" in done.stdout and "1 left out" in done.stdout
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 3
+        assert conn.execute("SELECT DISTINCT username FROM kefu_audit WHERE sheet = 'customers'").fetchall() == [("boss",)]
+
+
+def test_the_command_line_maps_a_column_by_hand(store, people, tmp_path):
+    store.close()
+    source = tmp_path / "c.csv"
+    source.write_text(customers_csv(1).replace("客户名称", "公司"), encoding="utf-8")
+    done = run_cli("--db", str(store.path), "import", "customers", str(source), "--map", "公司=name")
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT name FROM customers").fetchone()[0] == "海棠湾酒店0"
+
+
+def test_a_unique_field_is_looked_up_by_an_index(store):
+    plan = store.conn.execute("EXPLAIN QUERY PLAN SELECT 1 FROM customers WHERE code = ? AND +deleted_at IS NULL",
+                              ("C1",)).fetchall()
+    assert "idx_customers_code" in str(plan)
