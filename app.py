@@ -1,18 +1,18 @@
 """Kefu Desk entry point: page config, the login gate, and the navigation the user's role allows."""
 import streamlit as st
 
-from kefu import auth
+from kefu import auth, importing
 from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
-from views import incentives, kiosk, surveys
+from views import imports, incentives, kiosk, surveys
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
-OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "access_log", "users", "account")
+OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "access_log", "users", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -63,6 +63,8 @@ def navigation(store, user: auth.User) -> st.navigation:
         pages.setdefault(tr("rp.nav_section"), []).append(
             st.Page(incentives.render, title=tr("ic.nav"), icon=":material/paid:", url_path="incentives"))
     admin = []
+    if auth.can_view(user, "imports") and importing.importable_sheets(store, user):
+        admin.append(st.Page(imports.render, title=tr("im.nav"), icon=":material/upload_file:", url_path="imports"))
     if auth.can_view(user, "access_log"):
         admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",
                              url_path="access_log"))

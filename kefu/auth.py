@@ -35,6 +35,7 @@ VIEW_ROLES = {
     "dashboard": {"staff", "supervisor", "manager", "gm"},
     "survey_results": {"supervisor", "manager", "gm"},
     "incentives": {"staff", "manager", "finance"},
+    "imports": {"supervisor", "manager", "gm"},     # and only into the registers the role may add records to
 }
 
 

@@ -24,6 +24,8 @@ for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # t
     NAVIGATION[_role] = NAVIGATION[_role] | {"members", "partners", "dashboard", "kpi_reviews", "staff_teams"}
     # the dashboard (staff: their own figures), the quarterly reviews (staff: their own) and the teams
     NAVIGATION[_role] |= {"service_points", "safety_incidents", "parts_sales"}   # incentive sources (staff: own)
+for _role in ("demo-supervisor", "demo-manager", "demo-gm"):   # importing files into the registers they may add to
+    NAVIGATION[_role] = NAVIGATION[_role] | {"imports"}
 for _role in ("demo-staff", "demo-manager"):       # the incentives screen (staff: their own statement)
     NAVIGATION[_role] = NAVIGATION[_role] | {"incentives"}
 
@@ -46,6 +48,7 @@ def test_each_role_sees_its_views_and_each_renders(demo_db, username):
 
 
 @pytest.mark.parametrize("username, path", [("demo-staff", "users"), ("demo-finance", "visitors"),
+                                            ("demo-staff", "imports"), ("demo-admin", "imports"),
                                             ("demo-finance", "roster"), ("demo-manager", "users"),
                                             ("demo-admin", "customers"), ("demo-staff", "access_log"),
                                             ("demo-finance", "customers")])
@@ -59,7 +62,7 @@ def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path
 def forced_view(view: str, user: auth.User) -> AppTest:
     """Run one view's render() for a user, as a stale session or a typed URL might reach it."""
     def script(view_name):
-        from views import access_log, account, customers, dashboard, sheet, users, visitors  # noqa: F401
+        from views import access_log, account, customers, dashboard, imports, sheet, users, visitors  # noqa: F401
         import views
         module = getattr(views, {"roster": "sheet"}.get(view_name, view_name))
         (module.screen_for("roster") if view_name == "roster" else module.render)()
@@ -73,7 +76,8 @@ def forced_view(view: str, user: auth.User) -> AppTest:
                                         ("visitors", "finance"), ("roster", "finance"), ("customers", "admin"),
                                         ("customers", "finance"), ("access_log", "staff"),
                                         ("access_log", "supervisor"), ("dashboard", "finance"),
-                                        ("dashboard", "admin"), ("account", None)])
+                                        ("dashboard", "admin"), ("imports", "staff"), ("imports", "finance"),
+                                        ("imports", "admin"), ("account", None)])
 def test_forbidden_view_forced_open_shows_nothing(demo_db, view, role):
     user = None if role is None else auth.User(id=1, username="x", display_name="X", role=role)
     at = forced_view(view, user)

@@ -1,9 +1,10 @@
 """End to end in headless Chromium against `streamlit run`: the reception desk's day, the CSV,
-forbidden URLs, and a refresh that keeps the login. Also refreshes the README's screenshots."""
+forbidden URLs, a refresh that keeps the login, and a file import. Also refreshes the README's screenshots."""
 import csv
 import io
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -383,3 +384,66 @@ def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(
     expect(manager.get_by_text(f"共 {counted} 条").first).to_be_visible(timeout=15000)   # the grid's count line
     for page in desks.values():
         page.context.close()
+
+
+# -- import: a manager brings a GBK CSV of archives in, then corrects one archive by file ---------------------
+
+IMPORT_HEADER = "客户编号,客户名称,类型,联系人,联系电话,信用等级,档案负责人"
+
+
+def open_import(page, server, sheet_label: str, upload) -> None:
+    log_in(page, server.url, "demo-manager")
+    page.goto(f"{server.url}/imports")
+    page.get_by_role("combobox", name="导入到").click()
+    page.get_by_role("option", name=sheet_label, exact=True).click()
+    settle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(upload)
+    page.get_by_text("列对应").wait_for(timeout=20000)
+    settle(page)
+    page.get_by_role("button", name="检查文件").click()
+    settle(page)
+
+
+def test_a_gbk_csv_with_bad_rows_goes_in_without_them(server, page, tmp_path):
+    keeper = query(server.db, "SELECT display_name FROM kefu_users WHERE username = 'demo-staff'")[0][0]
+    lines = [IMPORT_HEADER, f"IMP-001,新海棠湾酒店,企业,张三,13812340001,A（优）,{keeper}",
+             f"IMP-002,北京新华夏科技,个人,李四,12345,B,{keeper}",
+             f"IMP-003,上海新浦东物业,企业,王五,,外星,{keeper}",
+             f"IMP-004,广州新天河商贸,企业,赵六,13812340004,C,{keeper}"]
+    upload = tmp_path / "客户名单.csv"
+    upload.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    open_import(page, server, "客户档案", str(upload))
+    page.get_by_text("2 行中有 2 处错误").wait_for(timeout=20000)
+    with page.expect_download() as download:                            # the grid is a canvas: read its file
+        page.get_by_role("button", name="下载错误清单").click()
+    errors = list(csv.reader(io.StringIO(Path(download.value.path()).read_bytes().decode("utf-8-sig"))))
+    assert errors == [["行号", "列", "值", "原因"], ["3", "联系电话", "12345", "联系电话：“12345”不是有效的电话号码"],
+                      ["4", "信用等级", "外星", "信用等级：“外星”不在可选项中"]]
+    commit = page.get_by_role("button", name="导入 2 条记录")
+    expect(commit).to_be_disabled()                                   # errors: not until the user chooses
+    shoot(page, "import")
+    page.get_by_text("跳过 2 行有错误的行，导入其余的行").click()
+    settle(page)
+    expect(commit).to_be_enabled()
+    commit.click()
+    page.get_by_text("已导入“客户档案”：新建 2 条").wait_for(timeout=30000)
+    rows = query(server.db, "SELECT code, name, status FROM customers WHERE code LIKE 'IMP-%' ORDER BY code")
+    assert rows == [("IMP-001", "新海棠湾酒店", "draft"), ("IMP-004", "广州新天河商贸", "draft")]
+    assert query(server.db, "SELECT count(*) FROM kefu_audit WHERE sheet = 'customers' AND action = 'create' "
+                            "AND username = 'demo-manager' AND row_id IN (SELECT id FROM customers "
+                            "WHERE code LIKE 'IMP-%')")[0][0] == 2
+
+
+def test_a_row_matching_an_archive_updates_it_when_the_user_chooses_so(server, page, tmp_path):
+    code, name = query(server.db, "SELECT code, name FROM customers WHERE deleted_at IS NULL ORDER BY id LIMIT 1 OFFSET 700")[0]
+    upload = tmp_path / "更正.csv"
+    upload.write_text(f"客户编号,信用等级\n{code},C\n", encoding="utf-8-sig")
+    before = query(server.db, "SELECT credit_rating FROM customers WHERE code = ?", code)[0][0]
+    assert before != "C"
+    open_import(page, server, "客户档案", str(upload))
+    page.get_by_text("1 行按唯一键与已有记录相同").wait_for(timeout=20000)
+    page.get_by_text("用文件中的值更新记录").click()
+    settle(page)
+    page.get_by_role("button", name="导入 1 条记录").click()
+    page.get_by_text("更新 1 条").wait_for(timeout=30000)
+    assert query(server.db, "SELECT credit_rating, name FROM customers WHERE code = ?", code)[0] == ("C", name)
