@@ -1,5 +1,5 @@
-"""python -m kefu: a thin shell over the library (init, check, seed, export, import, incentives, user add,
-kiosk-token)."""
+"""python -m kefu: a thin shell over the library (init, check, seed, export, import, incentives, backup,
+restore, user add, kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -212,6 +212,31 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    """A consistent copy of the database while the app may be writing: to -o FILE, or the day's backup
+    into the backup folder (office.toml [backup]) keeping the newest `keep`."""
+    from kefu import backup
+    store = open_store(args.db)
+    if args.output:
+        path = backup.backup_to(store, args.output)
+    else:
+        path = backup.daily(store, backup.folder_of(store), store.settings.backup_keep)
+        if path is None:
+            print(f"today's backup is already in {backup.folder_of(store)}", file=sys.stderr)
+            return 0
+    print(f"backup written: {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Replace the database by a backup after checking it; the current data is kept aside first."""
+    from kefu import backup
+    store = open_store(args.db)
+    aside = backup.restore(store, args.file)
+    print(f"restored {args.file}; the data as it was before is kept in {aside}")
+    return 0
+
+
 def cmd_user_add(args) -> int:
     store = open_store(args.db)
     if args.password_stdin:
@@ -282,6 +307,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--errors-csv", metavar="FILE", help="write the list of bad cells to FILE")
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("backup", help="back the database up (consistent while the app writes)")
+    p.add_argument("-o", "--output", help="the backup file (default: the day's backup in the backup folder)")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="replace the database by a backup, after checking it (the current data is kept aside)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)

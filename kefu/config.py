@@ -27,6 +27,9 @@ class Settings:
     lockout_minutes: float
     min_password_length: int
     late_grace_minutes: int
+    backup_folder: str = "backups"      # beside the database file unless absolute
+    backup_keep: int = 14
+    backup_daily: bool = True           # the app makes the day's backup itself
 
     @property
     def tz(self) -> ZoneInfo:
@@ -59,6 +62,7 @@ def load(path: str | None = None) -> Settings:
     office = data.get("office", {})
     security = data.get("security", {})
     visitors = data.get("visitors", {})
+    backup = data.get("backup", {})
     timezone = office.get("timezone", "Asia/Shanghai")
     try:
         ZoneInfo(timezone)
@@ -77,4 +81,13 @@ def load(path: str | None = None) -> Settings:
         lockout_minutes=_positive(file, "security.lockout_minutes", security.get("lockout_minutes", 15)),
         min_password_length=_positive(file, "security.min_password_length", security.get("min_password_length", 8), int),
         late_grace_minutes=int(visitors.get("late_grace_minutes", 5)),
+        backup_folder=str(backup.get("folder", "backups")),
+        backup_keep=_positive(file, "backup.keep", backup.get("keep", 14), int),
+        backup_daily=_flag(file, "backup.daily", backup.get("daily", True)),
     )
+
+
+def _flag(path: Path, key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false, not {value!r}")
+    return value

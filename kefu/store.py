@@ -28,6 +28,7 @@ from kefu.pinyin import is_cjk, search_key, short_grams
 from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
 
 BUSY_TIMEOUT_MS = 15000
+FORMAT = 1          # the layout of the system tables this code writes; a file of a higher one is refused
 SYSTEM_DDL = """
 CREATE TABLE IF NOT EXISTS kefu_meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS kefu_users (
@@ -66,6 +67,10 @@ CREATE TABLE IF NOT EXISTS kefu_audit (
 );
 CREATE INDEX IF NOT EXISTS kefu_audit_row ON kefu_audit(sheet, row_id);
 CREATE INDEX IF NOT EXISTS kefu_audit_at ON kefu_audit(at);
+-- the audit viewer (kefu/admin.py): one page, newest first, of one register, one user or one action
+CREATE INDEX IF NOT EXISTS kefu_audit_sheet_at ON kefu_audit(sheet, at);
+CREATE INDEX IF NOT EXISTS kefu_audit_username_at ON kefu_audit(username, at);
+CREATE INDEX IF NOT EXISTS kefu_audit_action_at ON kefu_audit(action, at);
 CREATE TABLE IF NOT EXISTS kefu_access_log (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -278,6 +283,11 @@ class Store:
             for statement in SYSTEM_DDL.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            made_by = conn.execute("SELECT value FROM kefu_meta WHERE key = 'format'").fetchone()
+            if made_by and int(made_by[0]) > FORMAT:
+                raise MigrationError([f"{self.path}: made by a newer Kefu Desk (file format {made_by[0]}, this "
+                                      f"version knows {FORMAT}); update the program to open it"])
+            conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('format', ?)", (str(FORMAT),))
             steps, refusals = [], []
             for sheet in self.sheets.values():
                 self._plan_sheet(conn, sheet, steps, refusals)

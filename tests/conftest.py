@@ -19,7 +19,15 @@ def never_the_office_database(tmp_path_factory):
     """No test reaches the office's own data/kefu.db: code that falls back to the default database file
     gets an empty one of its own, so `make test` followed by `make run` still opens the demo office."""
     import os
-    os.environ["KEFU_DB"] = str(tmp_path_factory.mktemp("default") / "kefu.db")
+    folder = tmp_path_factory.mktemp("default")
+    os.environ["KEFU_DB"] = str(folder / "kefu.db")
+    # The office as shipped, but without the app's own daily backup: every app a test starts would copy
+    # its demo database (tests/test_backup.py tests the daily backup itself).
+    office = (ROOT / "office.toml").read_text(encoding="utf-8").replace("daily = true", "daily = false")
+    assert "daily = false" in office
+    (folder / "office.toml").write_text(office, encoding="utf-8")
+    os.environ["KEFU_CONFIG"] = str(folder / "office.toml")
+    config.load.cache_clear()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kefu import auth, config, kpi
+from kefu import auth, backup, config, kpi
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
@@ -17,6 +17,8 @@ def _open_store(path: str, config_file: str, schema: str) -> Store:
     store = Store(path, load_sheets(Path(schema)), config.load(config_file))
     store.migrate()
     kpi.prepare(store)
+    if store.settings.backup_daily:
+        backup.keep_daily(store)          # the day's backup, in a thread of its own (kefu/backup.py)
     return store
 
 
