@@ -5,14 +5,16 @@ from kefu import auth, importing
 from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
-from views import imports, incentives, kiosk, surveys
+from views import backups, imports, incentives, kiosk, surveys
+from views import audit, health, permissions
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
-OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "access_log", "users", "account")
+OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "backups", "access_log", "users",
+               "permissions", "audit", "health", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -65,11 +67,21 @@ def navigation(store, user: auth.User) -> st.navigation:
     admin = []
     if auth.can_view(user, "imports") and importing.importable_sheets(store, user):
         admin.append(st.Page(imports.render, title=tr("im.nav"), icon=":material/upload_file:", url_path="imports"))
+    if auth.can_view(user, "users"):
+        admin.append(st.Page(users.render, title=tr("nav.users"), icon=":material/group:", url_path="users"))
+    if auth.can_view(user, "permissions"):
+        admin.append(st.Page(permissions.render, title=tr("adm.nav_permissions"),
+                             icon=":material/admin_panel_settings:", url_path="permissions"))
+    if auth.can_view(user, "audit"):
+        admin.append(st.Page(audit.render, title=tr("adm.nav_audit"), icon=":material/history:", url_path="audit"))
     if auth.can_view(user, "access_log"):
         admin.append(st.Page(access_log.render, title=tr("nav.access_log"), icon=":material/policy:",
                              url_path="access_log"))
-    if auth.can_view(user, "users"):
-        admin.append(st.Page(users.render, title=tr("nav.users"), icon=":material/group:", url_path="users"))
+    if auth.can_view(user, "health"):
+        admin.append(st.Page(health.render, title=tr("adm.nav_health"), icon=":material/monitor_heart:",
+                             url_path="health"))
+    if auth.can_view(user, "backups"):
+        admin.append(st.Page(backups.render, title=tr("bk.nav"), icon=":material/backup:", url_path="backups"))
     if admin:
         pages[tr("nav.admin")] = admin
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",

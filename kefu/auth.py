@@ -17,7 +17,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from kefu.errors import AuthError, PermissionDenied
+from kefu.errors import AuthError, LastAdmin, NotFound, PermissionDenied
 from kefu.sheets import ROLES, ValidationError, Problem
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,31}")
@@ -30,12 +30,16 @@ VIEW_ROLES = {
     "home": set(ROLES),
     "account": set(ROLES),
     "users": {"admin"},
-    "access_log": {"manager", "gm"},
+    "permissions": {"admin"},
+    "audit": {"admin"},
+    "health": {"admin"},
+    "access_log": {"manager", "gm", "admin"},      # who revealed or exported personal data, never the data
     "reports": {"supervisor", "manager", "gm"},
     "dashboard": {"staff", "supervisor", "manager", "gm"},
     "survey_results": {"supervisor", "manager", "gm"},
     "incentives": {"staff", "manager", "finance"},
     "imports": {"supervisor", "manager", "gm"},     # and only into the registers the role may add records to
+    "backups": {"admin"},
 }
 
 
@@ -107,8 +111,11 @@ def get_user(store, user_id: int) -> User | None:
 
 
 def list_users(store) -> list[dict]:
-    cursor = store.conn.execute("SELECT id, username, display_name, role, active, language, last_login_at, "
-                                "locked_until FROM kefu_users ORDER BY role, username")
+    """Every user with their live sessions (`sessions`: logged in and not idle too long)."""
+    cursor = store.conn.execute(
+        "SELECT u.id, u.username, u.display_name, u.role, u.active, u.language, u.last_login_at, u.locked_until, "
+        "(SELECT count(*) FROM kefu_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL AND s.expires_at > ?) "
+        "AS sessions FROM kefu_users u ORDER BY u.role, u.username", (time.time(),))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor]
 
@@ -128,8 +135,7 @@ def check_password_rules(store, password: str) -> list[Problem]:
 def create_user(store, username: str, display_name: str, role: str, password: str | None, actor: User,
                 *, language: str | None = None, demo: bool = False) -> int:
     """Add a user (admin, CLI or first-run only). password None makes an account that cannot log in."""
-    if actor.role not in ("admin", "system"):
-        raise PermissionDenied()
+    require_admin(actor)
     problems = []
     username = (username or "").strip()
     if not USERNAME.fullmatch(username):
@@ -154,6 +160,106 @@ def create_user(store, username: str, display_name: str, role: str, password: st
         store._audit(conn, actor, "kefu_users", user_id, "create", None,
                      {"username": username, "display_name": display_name, "role": role})
     return user_id
+
+
+def require_admin(actor: User | None) -> None:
+    """Users are managed by an active administrator (or the system: CLI, first run, seeding)."""
+    if actor is None or not actor.active or actor.role not in ("admin", "system"):
+        raise PermissionDenied()
+
+
+def _admins_left(conn, but: int) -> int:
+    """Active administrators who can log in (an account without a password cannot), other than `but`."""
+    return conn.execute("SELECT count(*) FROM kefu_users WHERE role = 'admin' AND active = 1 "
+                        "AND password_hash IS NOT NULL AND id != ?", (but,)).fetchone()[0]
+
+
+def is_last_admin(store, user_id: int) -> bool:
+    """Would disabling this user, or giving them another role, leave the office without an administrator?"""
+    target = get_user(store, user_id)
+    return (target is not None and target.role == "admin" and target.active
+            and _admins_left(store.conn, user_id) == 0)
+
+
+def _target(conn, user_id) -> User:
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM kefu_users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise NotFound()
+    return _row_to_user(row)
+
+
+def _keep_an_admin(conn, target: User) -> None:
+    """Checked in the write's own transaction: two administrators disabling each other at the same moment
+    cannot both succeed."""
+    if target.role == "admin" and target.active and _admins_left(conn, target.id) == 0:
+        raise LastAdmin(name=target.display_name)
+
+
+def _end_sessions(conn, user_id: int) -> int:
+    now = time.time()
+    return conn.execute("UPDATE kefu_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL "
+                        "AND expires_at > ?", (now, user_id, now)).rowcount
+
+
+def set_active(store, user_id: int, active: bool, actor: User) -> None:
+    """Enable or disable a user. Disabling ends their sessions at once (an old session stays over after a
+    later enable); the last administrator cannot be disabled."""
+    require_admin(actor)
+    with store.transaction() as conn:
+        target = _target(conn, user_id)
+        if target.active == bool(active):
+            return
+        if not active:
+            _keep_an_admin(conn, target)
+        conn.execute("UPDATE kefu_users SET active = ? WHERE id = ?", (int(bool(active)), user_id))
+        after = {"active": bool(active)}
+        if not active:
+            after["sessions_ended"] = _end_sessions(conn, user_id)
+        store._audit(conn, actor, "kefu_users", user_id, "enable" if active else "disable",
+                     {"active": target.active}, after)
+
+
+def change_role(store, user_id: int, role: str, actor: User) -> None:
+    """Give a user another role (it applies from their next click); the last administrator keeps theirs."""
+    require_admin(actor)
+    if role not in ROLES:
+        raise ValidationError(None, [Problem("role", "auth.bad_role", {"role": role})])
+    with store.transaction() as conn:
+        target = _target(conn, user_id)
+        if target.role == role:
+            return
+        _keep_an_admin(conn, target)
+        conn.execute("UPDATE kefu_users SET role = ? WHERE id = ?", (role, user_id))
+        store._audit(conn, actor, "kefu_users", user_id, "role_changed", {"role": target.role}, {"role": role})
+
+
+def reset_password(store, user_id: int, password: str, actor: User) -> int:
+    """The administrator sets a new password for a user (who forgot theirs, or whose password leaked): it
+    also lifts a lockout and ends the user's sessions. Returns the number of sessions ended. Neither the
+    password nor its hash goes into the audit."""
+    require_admin(actor)
+    problems = check_password_rules(store, password)
+    if problems:
+        raise ValidationError(None, problems)
+    digest = hash_password(password)
+    with store.transaction() as conn:
+        _target(conn, user_id)
+        conn.execute("UPDATE kefu_users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+                     (digest, user_id))
+        ended = _end_sessions(conn, user_id)
+        store._audit(conn, actor, "kefu_users", user_id, "password_reset", None, {"sessions_ended": ended})
+    return ended
+
+
+def end_sessions(store, user_id: int, actor: User) -> int:
+    """Log a user out everywhere (a lost phone, a shared computer); they may log in again. Returns the
+    number of sessions ended."""
+    require_admin(actor)
+    with store.transaction() as conn:
+        _target(conn, user_id)
+        ended = _end_sessions(conn, user_id)
+        store._audit(conn, actor, "kefu_users", user_id, "sessions_ended", None, {"sessions_ended": ended})
+    return ended
 
 
 def create_first_admin(store, username: str, display_name: str, password: str) -> int:
@@ -271,8 +377,7 @@ def change_password(store, user: User, current: str, new: str) -> None:
 
 def create_kiosk_token(store, actor: User) -> str:
     """A new kiosk token (the old one stops working); the database keeps only its SHA-256."""
-    if actor.role not in ("admin", "system"):
-        raise PermissionDenied()
+    require_admin(actor)
     token = secrets.token_urlsafe(24)
     with store.transaction() as conn:
         conn.execute("INSERT INTO kefu_meta(key, value) VALUES (?, ?) "
@@ -282,8 +387,7 @@ def create_kiosk_token(store, actor: User) -> str:
 
 
 def disable_kiosk(store, actor: User) -> None:
-    if actor.role not in ("admin", "system"):
-        raise PermissionDenied()
+    require_admin(actor)
     with store.transaction() as conn:
         conn.execute("DELETE FROM kefu_meta WHERE key = ?", (KIOSK_META,))
         store._audit(conn, actor, "kefu_meta", None, "kiosk_disabled", None, None)

@@ -42,6 +42,11 @@ class AuthError(KefuError):
     code = "auth.bad_login"
 
 
+class LastAdmin(KefuError):
+    """Refused: the change would leave no active administrator, so nobody could manage users any more."""
+    code = "adm.last_admin"
+
+
 class MigrationError(Exception):
     """The sheets ask for a change that would lose data; nothing was changed."""
 

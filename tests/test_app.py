@@ -17,7 +17,8 @@ NAVIGATION = {
     "demo-gm": {"", "tickets", "visitors", "customers", "knowledge", "rewards_penalties", "roster", "reports",
                 "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-finance": {"", "incentives", "account"},
-    "demo-admin": {"", "visitors", "roster", "users", "account"},
+    "demo-admin": {"", "visitors", "roster", "users", "permissions", "audit", "access_log", "health", "backups",
+                   "account"},
 }
 
 for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners,
@@ -62,7 +63,8 @@ def test_a_forbidden_url_shows_a_notice_and_nothing_else(demo_db, username, path
 def forced_view(view: str, user: auth.User) -> AppTest:
     """Run one view's render() for a user, as a stale session or a typed URL might reach it."""
     def script(view_name):
-        from views import access_log, account, customers, dashboard, imports, sheet, users, visitors  # noqa: F401
+        from views import access_log, account, backups, customers, dashboard, imports, sheet, users, visitors  # noqa: F401
+        from views import audit, health, permissions  # noqa: F401
         import views
         module = getattr(views, {"roster": "sheet"}.get(view_name, view_name))
         (module.screen_for("roster") if view_name == "roster" else module.render)()
@@ -77,7 +79,8 @@ def forced_view(view: str, user: auth.User) -> AppTest:
                                         ("customers", "finance"), ("access_log", "staff"),
                                         ("access_log", "supervisor"), ("dashboard", "finance"),
                                         ("dashboard", "admin"), ("imports", "staff"), ("imports", "finance"),
-                                        ("imports", "admin"), ("account", None)])
+                                        ("imports", "admin"), ("backups", "manager"), ("backups", "staff"),
+                                        ("account", None)])
 def test_forbidden_view_forced_open_shows_nothing(demo_db, view, role):
     user = None if role is None else auth.User(id=1, username="x", display_name="X", role=role)
     at = forced_view(view, user)
@@ -261,15 +264,17 @@ def test_cookie_component_key_is_valid_for_any_token(token):
 
 def test_admin_adds_a_user_who_can_then_log_in(demo_db):
     at = open_page(login("demo-admin"), "users")
-    at.text_input[0].input("lilei")
-    at.text_input[1].input("李雷")
-    at.selectbox[0].set_value("supervisor")
-    at.text_input[2].input("short")
+    at.text_input(key="adm_new_username").input("lilei")
+    at.text_input(key="adm_new_display_name").input("李雷")
+    at.selectbox(key="adm_new_role").set_value("supervisor")
+    at.text_input(key="adm_new_password").input("short")
     at = submit(at, "添加用户")
     assert "密码：至少 8 个字符" in at.error[0].value
-    at.text_input[2].input("a-long-password")
+    assert at.text_input(key="adm_new_username").value == "lilei"          # what was typed is kept
+    at.text_input(key="adm_new_password").input("a-long-password")
     at = submit(at, "添加用户")
     assert "已添加用户 lilei。" in texts(at)
+    assert at.text_input(key="adm_new_username").value == ""               # and the form starts empty again
     assert nav_paths(login("lilei", "a-long-password")) == NAVIGATION["demo-supervisor"]
 
 

@@ -1,8 +1,11 @@
-"""Logins: hashed passwords, lockout, sliding sessions that survive a refresh, logout, first admin."""
+"""Logins: hashed passwords, lockout, sliding sessions that survive a refresh, logout, first admin; the
+administrator's changes to users (disable, role, new password, logging out everywhere, the last admin)."""
+import json
+
 import pytest
 
 from kefu import auth
-from kefu.errors import AuthError, PermissionDenied
+from kefu.errors import AuthError, LastAdmin, NotFound, PermissionDenied
 from kefu.sheets import ValidationError
 
 from conftest import PASSWORD
@@ -125,3 +128,135 @@ def test_change_password(store, make_user):
         auth.change_password(store, user, "wrong", "another-long-one")
     auth.change_password(store, user, PASSWORD, "another-long-one")
     assert auth.login(store, user.username, "another-long-one")[0].id == user.id
+
+
+# -- administration: disable / enable, role, new password, logging out everywhere, the last administrator --
+def audit_rows(store, user_id: int) -> list[tuple]:
+    return store.conn.execute("SELECT action, before, after FROM kefu_audit WHERE sheet = 'kefu_users' "
+                              "AND row_id = ? ORDER BY id", (user_id,)).fetchall()
+
+
+def test_disabling_a_user_ends_their_sessions_for_good(store, make_user):
+    admin, staff = make_user("admin"), make_user("staff")
+    _, first = auth.login(store, staff.username, PASSWORD)
+    _, second = auth.login(store, staff.username, PASSWORD)
+    auth.set_active(store, staff.id, False, admin)
+    assert auth.session_user(store, first) is None and auth.session_user(store, second) is None
+    with pytest.raises(AuthError) as caught:
+        auth.login(store, staff.username, PASSWORD)
+    assert caught.value.code == "auth.disabled"
+    auth.set_active(store, staff.id, True, admin)
+    assert auth.session_user(store, first) is None                   # enabling does not bring old sessions back
+    assert auth.login(store, staff.username, PASSWORD)[0].id == staff.id
+    actions = [(a, json.loads(b), json.loads(c)) for a, b, c in audit_rows(store, staff.id)
+               if a in ("disable", "enable")]
+    assert actions == [("disable", {"active": True}, {"active": False, "sessions_ended": 2}),
+                       ("enable", {"active": False}, {"active": True})]
+
+
+def test_the_last_active_admin_can_neither_be_disabled_nor_lose_the_role(store, make_user):
+    admin = make_user("admin")
+    for change in (lambda: auth.set_active(store, admin.id, False, admin),
+                   lambda: auth.change_role(store, admin.id, "manager", auth.SYSTEM)):
+        with pytest.raises(LastAdmin) as caught:
+            change()
+        assert caught.value.message("zh").startswith(f"{admin.display_name}是最后一位启用的系统管理员")
+        assert "last active system administrator" in caught.value.message("en")
+    assert auth.get_user(store, admin.id).active and auth.get_user(store, admin.id).role == "admin"
+    assert auth.is_last_admin(store, admin.id)
+
+
+def test_an_admin_who_cannot_log_in_does_not_count_as_the_other_admin(store, make_user):
+    admin, other = make_user("admin"), make_user("admin")
+    no_password = auth.create_user(store, "nologin", "", "admin", None, auth.SYSTEM)
+    auth.set_active(store, other.id, False, admin)                    # one admin left who can log in
+    assert auth.is_last_admin(store, admin.id) and not auth.is_last_admin(store, no_password)
+    with pytest.raises(LastAdmin):
+        auth.change_role(store, admin.id, "staff", admin)
+    auth.set_active(store, other.id, True, admin)
+    auth.change_role(store, admin.id, "staff", other)                  # now there is another one
+    assert auth.get_user(store, admin.id).role == "staff"
+
+
+def test_a_role_change_applies_to_the_running_session(store, make_user):
+    admin, staff = make_user("admin"), make_user("staff")
+    _, token = auth.login(store, staff.username, PASSWORD)
+    auth.change_role(store, staff.id, "supervisor", admin)
+    assert auth.session_user(store, token).role == "supervisor"
+    with pytest.raises(ValidationError) as caught:
+        auth.change_role(store, staff.id, "boss", admin)
+    assert caught.value.by_field() == {"role": "auth.bad_role"}
+    assert [(a, json.loads(b), json.loads(c)) for a, b, c in audit_rows(store, staff.id) if a == "role_changed"] == [
+        ("role_changed", {"role": "staff"}, {"role": "supervisor"})]
+
+
+def test_a_new_password_set_by_the_admin_lifts_a_lockout_and_logs_out(store, make_user):
+    admin, staff = make_user("admin"), make_user("staff")
+    _, token = auth.login(store, staff.username, PASSWORD)
+    for _ in range(5):
+        with pytest.raises(AuthError):
+            auth.login(store, staff.username, "nope-nope")
+    with pytest.raises(ValidationError) as caught:
+        auth.reset_password(store, staff.id, "short", admin)
+    assert caught.value.by_field() == {"password": "auth.short_password"}
+    assert auth.session_user(store, token) is not None                 # a refused password changes nothing
+    assert auth.reset_password(store, staff.id, "brand-new-secret", admin) == 1
+    assert auth.session_user(store, token) is None
+    assert auth.login(store, staff.username, "brand-new-secret")[0].id == staff.id      # no longer locked
+    with pytest.raises(AuthError):
+        auth.login(store, staff.username, PASSWORD)
+
+
+def test_ending_all_sessions_of_a_user(store, make_user):
+    admin, staff = make_user("admin"), make_user("staff")
+    tokens = [auth.login(store, staff.username, PASSWORD)[1] for _ in range(3)]
+    auth.logout(store, tokens[0])
+    assert {u["username"]: u["sessions"] for u in auth.list_users(store)}[staff.username] == 2
+    assert auth.end_sessions(store, staff.id, admin) == 2
+    assert all(auth.session_user(store, t) is None for t in tokens)
+    assert {u["username"]: u["sessions"] for u in auth.list_users(store)}[staff.username] == 0
+    assert auth.login(store, staff.username, PASSWORD)                 # they may log in again
+    assert json.loads(audit_rows(store, staff.id)[-2][2]) == {"sessions_ended": 2}
+
+
+def test_no_password_or_hash_ever_reaches_the_audit(store, make_user):
+    admin, staff = make_user("admin"), make_user("staff")
+    auth.reset_password(store, staff.id, "brand-new-secret", admin)
+    auth.set_active(store, staff.id, False, admin)
+    auth.set_active(store, staff.id, True, admin)
+    auth.change_role(store, staff.id, "finance", admin)
+    auth.end_sessions(store, staff.id, admin)
+    digest = store.conn.execute("SELECT password_hash FROM kefu_users WHERE id = ?", (staff.id,)).fetchone()[0]
+    written = " ".join(str(v) for row in store.conn.execute("SELECT * FROM kefu_audit") for v in row)
+    assert "brand-new-secret" not in written and PASSWORD not in written
+    assert digest not in written and "$argon2" not in written
+    assert [a for a, _, _ in audit_rows(store, staff.id)] == ["create", "password_reset", "disable", "enable",
+                                                               "role_changed", "sessions_ended"]
+    assert {r[0] for r in store.conn.execute("SELECT username FROM kefu_audit WHERE action != 'create'")} == {
+        admin.username}
+
+
+@pytest.mark.parametrize("role", ["staff", "supervisor", "manager", "gm", "finance"])
+def test_only_an_active_admin_manages_users(store, make_user, role):
+    actor, target = make_user(role), make_user("staff")
+    changes = [lambda who: auth.set_active(store, target.id, False, who),
+               lambda who: auth.change_role(store, target.id, "gm", who),
+               lambda who: auth.reset_password(store, target.id, "brand-new-secret", who),
+               lambda who: auth.end_sessions(store, target.id, who)]
+    disabled_admin = make_user("admin")
+    make_user("admin")
+    auth.set_active(store, disabled_admin.id, False, auth.SYSTEM)
+    for change in changes:
+        for who in (actor, auth.get_user(store, disabled_admin.id), None):
+            with pytest.raises(PermissionDenied):
+                change(who)
+    assert auth.get_user(store, target.id) == target
+    assert [a for a, _, _ in audit_rows(store, target.id)] == ["create"]
+
+
+def test_managing_a_user_who_does_not_exist(store, make_user):
+    admin = make_user("admin")
+    with pytest.raises(NotFound):
+        auth.set_active(store, 999, False, admin)
+    with pytest.raises(NotFound):
+        auth.reset_password(store, 999, "brand-new-secret", admin)

@@ -186,3 +186,11 @@ def test_backup_and_restore_from_the_command_line(store, make_user, tmp_path):
     refused = run("restore", str(tmp_path / "missing.db"))
     assert refused.returncode == 1 and "missing.db" in refused.stderr
 
+
+def test_the_backup_screen_for_the_administrator(demo_db):
+    from apptest import login, open_page, texts
+    at = open_page(login("demo-admin"), "backups")
+    assert not at.exception
+    shown = texts(at)
+    assert "备份与恢复" in shown and "尚未做过备份。" in shown and "文件夹中尚无每日备份。" in shown
+    assert "下载备份" in [b.label for b in at.get("download_button")]

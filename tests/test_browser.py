@@ -447,3 +447,32 @@ def test_a_row_matching_an_archive_updates_it_when_the_user_chooses_so(server, p
     page.get_by_role("button", name="导入 1 条记录").click()
     page.get_by_text("更新 1 条").wait_for(timeout=30000)
     assert query(server.db, "SELECT credit_rating, name FROM customers WHERE code = ?", code)[0] == ("C", name)
+
+
+# -- backups: the administrator downloads a backup and restores it after a change --------------------------
+
+def test_the_administrator_downloads_a_backup_and_restores_it(server, page, tmp_path):
+    log_in(page, server.url, "demo-admin")
+    page.goto(f"{server.url}/backups")
+    page.get_by_role("heading", name="备份与恢复").wait_for(timeout=20000)
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载备份").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("kefu-") and saved.read_bytes()[:16] == b"SQLite format 3\x00"
+    before = query(server.db, "SELECT count(*) FROM visitors")[0][0]
+    with sqlite3.connect(server.db) as conn:                          # a change made after the backup
+        conn.execute("UPDATE visitors SET deleted_at = '2026-12-01T00:00:00+08:00' WHERE deleted_at IS NULL")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(saved))
+    page.get_by_text("是完好的客服台备份").wait_for(timeout=30000)
+    restore = page.get_by_role("button", name="恢复", exact=True)
+    expect(restore).to_be_disabled()
+    shoot(page, "backups")
+    page.get_by_text("用此备份替换全部当前数据").click()
+    settle(page)
+    restore.click()
+    page.get_by_text("已恢复").wait_for(timeout=60000)
+    assert query(server.db, "SELECT count(*) FROM visitors WHERE deleted_at IS NULL")[0][0] > 0
+    assert query(server.db, "SELECT count(*) FROM visitors")[0][0] == before
+    assert list(server.db.parent.glob("kefu-before-restore-*.db"))

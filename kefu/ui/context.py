@@ -70,6 +70,14 @@ def require_view(view: str) -> auth.User:
     return current
 
 
+def screen(view: str, title: str, intro: str) -> auth.User:
+    """Top of a non-sheet view with a title and a line saying what it is for: the role check first."""
+    current = require_view(view)
+    st.title(tr(title))
+    st.caption(tr(intro))
+    return current
+
+
 def require_sheet(sheet_name: str, action: str = "read") -> auth.User:
     """Top of every sheet view: stop with a notice unless the role may read the sheet."""
     current = user()

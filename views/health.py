@@ -1,0 +1,70 @@
+"""Database health (数据库状态, administrator): the file's size with its write-ahead log, records per register,
+the system tables, the newest audit entry, the last backup (when backups are installed) and, on request,
+SQLite's check of the whole file."""
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from kefu import admin
+from kefu.ui import context
+
+CHECKED = "adm_health_checked"       # the last integrity check of this session: (time, problems)
+
+
+def render() -> None:
+    actor = context.screen("health", "adm.health_title", "adm.health_intro")
+    store, tr, lang = context.store(), context.tr, context.lang()
+    facts = admin.health(store, actor, lang)
+    sizes = st.columns(3)
+    sizes[0].metric(tr("adm.file_size"), admin.file_size(facts.file_bytes))
+    sizes[1].metric(tr("adm.wal_size"), admin.file_size(facts.wal_bytes))
+    sizes[2].metric(tr("adm.free_space"), admin.file_size(facts.free_bytes))
+    times = st.columns(3)
+    times[0].metric(tr("adm.newest_audit"), clock(facts.newest_audit) or tr("common.none"))
+    # -- last backup: kefu.backup.last_backup(store), shown only where kefu/backup.py is installed ------
+    if facts.has_backup_module:
+        times[1].metric(tr("adm.last_backup"), clock(facts.last_backup) or tr("adm.no_backup"))
+    st.caption(tr("adm.file_line", path=str(facts.path), version=facts.sqlite_version, mode=facts.journal_mode))
+    integrity(store, actor)
+    counts = {tr(name): st.column_config.NumberColumn(format="localized")
+              for name in ("adm.records_live", "adm.records_deleted", "adm.rows")}
+    halves = st.columns([3, 2])
+    with halves[0]:
+        st.subheader(tr("adm.registers"), anchor=False)
+        st.dataframe(pd.DataFrame({tr("adm.perm_register"): [r["label"] for r in facts.registers],
+                                   tr("adm.records_live"): [r["live"] for r in facts.registers],
+                                   tr("adm.records_deleted"): [r["deleted"] for r in facts.registers]}),
+                     hide_index=True, width="stretch", height="content", column_config=counts)
+    with halves[1]:
+        st.subheader(tr("adm.system_tables"), anchor=False)
+        st.dataframe(pd.DataFrame({tr("adm.table"): [r["label"] for r in facts.system],
+                                   tr("adm.rows"): [r["rows"] for r in facts.system]}),
+                     hide_index=True, width="stretch", height="content", column_config=counts)
+
+
+def integrity(store, actor) -> None:
+    tr = context.tr
+    with st.container(border=True):
+        head = st.columns([3, 1], vertical_alignment="center")
+        head[0].markdown(f"**{tr('adm.integrity')}**")
+        head[0].caption(tr("adm.integrity_help"))
+        if head[1].button(tr("adm.integrity_button"), key="adm_integrity", icon=":material/fact_check:",
+                          width="stretch"):
+            with st.spinner(tr("adm.integrity_running")):
+                problems = admin.check_integrity(store, actor)
+            st.session_state[CHECKED] = (datetime.now(store.settings.tz).strftime("%Y-%m-%d %H:%M:%S"), problems)
+        checked = st.session_state.get(CHECKED)
+        if checked is None:
+            return
+        at, problems = checked
+        if problems:
+            st.error(tr("adm.integrity_bad", at=at) + "\n\n" + "\n".join(f"- `{p}`" for p in problems[:20]),
+                     icon=":material/error:")
+        else:
+            st.success(tr("adm.integrity_ok", at=at), icon=":material/verified:")
+
+
+def clock(iso: str | None) -> str:
+    """An ISO time as the office reads it: 2026-11-23 14:05."""
+    return str(iso)[:16].replace("T", " ") if iso else ""
