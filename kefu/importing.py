@@ -32,7 +32,7 @@ from kefu.errors import KefuError, PermissionDenied
 from kefu.exporting import neutralise
 from kefu.fields import _blank
 from kefu.i18n import t
-from kefu.sheets import Sheet, ValidationError
+from kefu.sheets import Problem, Sheet, ValidationError
 from kefu.store import Checked, Store, quote_ident
 
 MAX_BYTES = 30 * 2**20          # a file larger than this is refused before it is read
@@ -244,8 +244,7 @@ class CellError:
         return ValidationError(sheet, []).message_for(_problem(self), lang)
 
 
-def _problem(error: CellError):
-    from kefu.sheets import Problem
+def _problem(error: CellError) -> Problem:
     return Problem(error.params.get("field", ""), error.code, {k: v for k, v in error.params.items() if k != "field"})
 
 
@@ -300,8 +299,8 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
         elif name is not None and mapping.index(name) != position:
             plan.problems.append(("im.mapped_twice", {"field": sheet.by_name[name].label, "first": _header(
                 table, mapping.index(name)), "second": _header(table, position)}))
-    keys = {c for f in sheet.fields if f.unique for c in [f.name]} | {c for group in sheet.unique for c in group}
-    if not {f.name for f in sheet.fields if f.required or f.name in keys} & set(columns):
+    key_fields = {f.name for f in sheet.fields if f.unique} | {c for group in sheet.unique for c in group}
+    if not {f.name for f in sheet.fields if f.required or f.name in key_fields} & set(columns):
         plan.problems.append(("im.nothing_mapped", {"sheet": sheet.label}))     # can neither create nor match
     plan.unmapped_required = [f.name for f in sheet.fields
                               if f.required and f.default is None and f.name not in columns and f.name in allowed]
@@ -343,7 +342,8 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
                 checked = store.check_new(sheet.name, values)
                 clean = checked.row
             else:
-                checked, clean = None, keys.check_update(found, filled)
+                before = keys.stored(found)           # read once: the check, the lock and the changes
+                checked, clean = None, keys.check_update(before, filled)
         except ValidationError as exc:
             for problem in exc.problems:
                 if problem.field not in reported:
@@ -353,7 +353,7 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
             continue
         day = clean.get(sheet.period) if sheet.period else None
         locked = sheet.period and (store.locked_period(sheet, day) or (
-            found is not None and store.locked_period(sheet, keys.stored(found).get(sheet.period))))
+            found is not None and store.locked_period(sheet, before.get(sheet.period))))
         if locked:
             fail(number, sheet.period, "ic.period_locked", {"period": locked, "day": day}, raw.get(sheet.period))
             continue
@@ -361,7 +361,7 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
         row = PlannedRow(number, values, checked=checked)
         if found is not None:
             row.existing = found
-            row.changes = keys.changes(found, clean, set(filled))
+            row.changes = keys.changes(before, clean, set(filled))
             row.values = {k: values[k] for k in row.changes}
         plan.rows.append(row)
     plan.errors.sort(key=lambda e: e.row)
@@ -493,11 +493,11 @@ class _Keys:
         cursor = self.store.conn.execute(f"SELECT * FROM {self.table} WHERE id = ?", (row_id,))
         return dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
 
-    def check_update(self, row_id: int, filled: dict) -> dict:
+    def check_update(self, before: dict, filled: dict) -> dict:
         """The cells a row fills in, checked as an update of the record it matches would check them
         (each field, then the whole record as it would become)."""
         clean = self.sheet.validate(filled, self.store.ctx, partial=True)
-        merged = {**self.stored(row_id), **clean}
+        merged = {**before, **clean}
         problems = self.sheet.cross_check(merged) + self.store.rule_checks(self.sheet, merged)
         if problems:
             raise ValidationError(self.sheet, problems)
@@ -534,10 +534,9 @@ class _Keys:
         for group, key in self._keys(clean):
             self.seen[(tuple(group), key)] = number
 
-    def changes(self, row_id: int, clean: dict, filled: set[str]) -> dict:
+    def changes(self, before: dict, clean: dict, filled: set[str]) -> dict:
         """field -> (stored, new) for the cells the file fills in that differ from the record. Fields an
         update may not touch (read-only; personal data for a role that may not see it) are left out."""
-        before = self.stored(row_id)
         may_pii = auth.can(self.actor, self.sheet, "pii")
         out = {}
         for name in filled:

@@ -6,6 +6,7 @@ it was is kept aside by kefu.backup.restore.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime
@@ -82,13 +83,7 @@ def _saved(store: Store, upload):
         candidate.write_bytes(upload.getvalue())
         yield candidate
     finally:
-        _remove(folder)
-
-
-def _remove(folder: Path) -> None:
-    for path in folder.iterdir():
-        path.unlink(missing_ok=True)
-    folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def backup_screen(store: Store, lang: str) -> None:
