@@ -961,6 +961,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "{field}对应了两列（“{first}”和“{second}”），请只选一列。"),
     "im.required_unmapped": ("No column fills the required field {field}: choose the column that holds it.",
                              "没有一列对应必填项“{field}”，请为它选择一列。"),
+    "im.created_future": ("{field}: lies in the future; a record cannot have been made after now",
+                          "{field}：晚于当前时间，记录不可能在未来产生"),
     "im.formula": ("{field}: holds a spreadsheet formula; save the file with values instead of formulas",
                    "{field}：单元格是公式，请将文件中的公式粘贴为数值后再导入"),
     "im.no_such_record": ("{field}: no such record (by name, number or code) among those you may see",

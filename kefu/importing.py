@@ -21,6 +21,7 @@ import csv
 import io
 import unicodedata
 import zipfile
+from itertools import groupby
 from contextlib import contextmanager
 from dataclasses import dataclass, field as dc_field
 from datetime import date, datetime, time
@@ -30,9 +31,9 @@ import charset_normalizer
 from kefu import auth
 from kefu.errors import KefuError, PermissionDenied
 from kefu.exporting import neutralise
-from kefu.fields import _blank
+from kefu.fields import FieldError, _blank
 from kefu.i18n import t
-from kefu.sheets import Problem, Sheet, ValidationError
+from kefu.sheets import Field, Problem, Sheet, ValidationError
 from kefu.store import Checked, Store, quote_ident
 
 MAX_BYTES = 30 * 2**20          # a file larger than this is refused before it is read
@@ -206,10 +207,23 @@ def normal(text) -> str:
     return "".join(folded.split()).rstrip(":*").lstrip("*")
 
 
+CREATED = "created_at"
+
+
+def created_field(sheet: Sheet) -> Field | None:
+    """The column that says when each record was made, for a register that keeps a file's times (a past
+    year's complaints, received then): a date and time, not in the future."""
+    if not sheet.import_created:
+        return None
+    return Field(name=CREATED, type_name="datetime", label=sheet.import_created)
+
+
 def importable_fields(sheet: Sheet) -> list:
-    """The fields a file may fill: all but those the approval step sets (state, by whom, when)."""
+    """The fields a file may fill: all but those the approval step sets (state, by whom, when), and the
+    time each record was made where the register takes it from the file."""
     engine = {sheet.approval.field, sheet.approval.by, sheet.approval.at} if sheet.approval else set()
-    return [f for f in sheet.fields if f.name not in engine]
+    created = created_field(sheet)
+    return [f for f in sheet.fields if f.name not in engine] + ([created] if created else [])
 
 
 def auto_map(sheet: Sheet, headers: list[str]) -> list[str | None]:
@@ -255,6 +269,7 @@ class PlannedRow:
     existing: int | None = None      # the id of the record it matches by a unique key
     changes: dict = dc_field(default_factory=dict)   # field -> (stored, new) for an update
     checked: Checked | None = None   # a new row as the store checked it: committed as it is
+    created_at: str | None = None    # when the record was made, where the file says (a new row only)
 
 
 @dataclass
@@ -297,7 +312,8 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
         if name is not None and name not in allowed:
             plan.problems.append(("im.not_importable", {"header": _header(table, position), "field": name}))
         elif name is not None and mapping.index(name) != position:
-            plan.problems.append(("im.mapped_twice", {"field": sheet.by_name[name].label, "first": _header(
+            label = (sheet.by_name.get(name) or created_field(sheet)).label
+            plan.problems.append(("im.mapped_twice", {"field": label, "first": _header(
                 table, mapping.index(name)), "second": _header(table, position)}))
     key_fields = {f.name for f in sheet.fields if f.unique} | {c for group in sheet.unique for c in group}
     if not {f.name for f in sheet.fields if f.required or f.name in key_fields} & set(columns):
@@ -306,12 +322,16 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
                               if f.required and f.default is None and f.name not in columns and f.name in allowed]
     if plan.problems:
         return plan
+    created, created_column = created_field(sheet), columns.pop(CREATED, None)
+    now = store.now()
     links = _Links(store, sheet, actor, table, columns)
     keys = _Keys(store, sheet, actor)
     lang = store.settings.default_language
 
     def fail(number: int, name: str, code: str, params: dict, value) -> None:
         position = columns.get(name)
+        if name == CREATED:
+            position = created_column
         column = _header(table, position) if position is not None else (
             sheet.by_name[name].label_in(lang) if name in sheet.by_name else name)
         plan.errors.append(CellError(number, column, _shown(value), code, {"field": name, **params}))
@@ -336,6 +356,17 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
             if name not in reported:
                 fail(number, name, code, params, raw.get(name))
             continue
+        received = None
+        if created_column is not None:
+            cell = cells[created_column] if created_column < len(cells) else None
+            try:
+                received = created.parse(cell, store.ctx)
+            except FieldError as exc:
+                fail(number, CREATED, exc.code, exc.params, cell)
+                continue
+            if received is not None and received > now:
+                fail(number, CREATED, "im.created_future", {}, cell)
+                continue
         filled = {k: v for k, v in values.items() if not _blank(raw.get(k))}
         try:
             if found is None:
@@ -358,7 +389,7 @@ def check(store: Store, sheet_name: str, table: Table, mapping: list[str | None]
             fail(number, sheet.period, "ic.period_locked", {"period": locked, "day": day}, raw.get(sheet.period))
             continue
         keys.remember(number, clean)
-        row = PlannedRow(number, values, checked=checked)
+        row = PlannedRow(number, values, checked=checked, created_at=received)
         if found is not None:
             row.existing = found
             row.changes = keys.changes(before, clean, set(filled))
@@ -624,20 +655,27 @@ class RowFailed(KefuError):
 def _insert(store: Store, sheet: Sheet, rows: list[PlannedRow], actor) -> None:
     if sheet.import_fill:                    # what the fill gives (a number) depends on the rows before it
         for row in rows:
+            values = dict(row.values)
+            if sheet.import_created:
+                values[CREATED] = row.created_at
+            filled = sheet.import_fill(store, values)
+            created_at = filled.pop(CREATED, None)
             try:
-                store.insert(sheet.name, sheet.import_fill(store, dict(row.values)), actor)
+                store.insert(sheet.name, filled, actor, created_at=created_at)
             except ValidationError as exc:
                 raise RowFailed(row.number, exc) from None
         return
-    try:
-        store.insert_many(sheet.name, [r.checked or r.values for r in rows], actor)
-    except ValidationError:
-        for row in rows:                     # name the row (the batch's savepoint is rolled back; the file will be)
-            try:
-                store.insert_many(sheet.name, [row.checked or row.values], actor)
-            except ValidationError as exc:
-                raise RowFailed(row.number, exc) from None
-        raise
+    for created_at, run in groupby(rows, key=lambda r: r.created_at):    # rows made at one time go in together
+        group = list(run)
+        try:
+            store.insert_many(sheet.name, [r.checked or r.values for r in group], actor, created_at=created_at)
+        except ValidationError:
+            for row in group:                # name the row (the batch's savepoint is rolled back; the file will be)
+                try:
+                    store.insert_many(sheet.name, [row.checked or row.values], actor, created_at=created_at)
+                except ValidationError as exc:
+                    raise RowFailed(row.number, exc) from None
+            raise
 
 
 # ---------------------------------------------------------------------------------------------- reporting

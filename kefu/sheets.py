@@ -23,7 +23,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", 
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
               "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
-              "checks", "import"}
+              "checks", "import", "import_created_at"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -74,6 +74,8 @@ class ValidationError(Exception):
     def _label(self, name: str, lang: str) -> str:
         if self.sheet is not None and name in self.sheet.by_name:
             return self.sheet.by_name[name].label_in(lang)
+        if self.sheet is not None and name == "created_at" and self.sheet.import_created:
+            return pick_label(self.sheet.import_created, lang)       # an import's column of when records were made
         return name
 
 
@@ -169,6 +171,7 @@ class Sheet:
     checks: list = dc_field(default_factory=list)   # rule checks in kefu modules: check(store, row) -> problems
     importable: bool = True        # `import = false`: records only domain code makes (a workflow's trail)
     import_fill: object = None     # `import = "kefu.module:function"`: completes an imported row (a number)
+    import_created: dict | None = None   # `import_created_at = {en, zh}`: a file's column may give created_at
     path: Path | None = None
 
     def __post_init__(self):
@@ -365,6 +368,10 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
         problems.append(f"{where}: period must name a date field (the date placing a record in a period)")
     checks = _parse_checks(where, data.get("checks", []), problems)
     importable, import_fill = _parse_import(where, data.get("import", True), problems)
+    import_created = data.get("import_created_at")
+    if import_created is not None and not (isinstance(import_created, dict) and {"en", "zh"} <= set(import_created)):
+        problems.append(f"{where}: import_created_at must be a label {{ en = \"…\", zh = \"…\" }} (the column "
+                        f"of a file that gives when each record was made)")
     if len(problems) > start:
         return None
     return Sheet(name=name, label=data["label"], fields=fields, permissions=permissions,
@@ -372,7 +379,8 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
                  search=searched, search_refs=search_refs, filters=filters, unique=unique,
                  description=data.get("description"), page_size=page_size, row_access=row_access,
                  approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
-                 period=period, checks=checks, importable=importable, import_fill=import_fill, path=path)
+                 period=period, checks=checks, importable=importable, import_fill=import_fill,
+                 import_created=import_created, path=path)
 
 
 def _parse_import(where: str, value, problems: list[str]) -> tuple[bool, object]:

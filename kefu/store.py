@@ -491,14 +491,18 @@ class Store:
         return row
 
     # -- writes ------------------------------------------------------------------------------------
-    def insert(self, sheet_name: str, values: dict, actor) -> int:
+    def insert(self, sheet_name: str, values: dict, actor, *, created_at: str | None = None) -> int:
         """Validate, insert and audit one record; returns its id."""
-        return self.insert_many(sheet_name, [values], actor)[0]
+        return self.insert_many(sheet_name, [values], actor, created_at=created_at)[0]
 
-    def insert_many(self, sheet_name: str, rows: list[dict], actor) -> list[int]:
-        """Insert many records in one transaction: all of them, or (on any error) none."""
+    def insert_many(self, sheet_name: str, rows: list[dict], actor, *, created_at: str | None = None) -> list[int]:
+        """Insert many records in one transaction: all of them, or (on any error) none. `created_at`: when
+        the records were made, earlier than now, for a register that takes it from a file (a past year's
+        complaints keep their received times); the audit still says when they were written."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "create")
+        if created_at is not None and (not sheet.import_created or created_at > self.now()):
+            raise ValueError(f"{sheet.name}: created_at {created_at!r} is not the past of a register that takes it")
         prepared = [self._search_keys(sheet, dict(values.row)) if isinstance(values, Checked) and values.sheet == sheet.name
                     else self._prepare_new(sheet, values) for values in rows]
         ids = []
@@ -509,7 +513,7 @@ class Store:
                 self._check_period(conn, sheet, clean.get(sheet.period) if sheet.period else None)
                 self._check_links(conn, sheet, clean, actor, checked)
                 self._check_unique(conn, sheet, clean, None)
-                record = {**clean, "created_at": now, "created_by": actor.id, "version": 1}
+                record = {**clean, "created_at": created_at or now, "created_by": actor.id, "version": 1}
                 columns = ", ".join(quote_ident(c) for c in record)
                 marks = ", ".join("?" for _ in record)
                 row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",

@@ -134,6 +134,42 @@ def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) ->
     return ticket_id
 
 
+def imported(store: Store, row: dict) -> dict:
+    """A ticket from a file (a past year's complaint register), completed inside the import's transaction.
+    It keeps the file's received time (created_at: the reports and KPIs count it in its own month), its
+    number (or gets the next one of its received day), and its state; with no state it arrives closed,
+    so a past record stays out of the work lists. Due times and working hours come from the SLA rules as
+    at intake; a closed escalated ticket counts as signed for when it closed (not a signature still owed)."""
+    sheet = store.sheet(SHEET)
+    clean = sheet.validate({k: v for k, v in row.items() if k in sheet.by_name and not _is_blank(v)}, store.ctx,
+                           partial=True)
+    received = datetime.fromisoformat(row.get("created_at") or store.now())
+    sla = load_rules(tz=store.settings.tz)
+    kind, severity = clean.get("kind") or "inquiry", clean.get("severity") or "normal"
+    target = sla.target(kind, severity)
+    out = {**row, **clean, "created_at": received.isoformat()}
+    out.setdefault("ticket_no", None)
+    if not out["ticket_no"]:
+        out["ticket_no"] = next_number(store, received.date())
+    out["state"] = clean.get("state") or "closed"
+    if out.get("escalated") is None:
+        out["escalated"] = needs_escalation({**clean, "severity": severity}, escalation_rules())
+    out["response_due"] = clean.get("response_due") or sla.calendar.due(received, target.response).isoformat()
+    out["resolution_due"] = clean.get("resolution_due") or sla.calendar.due(received, target.resolution).isoformat()
+    for at, hours in (("responded_at", "response_hours"), ("resolved_at", "resolution_hours")):
+        if clean.get(at) and clean.get(hours) is None:
+            out[hours] = round(working_hours(sla, received, datetime.fromisoformat(clean[at])), 2)
+    if out["state"] == "closed":
+        out["closed_at"] = clean.get("closed_at") or clean.get("resolved_at") or received.isoformat()
+        if out["escalated"] and not clean.get("acknowledged_at"):
+            out["acknowledged_at"] = out["closed_at"]
+    return out
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def edit(store: Store, actor, ticket_id: int, changes: dict, *, expected_version: int | None = None) -> dict:
     """Change a ticket's details; a claim raised over the threshold, a group complaint or an emergency
     found later escalates it then (escalation is never taken back by an edit)."""

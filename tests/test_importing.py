@@ -354,7 +354,7 @@ def test_only_a_role_that_may_create_imports_and_system_registers_are_not_import
         importing.require_import(store.sheet("ticket_events"), auth.SYSTEM)
     assert refused.value.code == "im.sheet_not_importable"
     names = {s.name for s in importing.importable_sheets(store, people["manager"])}
-    assert "customers" in names and not names & {"tickets", "ticket_events", "points", "event_signups"}
+    assert {"customers", "tickets"} <= names and not names & {"ticket_events", "points", "event_signups"}
     assert importing.importable_sheets(store, finance) == []
 
 
@@ -428,3 +428,62 @@ def test_a_unique_field_is_looked_up_by_an_index(store):
     plan = store.conn.execute("EXPLAIN QUERY PLAN SELECT 1 FROM customers WHERE code = ? AND +deleted_at IS NULL",
                               ("C1",)).fetchall()
     assert "idx_customers_code" in str(plan)
+
+
+# --------------------------------------------------------------------------------- a past complaint register
+
+TICKET_HEADER = "工单号,受理时间,来电人,来电号码,渠道,类型,分类,紧急程度,事由,详细情况,状态,关闭时间"
+
+
+def test_last_year_s_complaint_register_keeps_its_times_and_numbers_and_stays_out_of_the_work_lists(store, people):
+    from kefu import tickets
+    text = "\n".join([TICKET_HEADER,
+                      "TS-20250314-0007,2025年3月14日 09:30,张三,13812345678,400 来电,投诉,维修质量,突发,空调不制冷,三次报修未修好,,"
+                      "2025-03-15 17:00",
+                      ",2025/6/2 14:05,李四,13812345679,来访,咨询,其他,一般,会员积分,积分何时到账,,",
+                      ",2025/6/2 16:40,王五,,网络,建议,物业服务,一般,停车指引,希望增加指示牌,处理中,"]) + "\n"
+    sheet = store.sheet("tickets")
+    table = importing.read_file(text.encode("gbk"), "2025投诉登记.csv")
+    mapping = importing.auto_map(sheet, table.headers)
+    assert mapping[1] == "created_at"                                   # 受理时间: when each was received
+    plan = importing.check(store, "tickets", table, mapping, people["manager"])
+    assert plan.errors == [] and len(plan.new) == 3
+    importing.commit(store, plan, people["manager"])
+
+    rows = store.conn.execute("SELECT ticket_no, created_at, state, closed_at, response_due, escalated, "
+                              "acknowledged_at FROM tickets ORDER BY id").fetchall()
+    assert [r[:4] for r in rows] == [
+        ("TS-20250314-0007", "2025-03-14T09:30:00+08:00", "closed", "2025-03-15T17:00:00+08:00"),
+        ("TS-20250602-0001", "2025-06-02T14:05:00+08:00", "closed", "2025-06-02T14:05:00+08:00"),
+        ("TS-20250602-0002", "2025-06-02T16:40:00+08:00", "in_progress", None)]   # numbered by received day
+    assert rows[0][4] > rows[0][1]                                      # due by the SLA from its received time
+    assert rows[0][5] == 1 and rows[0][6] == rows[0][3]                # an emergency: escalated, signed for
+    manager = people["manager"]
+    still_open = store.query("tickets", manager, tickets.queue("open", manager)).rows
+    assert [r["ticket_no"] for r in still_open] == ["TS-20250602-0002"]    # only the one the file says is open
+    assert store.query("tickets", manager, tickets.queue("escalations", manager)).total == 0
+    audit = store.conn.execute("SELECT count(*), min(at) > '2026' FROM kefu_audit WHERE sheet = 'tickets' "
+                               "AND action = 'create'").fetchone()
+    assert audit == (3, 1)                                              # the audit says when they were written
+
+
+def test_a_received_time_in_the_future_or_not_a_time_is_named_and_nothing_is_written(store, people):
+    text = "\n".join([TICKET_HEADER, ",2099-01-01 09:00,张三,13812345678,来访,咨询,其他,一般,主题,描述,,",
+                      ",昨天下午,李四,13812345679,来访,咨询,其他,一般,主题,描述,,"]) + "\n"
+    plan = plan_for(store, "tickets", text.encode(), people["manager"])
+    assert [(e.row, e.column, e.code) for e in plan.errors] == [(2, "受理时间", "im.created_future"),
+                                                                 (3, "受理时间", "err.bad_datetime")]
+    assert "受理时间" in plan.errors[0].reason(store.sheet("tickets"), "zh")
+    with pytest.raises(ImportRefused):
+        importing.commit(store, plan, people["manager"])
+    assert count(store, "tickets") == 0
+
+
+def test_created_at_from_a_file_is_refused_by_the_store_for_other_registers_and_for_the_future(store, people):
+    with pytest.raises(ValueError):
+        store.insert("customers", {"code": "C9", "name": "海棠湾", "kind": "company"}, people["manager"],
+                     created_at="2025-01-01T00:00:00+08:00")
+    with pytest.raises(ValueError):
+        store.insert("tickets", {"caller_name": "张三", "channel": "visit", "kind": "inquiry", "subject": "x",
+                                 "description": "y"}, people["manager"], created_at="2099-01-01T00:00:00+08:00")
+    assert count(store, "tickets") == 0 and count(store, "customers") == 0
