@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -24,8 +24,9 @@ from kefu.i18n import label as pick_label
 
 # Keys every field may carry; each type adds its own in `extra_keys`.
 COMMON_KEYS = {"name", "type", "label", "required", "pii", "index", "help", "default", "readonly", "unique"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates count as control characters: Python holds them, but SQLite's UTF-8 cannot.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "对", "√", "✓"}
 FALSE_WORDS = {"0", "false", "no", "n", "否", "不", "×", ""}
 
@@ -44,6 +45,14 @@ class Context:
     """What parsing needs to know about the office."""
     tz: ZoneInfo
     phone_region: str = "CN"
+
+
+def _str(raw, code: str, **params) -> str:
+    """str(raw), or the field's own error for a value without text (an int of more than 4,300 digits)."""
+    try:
+        return str(raw)
+    except ValueError:
+        raise FieldError(code, **params) from None
 
 
 def _blank(raw) -> bool:
@@ -76,10 +85,10 @@ class Text(FieldType):
     control = _SINGLE_LINE_CONTROL
 
     def parse(self, field, raw, ctx):
-        value = unicodedata.normalize("NFC", str(raw)).strip()
+        limit = field.options.get("max_length", self.default_max)
+        value = unicodedata.normalize("NFC", _str(raw, "err.too_long", max=limit, got="4,300+")).strip()
         if self.control.search(value):
             raise FieldError("err.control_chars")
-        limit = field.options.get("max_length", self.default_max)
         if len(value) > limit:
             raise FieldError("err.too_long", max=limit, got=len(value))
         pattern = field.options.get("pattern")
@@ -142,7 +151,11 @@ class Int(_Bounded):
                 number = Decimal(str(raw).strip().replace(",", ""))
             except InvalidOperation:
                 raise FieldError("err.not_int") from None
-            if not number.is_finite() or number != number.to_integral_value():
+            if not number.is_finite():
+                raise FieldError("err.not_int")
+            if number.copy_abs() > 2**62:     # before int(): "1e999999999" would take minutes and gigabytes
+                raise FieldError("err.too_large", max=field.options.get("max", 2**62))
+            if number != number.to_integral_value():
                 raise FieldError("err.not_int")
             value = int(number)
         if abs(value) > 2**62:
@@ -159,7 +172,7 @@ class Number(_Bounded):
             raise FieldError("err.not_number")
         try:
             value = float(str(raw).strip().replace(",", "")) if not isinstance(raw, (int, float)) else float(raw)
-        except ValueError:
+        except (ValueError, OverflowError):                     # OverflowError: an int beyond any float
             raise FieldError("err.not_number") from None
         if not math.isfinite(value):
             raise FieldError("err.not_number")
@@ -175,7 +188,8 @@ class Money(_Bounded):
     def parse(self, field, raw, ctx):
         if isinstance(raw, bool):
             raise FieldError("err.bad_money")
-        text = repr(raw) if isinstance(raw, float) else str(raw)
+        too_large = {"max": field.options.get("max", self.limit_yuan)}
+        text = repr(raw) if isinstance(raw, float) else _str(raw, "err.too_large", **too_large)
         text = text.strip().replace(",", "").replace("，", "").lstrip("¥￥").strip()
         try:
             yuan = Decimal(text)
@@ -183,8 +197,8 @@ class Money(_Bounded):
             raise FieldError("err.bad_money") from None
         if not yuan.is_finite():
             raise FieldError("err.bad_money")
-        if abs(yuan) >= self.limit_yuan:
-            raise FieldError("err.too_large", max=field.options.get("max", self.limit_yuan))
+        if yuan.copy_abs() >= self.limit_yuan:      # copy_abs: abs() traps on "1e999999999"
+            raise FieldError("err.too_large", **too_large)
         if yuan != yuan.quantize(Decimal("0.01")):
             raise FieldError("err.bad_money")
         self._bounds(field, yuan)
@@ -221,7 +235,7 @@ class Date(FieldType):
             return raw.date().isoformat()
         if isinstance(raw, date):
             return raw.isoformat()
-        text = str(raw).strip()
+        text = _str(raw, "err.bad_date").strip()
         for fmt in DATE_FORMATS:
             try:
                 return datetime.strptime(text, fmt).date().isoformat()
@@ -255,7 +269,7 @@ class DateTime(FieldType):
         if moment is None and hasattr(raw, "to_pydatetime"):
             moment = raw.to_pydatetime()
         if moment is None:
-            text = str(raw).strip()
+            text = _str(raw, "err.bad_datetime").strip()
             try:
                 moment = datetime.fromisoformat(text)
             except ValueError:
@@ -269,7 +283,10 @@ class DateTime(FieldType):
             raise FieldError("err.bad_datetime")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ctx.tz)
-        return moment.astimezone(ctx.tz).replace(microsecond=0).isoformat()
+        try:                                    # through UTC: a moment UTC cannot hold would not read back
+            return moment.astimezone(timezone.utc).astimezone(ctx.tz).replace(microsecond=0).isoformat()
+        except OverflowError:                   # 0001-01-01 or 9999-12-31 moved past the calendar's end
+            raise FieldError("err.bad_datetime") from None
 
     def display(self, field, value, lang):
         return None if value is None else value[:16].replace("T", " ")
@@ -284,7 +301,7 @@ class Bool(FieldType):
             return int(raw)
         if isinstance(raw, int) and raw in (0, 1):
             return raw
-        word = str(raw).strip().lower()
+        word = _str(raw, "err.bad_bool").strip().lower()
         if word in TRUE_WORDS:
             return 1
         if word in FALSE_WORDS:
@@ -301,7 +318,7 @@ class Choice(FieldType):
     extra_keys = frozenset({"choices"})
 
     def match(self, field, raw):
-        text = str(raw).strip()
+        text = _str(raw, "err.bad_choice", value="…").strip()
         for choice in field.choices:
             if text == choice["value"] or text in (choice.get("en"), choice.get("zh")):
                 return choice["value"]
@@ -347,12 +364,12 @@ class MultiChoice(Choice):
             if stripped.startswith("["):
                 try:
                     raw = json.loads(stripped)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):    # RecursionError: "[[[[..." nested deep
                     raise FieldError("err.bad_choice", value=_short(stripped)) from None
             else:
                 raw = [part for part in re.split(r"[,，、;；]", stripped) if part.strip()]
         if not isinstance(raw, (list, tuple, set)):
-            raise FieldError("err.bad_choice", value=_short(str(raw)))
+            raise FieldError("err.bad_choice", value=_short(_str(raw, "err.bad_choice", value="…")))
         chosen = {self.match(field, item) for item in raw}
         if not chosen:
             return None
@@ -370,7 +387,7 @@ class Phone(FieldType):
     name = "phone"
 
     def parse(self, field, raw, ctx):
-        text = str(raw).strip()
+        text = _str(raw, "err.bad_phone", value="…").strip()
         number = None if len(text) > 40 or re.search(r"[A-Za-z]", text) else _normal_phone(text, ctx.phone_region)
         if number is None:
             raise FieldError("err.bad_phone", value=_short(text))
@@ -405,7 +422,7 @@ class Email(FieldType):
     name = "email"
 
     def parse(self, field, raw, ctx):
-        text = str(raw).strip()
+        text = _str(raw, "err.bad_email", value="…").strip()
         try:
             return validate_email(text, check_deliverability=False).normalized
         except EmailNotValidError:
@@ -416,7 +433,7 @@ class Url(FieldType):
     name = "url"
 
     def parse(self, field, raw, ctx):
-        text = str(raw).strip()
+        text = _str(raw, "err.bad_url").strip()
         if len(text) > 2000 or _SINGLE_LINE_CONTROL.search(text) or " " in text:
             raise FieldError("err.bad_url")
         parts = urlparse(text)
@@ -455,7 +472,7 @@ class Ref(FieldType):
             value = int(raw)
         except (TypeError, ValueError, OverflowError):          # None, "bob", float("inf")
             raise FieldError(self.missing) from None
-        if value <= 0:
+        if not 0 < value < 2**63:              # SQLite's integers end at 2**63 - 1
             raise FieldError(self.missing)
         return value
 
