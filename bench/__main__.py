@@ -1,7 +1,9 @@
 """make bench: speed figures of the store at scale, printed with their row counts.
 
 Not a test: nothing here asserts a time. BENCH_PART=tickets builds and measures the ticket log alone;
-BENCH_PART=imports imports 100,000-row files (a GBK CSV of archives, an XLSX of visits) onto the demo office. BENCH_SCALE sets the size as `seed --scale` does (default
+BENCH_PART=imports imports 100,000-row files (a GBK CSV of archives, an XLSX of visits) onto the demo office;
+BENCH_PART=load runs 8 writer processes and 20 screen sessions at once on the demo office (bench/load.py).
+BENCH_SCALE sets the size as `seed --scale` does (default
 1,000,000: 1,000,000 tickets with their steps, 200,000 customer archives with 2,000,000 transactions, and
 300,000 visits), on top of the demo office (20,000 tickets of the past year).
 
@@ -46,11 +48,15 @@ def main() -> None:
     store = Store(reuse or folder / "bench.db", load_sheets(), config.load())
     store.migrate()
     tickets_only = os.environ.get("BENCH_PART") == "tickets"   # the ticket log alone, at `size` tickets
-    if os.environ.get("BENCH_PART") == "imports":               # 100,000-row imports onto the demo office
+    if os.environ.get("BENCH_PART") in ("imports", "load"):     # imports, or concurrent load, onto the demo office
         if not reuse:
             seed_demo(store)
-        from bench import imports
-        imports.run(store)
+        if os.environ["BENCH_PART"] == "load":
+            from bench import load
+            load.run(store)
+        else:
+            from bench import imports
+            imports.run(store)
         store.close()
         if not os.environ.get("BENCH_KEEP") and not reuse:
             shutil.rmtree(folder)
@@ -102,7 +108,8 @@ def main() -> None:
     lines = data.count(b"\n") - 1
     print(f"CSV export of {lines:,} rows: {(time.perf_counter() - start):.2f} s, "
           f"{len(data) / 2**20:.1f} MiB")
-    from bench import imports
+    from bench import imports, load
+    load.run(store)
     imports.run(store)
     store.close()
     if not os.environ.get("BENCH_KEEP") and not reuse:

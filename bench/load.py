@@ -1,0 +1,184 @@
+"""Load figures: eight desks writing at once, and twenty people looking at screens at once.
+
+Writers: WRITERS processes, each a different member of staff, register visitors (kefu.visitors.register, what
+the visitor screen calls: one BEGIN IMMEDIATE transaction with the record, its search keys and its audit
+row) as fast as they can for BENCH_LOAD_SECONDS, on a copy of the office. Printed: writes, writes/s
+sustained, latency per write (p50/p95/max), and how long a write waited for another writer's lock.
+SQLite's busy handler waits inside BEGIN IMMEDIATE and does not report its retries; the wait is measured
+with a statement trace (from BEGIN IMMEDIATE issued to the next statement starting). The busy handler
+polls (sleeps growing to 100 ms, no queue), so with more writers than cores an unlucky write now and then
+waits far longer than the p95: that is the max.
+
+Screens: SESSIONS Streamlit sessions (AppTest, logged in as the manager, one process each: AppTest cannot
+run in threads) rerun the ticket list, then the dashboard, at the same time. Printed: per-render p50/p95
+and the wall time of the round, against one session alone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+from kefu import auth, backup, config, visitors
+from kefu.sheets import load_sheets
+from kefu.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITERS = 8
+SESSIONS = 20
+RENDERS = 5                         # reruns each session makes, timed, after logging in and opening the page
+PAGES = ("tickets", "dashboard")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))] if ordered else float("nan")
+
+
+def spread(values: list[float]) -> str:
+    return f"p50 {percentile(values, 0.5):.1f} ms, p95 {percentile(values, 0.95):.1f} ms, max {max(values):.1f} ms"
+
+
+# -- writers ----------------------------------------------------------------------------------------
+def _desk(path: str, user_id: int, seconds: float, start, results) -> None:
+    """One desk: register visitors until the time is up; report each write's latency and lock wait."""
+    store = Store(path, load_sheets(), config.load())
+    clerk = auth.get_user(store, user_id)
+    began = []                                         # when this write's BEGIN IMMEDIATE was issued
+    waits = []
+
+    def trace(statement: str) -> None:
+        now = time.perf_counter()
+        if statement == "BEGIN IMMEDIATE":
+            began.append(now)
+        elif began:
+            waits.append((now - began.pop()) * 1000)
+    store.conn.set_trace_callback(trace)
+    latencies, failures, n = [], [], 0
+    start.wait(timeout=120)
+    stop_at = time.perf_counter() + seconds
+    while time.perf_counter() < stop_at:
+        t0 = time.perf_counter()
+        try:
+            visit = {"visitor_name": f"负载{user_id}-{n}", "organisation": "海棠湾酒店管理有限公司",
+                     "phone": f"139{user_id % 100:02d}{n % 1000000:06d}", "purpose": "business", "host": clerk.id}
+            visitors.register(store, clerk, visit, arrive_now=True)
+        except Exception as exc:                        # noqa: BLE001 - counted and shown, not hidden
+            failures.append(f"{type(exc).__name__}: {exc}")
+        latencies.append((time.perf_counter() - t0) * 1000)
+        n += 1
+    store.close()
+    results.put((latencies, waits, failures))
+
+
+def writers(store: Store, folder: Path, seconds: float) -> None:
+    copy = backup.backup_to(store, folder / "load-writes.db")
+    desks = [row[0] for row in store.conn.execute(
+        "SELECT id FROM kefu_users WHERE role IN ('staff', 'supervisor') AND active = 1 ORDER BY id LIMIT ?",
+        (WRITERS,))]
+    assert len(desks) == WRITERS, desks
+    counted = lambda db: (db.conn.execute("SELECT count(*) FROM visitors").fetchone()[0],  # noqa: E731
+                          db.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0])
+    target = Store(copy, store.sheets, store.settings)
+    visits_before, audit_before = counted(target)
+    context = get_context("spawn")
+    start, results = context.Barrier(WRITERS), context.Queue()
+    processes = [context.Process(target=_desk, args=(str(copy), user_id, seconds, start, results)) for user_id in desks]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=seconds + 300) for _ in processes]
+    for process in processes:
+        process.join()
+    latencies = [ms for lat, _, _ in outcomes for ms in lat]
+    waits = [ms for _, wait, _ in outcomes for ms in wait]
+    failures = [f for _, _, fails in outcomes for f in fails]
+    visits_after, audit_after = counted(target)
+    integrity = target.conn.execute("PRAGMA integrity_check").fetchone()[0]
+    target.close()
+    writes = len(latencies) - len(failures)
+    waited = [ms for ms in waits if ms >= 1]
+    print(f"load: {WRITERS} writer processes registering visitors for {seconds:.0f} s onto {visits_before:,} visits: "
+          f"{writes:,} writes, {writes / seconds:,.0f} writes/s sustained; per write {spread(latencies)}; "
+          f"{len(failures)} failed{' (' + failures[0] + ')' if failures else ''}")
+    print(f"load: waiting for another writer's lock (BEGIN IMMEDIATE): {len(waited):,} of {len(waits):,} writes waited "
+          f"1 ms or more; {spread(waits)}")
+    print(f"load: rows after: {visits_after:,} visits (+{visits_after - visits_before:,}), audit "
+          f"+{audit_after - audit_before:,}; integrity_check {integrity}")
+
+
+# -- sessions ---------------------------------------------------------------------------------------
+def _session(db_path: str, config_path: str, renders: int, start, results) -> None:
+    """One person at a screen, in a process of its own: log in as the manager, then for each page open it
+    and, once every session has, rerun it `renders` times, timed."""
+    os.environ["KEFU_DB"], os.environ["KEFU_CONFIG"] = db_path, config_path
+    from tests.apptest import login, open_page          # how the tests log a user in under AppTest
+    for name in ("scriptrunner_utils.script_run_context", "state.session_state_proxy"):   # bare-mode notices, x20
+        logging.getLogger(f"streamlit.runtime.{name}").addFilter(lambda record: record.levelno >= logging.ERROR)
+    figures = {}
+    try:
+        at = login("demo-manager")
+        for page in PAGES:
+            at = open_page(at, page)
+            start.wait(timeout=600)
+            began, timings = time.time(), []
+            for _ in range(renders):
+                t0 = time.perf_counter()
+                at.run()
+                timings.append((time.perf_counter() - t0) * 1000)
+            problem = str(at.exception[0].value) if at.exception else None
+            figures[page] = (timings, began, time.time(), problem)
+    except Exception as exc:                             # noqa: BLE001 - reported with the figures
+        start.abort()
+        figures["failed"] = f"{type(exc).__name__}: {exc}"
+    results.put(figures)
+
+
+def _sessions_at_once(db_path: str, config_path: str, count: int) -> list[dict]:
+    context = get_context("spawn")
+    start, results = context.Barrier(count), context.Queue()
+    processes = [context.Process(target=_session, args=(db_path, config_path, RENDERS, start, results))
+                 for _ in range(count)]
+    for process in processes:
+        process.start()
+    figures = [results.get(timeout=1200) for _ in processes]
+    for process in processes:
+        process.join()
+    return figures
+
+
+def sessions(store: Store, folder: Path) -> None:
+    """AppTest patches Streamlit's one Runtime for the length of a run, so two AppTests cannot run in
+    threads of one process (the second finds no Runtime): each session has a process of its own."""
+    office = (ROOT / "office.toml").read_text(encoding="utf-8").replace("daily = true", "daily = false")
+    (folder / "office.toml").write_text(office, encoding="utf-8")   # no daily backup copying the file meanwhile
+    counts = {name: store.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in ("tickets", "customers")}
+    args = (str(store.path), str(folder / "office.toml"))
+    alone = _sessions_at_once(*args, 1)[0]
+    together = _sessions_at_once(*args, SESSIONS)
+    failed = [f["failed"] for f in [alone, *together] if "failed" in f]
+    if failed:
+        print(f"load: {len(failed)} session(s) failed: {failed[:3]}")
+        return
+    for page in PAGES:
+        renders = [ms for f in together for ms in f[page][0]]
+        wall = max(f[page][2] for f in together) - min(f[page][1] for f in together)
+        problems = [f[page][3] for f in [alone, *together] if f[page][3]]
+        print(f"load: {SESSIONS} sessions rerunning the {page} page at once (manager, AppTest, one process each, "
+              f"{RENDERS} reruns each; {counts['tickets']:,} tickets, {counts['customers']:,} archives): per render "
+              f"{spread(renders)}; {len(renders)} renders in {wall:.1f} s ({len(renders) / wall:.1f}/s); one session "
+              f"alone p50 {percentile(alone[page][0], 0.5):.1f} ms" + (f"; problems: {problems[:3]}" if problems else ""))
+
+
+def run(store: Store) -> None:
+    seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "10"))
+    folder = Path(tempfile.mkdtemp(prefix="kefu-load-"))
+    try:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        writers(store, folder, seconds)
+        sessions(store, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
