@@ -6,7 +6,7 @@ from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
 from views import backups, imports, incentives, kiosk, surveys
-from views import audit, health, permissions
+from views import audit, health, permissions, privacy
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
@@ -14,7 +14,7 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
 OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "backups", "access_log", "users",
-               "permissions", "audit", "health", "account")
+               "permissions", "audit", "health", "privacy", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -82,6 +82,8 @@ def navigation(store, user: auth.User) -> st.navigation:
                              url_path="health"))
     if auth.can_view(user, "backups"):
         admin.append(st.Page(backups.render, title=tr("bk.nav"), icon=":material/backup:", url_path="backups"))
+    if auth.can_view(user, "privacy"):
+        admin.append(st.Page(privacy.render, title=tr("pv.nav"), icon=":material/shield_person:", url_path="privacy"))
     if admin:
         pages[tr("nav.admin")] = admin
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",

@@ -40,6 +40,7 @@ VIEW_ROLES = {
     "incentives": {"staff", "manager", "finance"},
     "imports": {"supervisor", "manager", "gm"},     # and only into the registers the role may add records to
     "backups": {"admin"},
+    "privacy": {"admin"},                            # retention runs; one person's data exported or erased
 }
 
 

@@ -1,5 +1,5 @@
 """python -m kefu: a thin shell over the library (init, check, seed, export, import, incentives, backup,
-restore, user add, kiosk-token)."""
+restore, anonymise, user add, kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,9 @@ def cmd_check(args) -> int:
     directory = Path(args.rules) if args.rules else RULES_DIR
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems
+    if sheets and settings:
+        from kefu import privacy
+        problems += privacy.problems(sheets, settings)
     if problems:
         print("\n".join(problems))
         return 1
@@ -237,6 +240,21 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_anonymise(args) -> int:
+    """Empty the ID numbers and phones of visits older than office.toml [privacy] visitor_days (what the app
+    does each day); --dry-run counts them."""
+    from kefu import privacy
+    store = open_store(args.db)
+    run = privacy.anonymise(store, auth.SYSTEM, dry_run=args.dry_run)
+    if run.dry_run:
+        print(f"{run.records} visits from before {run.cutoff} (older than {run.days} days) hold an ID number or a "
+              f"phone; nothing changed")
+    else:
+        print(f"emptied the ID numbers and phones of {run.records} visits from before {run.cutoff} "
+              f"(older than {run.days} days)")
+    return 0
+
+
 def cmd_user_add(args) -> int:
     store = open_store(args.db)
     if args.password_stdin:
@@ -313,6 +331,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="replace the database by a backup, after checking it (the current data is kept aside)")
     p.add_argument("file")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("anonymise", help="empty the ID numbers and phones of visits past the retention period "
+                                         "(office.toml [privacy] visitor_days)")
+    p.add_argument("--dry-run", action="store_true", help="count the visits due; change nothing")
+    p.set_defaults(func=cmd_anonymise)
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)

@@ -30,6 +30,10 @@ class Settings:
     backup_folder: str = "backups"      # beside the database file unless absolute
     backup_keep: int = 14
     backup_daily: bool = True           # the app makes the day's backup itself
+    privacy_visitor_days: int = 180     # a visit's personal data (ID number, phone) is emptied after this
+    privacy_daily: bool = True          # the app empties what is due each day (kefu/privacy.py)
+    privacy_names: tuple = ()           # "sheet.field [if field = value]": the name of the person a record is about
+    privacy_contacts: tuple = ()        # "sheet.field [if field = value]": a contact person named in a record
 
     @property
     def tz(self) -> ZoneInfo:
@@ -63,6 +67,7 @@ def load(path: str | None = None) -> Settings:
     security = data.get("security", {})
     visitors = data.get("visitors", {})
     backup = data.get("backup", {})
+    privacy = data.get("privacy", {})
     timezone = office.get("timezone", "Asia/Shanghai")
     try:
         ZoneInfo(timezone)
@@ -84,6 +89,10 @@ def load(path: str | None = None) -> Settings:
         backup_folder=str(backup.get("folder", "backups")),
         backup_keep=_positive(file, "backup.keep", backup.get("keep", 14), int),
         backup_daily=_flag(file, "backup.daily", backup.get("daily", True)),
+        privacy_visitor_days=_positive(file, "privacy.visitor_days", privacy.get("visitor_days", 180), int),
+        privacy_daily=_flag(file, "privacy.daily", privacy.get("daily", True)),
+        privacy_names=_texts(file, "privacy.names", privacy.get("names", [])),
+        privacy_contacts=_texts(file, "privacy.contacts", privacy.get("contacts", [])),
     )
 
 
@@ -91,3 +100,9 @@ def _flag(path: Path, key: str, value) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: {key} must be true or false, not {value!r}")
     return value
+
+
+def _texts(path: Path, key: str, value) -> tuple:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {key} must be a list of texts, not {value!r}")
+    return tuple(value)

@@ -122,8 +122,20 @@ def _csv_created(stored: str | None) -> str:
 # -- XLSX -----------------------------------------------------------------------------------------
 def xlsx_bytes(store: Store, sheet_name: str, actor, query: Query, lang: str) -> bytes:
     """The whole filtered sheet as an Excel workbook (.xlsx), the same table as csv_bytes."""
-    tz = store.settings.tz
+    cell, created = xlsx_writers(store.settings.tz)
+    sheet = store.sheet(sheet_name)
+    return workbook([(sheet.label_in(lang), xlsx_kinds(sheet),
+                      table(store, sheet_name, actor, query, lang, cell, created))])
 
+
+def xlsx_kinds(sheet) -> list[str]:
+    """The kind of each column of a sheet's export table (id, one per field, created), for workbook()."""
+    return ["int"] + [sheet.by_name[name].type_name for name in export_columns(sheet)] + ["created"]
+
+
+def xlsx_writers(tz):
+    """(cell, created) for a workbook: cell(formatter, field, stored) and created(stored created_at) give
+    numbers, money and dates as real numbers and dates, everything else as the text a person reads."""
     def cell(formatter: Formatter, field, stored):
         if stored is None:
             return None
@@ -143,19 +155,27 @@ def xlsx_bytes(store: Store, sheet_name: str, actor, query: Query, lang: str) ->
     def created(stored: str | None):
         return datetime.fromisoformat(stored).astimezone(tz).replace(tzinfo=None) if stored else None
 
-    sheet = store.sheet(sheet_name)
-    kinds = ["int"] + [sheet.by_name[name].type_name for name in export_columns(sheet)] + ["created"]
-    return _workbook(sheet.label_in(lang), kinds, table(store, sheet_name, actor, query, lang, cell, created))
+    return cell, created
 
 
-def _workbook(title: str, kinds: list[str], rows) -> bytes:
-    """Write rows (the header first) to a one-sheet workbook, streamed (an export may be large)."""
+def workbook(parts) -> bytes:
+    """A workbook of one worksheet per (title, kinds, rows), each rows the header first, streamed (an
+    export may be large)."""
     from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for title, kinds, rows in parts:
+        _worksheet(book, title, kinds, iter(rows))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _worksheet(book, title: str, kinds: list[str], rows) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    book = Workbook(write_only=True)
     sheet = book.create_sheet(_sheet_title(title))
     header = next(rows)
     sample = list(islice(rows, WIDTH_SAMPLE))           # column widths must be known before any row
@@ -174,9 +194,6 @@ def _workbook(title: str, kinds: list[str], rows) -> bytes:
         sheet.append([_xlsx_cell(sheet, kind, value) for kind, value in zip(kinds, row)])
         count += 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count + 1}"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def _xlsx_cell(sheet, kind: str, value):

@@ -185,6 +185,9 @@ class _Empty:
 
 
 EMPTY = _Empty()
+# What an audit entry holds in place of a personal value that was emptied on purpose (Store.clear_personal):
+# there was a value, and it is gone.
+REDACTED = "***"
 
 
 @dataclass
@@ -729,6 +732,111 @@ class Store:
             conn.execute("INSERT INTO kefu_access_log(at, user_id, username, sheet, row_id, action, detail) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (self.now(), actor.id, actor.username, sheet, row_id, action, detail))
+
+    # -- personal data emptied on purpose -----------------------------------------------------------
+    def clear_personal(self, sheet_name: str, row_ids, fields, actor, *, action: str) -> int:
+        """Empty `fields` of the records `row_ids`, deliberately past `required`: a retention period ran out
+        or a person asked to be erased, so the value must go while the record stays (a visit is still
+        counted). One transaction removes every copy the store keeps: the value, its full-text entry (the
+        table's triggers), its short grams and pinyin key, and the value in the records' earlier audit
+        entries (replaced by REDACTED). Each record changed gets one audit entry `action` naming the fields
+        emptied, never their values, and a new version, so a form still open on the old values cannot save
+        them back. Approvals and period locks are left as they are: no approval or figure rests on a phone
+        number. Only the engine's own identity may call it (kefu/privacy.py checks who asked); deleted
+        records are emptied too. Returns the number of records changed."""
+        sheet = self.sheet(sheet_name)
+        if actor is None or actor.role != "system":
+            raise PermissionDenied()
+        fields = list(dict.fromkeys(fields))
+        bad = [name for name in fields if name not in sheet.by_name or sheet.by_name[name].type_name in ("ref", "user")]
+        if bad:
+            raise ValueError(f"{sheet.name}: {bad} cannot be emptied as personal data")
+        ids = sorted({int(i) for i in row_ids})
+        if not ids or not fields:
+            return 0
+        table, marks = quote_ident(sheet.name), ", ".join("?" for _ in ids)
+        searched = set(self._fts_columns(sheet))
+        now, changed = self.now(), 0
+        with self.secure_delete(), self.transaction() as conn:
+            cursor = conn.execute(f"SELECT * FROM {table} WHERE id IN ({marks})", ids)
+            names = [d[0] for d in cursor.description]
+            rows = {row[0]: dict(zip(names, row)) for row in cursor}
+            in_trail = self._redact_audit(conn, sheet.name, ids, fields)
+            for row_id in ids:
+                before = rows.get(row_id)
+                if before is None:
+                    continue
+                held = [name for name in fields if before.get(name) not in (None, "")]
+                emptied = list(dict.fromkeys(held + in_trail.get(row_id, [])))
+                if not emptied:
+                    continue
+                if held:
+                    row = {**before, **{name: None for name in held}}
+                    stamp = {"updated_at": now, "updated_by": actor.id}
+                    if sheet.pinyin and set(held) & set(sheet.pinyin):
+                        stamp["search_pinyin"] = search_key(row.get(name) for name in sheet.pinyin)
+                    assignments = ", ".join(f"{quote_ident(c)} = ?" for c in [*held, *stamp])
+                    conn.execute(f"UPDATE {table} SET {assignments}, version = version + 1 WHERE id = ?",
+                                 [*(None for _ in held), *stamp.values(), row_id])
+                    if set([*held, *stamp]) & searched:
+                        self._write_grams(conn, sheet, row_id, {**row, **stamp}, new=False)
+                self._audit(conn, actor, sheet.name, row_id, action, {name: REDACTED for name in emptied},
+                            {name: None for name in emptied}, at=now)
+                changed += 1
+        return changed
+
+    def _redact_audit(self, conn, sheet_name: str, ids: list[int], fields: list[str]) -> dict[int, list[str]]:
+        """Put REDACTED in place of the values of `fields` in the audit entries of these records; returns,
+        per record, the fields whose values its trail held."""
+        marks = ", ".join("?" for _ in ids)
+        held: dict[int, list[str]] = {}
+        changes = []
+        for entry_id, row_id, *texts in conn.execute(
+                f"SELECT id, row_id, before, after FROM kefu_audit WHERE sheet = ? AND row_id IN ({marks})",
+                [sheet_name, *ids]).fetchall():
+            found, values = [], []
+            for text in texts:
+                value = json.loads(text) if text else None
+                if isinstance(value, dict):
+                    for name in fields:
+                        if value.get(name) not in (None, "", REDACTED):
+                            value[name] = REDACTED
+                            found.append(name)
+                values.append(value)
+            if found:
+                changes.append([None if v is None else json.dumps(v, ensure_ascii=False) for v in values] + [entry_id])
+                held.setdefault(row_id, []).extend(found)
+        conn.executemany("UPDATE kefu_audit SET before = ?, after = ? WHERE id = ?", changes)
+        return {row_id: list(dict.fromkeys(names)) for row_id, names in held.items()}
+
+    def compact_search(self, sheet_name: str) -> None:
+        """Merge the sheet's search indexes into one segment each. FTS5 only marks an entry deleted and keeps
+        its text in older segments until they merge; after personal data was emptied, this leaves no copy
+        of it there (and, with secure_delete, the freed pages are zeroed)."""
+        sheet = self.sheet(sheet_name)
+        if not self._fts_columns(sheet):
+            return
+        with self.secure_delete(), self.transaction() as conn:
+            for name in (f"{sheet.name}_fts", f"{sheet.name}_grams"):
+                conn.execute(f"INSERT INTO {quote_ident(name)}({quote_ident(name)}) VALUES ('optimize')")
+
+    def truncate_log(self) -> bool:
+        """Checkpoint the write-ahead log and cut it to nothing, so that no old page (a value since emptied)
+        stays in the -wal file; waits for readers on busy_timeout. False when a reader kept it."""
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+
+    @contextmanager
+    def secure_delete(self):
+        """SQLite overwrites what it deletes with zeros while inside: an emptied value does not stay in a
+        free page of the file."""
+        conn = self.conn
+        was = conn.execute("PRAGMA secure_delete").fetchone()[0]
+        conn.execute("PRAGMA secure_delete = 1")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA secure_delete = {int(was)}")
 
     # -- grants: time-limited access to one row ----------------------------------------------------
     def grant(self, sheet_name: str, row_id: int, user_id, actor, *, until, reason: str = "") -> int:

@@ -18,7 +18,7 @@ NAVIGATION = {
                 "access_log", "account", "events", "surveys", "corrective_actions", "survey_results"},
     "demo-finance": {"", "incentives", "account"},
     "demo-admin": {"", "visitors", "roster", "users", "permissions", "audit", "access_log", "health", "backups",
-                   "account"},
+                   "privacy", "account"},
 }
 
 for _role in ("demo-staff", "demo-supervisor", "demo-manager", "demo-gm"):   # the member club and its partners,
@@ -64,7 +64,7 @@ def forced_view(view: str, user: auth.User) -> AppTest:
     """Run one view's render() for a user, as a stale session or a typed URL might reach it."""
     def script(view_name):
         from views import access_log, account, backups, customers, dashboard, imports, sheet, users, visitors  # noqa: F401
-        from views import audit, health, permissions  # noqa: F401
+        from views import audit, health, permissions, privacy  # noqa: F401
         import views
         module = getattr(views, {"roster": "sheet"}.get(view_name, view_name))
         (module.screen_for("roster") if view_name == "roster" else module.render)()

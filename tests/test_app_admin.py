@@ -1,13 +1,16 @@
 """The administration area as the administrator uses it (AppTest): users (role, disable and enable, a new
 password, logging out everywhere, the last administrator), the permission matrix, the audit log with one
-entry's before and after, the access log, the database's health; every other role gets the notice."""
+entry's before and after, the access log, the database's health, personal data (retention, one person's
+data erased); every other role gets the notice."""
+from datetime import datetime, timedelta
+
 import pytest
 
 from apptest import db_value, login, open_page, select_row, submit, texts
 from kefu import auth
 from test_app import NAVIGATION, forced_view
 
-ADMIN_PATHS = ("users", "permissions", "audit", "access_log", "health")
+ADMIN_PATHS = ("users", "permissions", "audit", "access_log", "privacy", "health")
 
 
 def user_id(db, username: str) -> int:
@@ -141,13 +144,13 @@ def test_the_admin_navigation_groups_the_administration(demo_db):
 @pytest.mark.parametrize("username", ["demo-staff", "demo-manager", "demo-gm", "demo-finance"])
 def test_other_roles_typing_an_admin_url_get_the_notice(demo_db, username):
     at = login(username)
-    for path in ("users", "permissions", "audit", "health"):
+    for path in ("users", "permissions", "audit", "health", "privacy"):
         at = open_page(at, path)
         assert [w.value for w in at.warning] == ["您的角色无权打开此页面。"], (username, path)
         assert not at.dataframe and not at.title
 
 
-@pytest.mark.parametrize("view", ["users", "permissions", "audit", "health"])
+@pytest.mark.parametrize("view", ["users", "permissions", "audit", "health", "privacy"])
 @pytest.mark.parametrize("role", ["staff", "supervisor", "manager", "gm", "finance"])
 def test_an_admin_view_forced_open_by_another_role_shows_nothing(demo_db, view, role):
     at = forced_view(view, auth.User(id=1, username="x", display_name="X", role=role))
@@ -156,7 +159,7 @@ def test_an_admin_view_forced_open_by_another_role_shows_nothing(demo_db, view, 
     assert not at.dataframe and not at.title and not at.metric
 
 
-@pytest.mark.parametrize("view", ["users", "permissions", "audit", "health", "access_log"])
+@pytest.mark.parametrize("view", ["users", "permissions", "audit", "health", "access_log", "privacy"])
 def test_an_admin_view_forced_open_by_the_admin_renders(demo_db, view):
     at = forced_view(view, auth.User(id=6, username="demo-admin", display_name="周管理", role="admin"))
     assert not at.exception and not at.warning and at.title
@@ -183,3 +186,38 @@ def test_the_administration_reads_in_english(demo_db):
         shown += " ".join(f"{m.label} {m.value}" for m in at.metric) + " ".join(b.label for b in at.button)
         assert "adm." not in shown and "审计" not in shown, (path, shown)
     assert at.title[0].value == "Database health"
+
+
+def test_admin_empties_what_is_due_and_erases_one_persons_data(demo_db, demo_store):
+    host = user_id(demo_db, "demo-staff")
+    now = datetime.now(demo_store.settings.tz)
+    visit = {"visitor_name": "林晓燕", "phone": "13912345678", "id_number": "11010519491231002X", "purpose": "business",
+             "host": host}
+    old = demo_store.insert("visitors", {**visit, "arrived_at": now - timedelta(days=200)}, auth.SYSTEM)
+    recent = demo_store.insert("visitors", {**visit, "arrived_at": now - timedelta(days=2)}, auth.SYSTEM)
+    at = open_page(login("demo-admin"), "privacy")
+    assert at.title[0].value == "个人信息保护"
+    assert {m.label: m.value for m in at.metric} == {"保存期限": "180 天", "上次运行": "尚未运行", "上次清除": "—"}
+    assert "仍有 1 条含身份证号或联系电话" in texts(at)
+    at = submit(at, "立即清除到期信息")
+    assert "1 条来访记录的身份证号和联系电话已清除" in texts(at) and "无待清除记录" in texts(at)
+    assert db_value(demo_db, "SELECT phone FROM visitors WHERE id = ?", old) is None
+    assert db_value(demo_db, "SELECT visitor_name FROM visitors WHERE id = ?", old) == "林晓燕"
+
+    at.text_input(key="pv_term").input("13912345678")
+    at = submit(at, "查找")
+    table = at.dataframe[0].value
+    assert list(table["编号"]) == [recent] and list(table["查找依据"]) == ["相符：联系电话"]
+    assert "13912345678" not in table.to_string() and "林晓燕" not in table.to_string()     # masked
+    assert list(table["删除时清除"]) == ["来访人姓名、联系电话、身份证号"]
+    assert [b.label for b in at.get("download_button")] == ["导出此人的全部记录（Excel）"]
+    assert [b for b in at.button if b.label == "删除个人信息"][0].disabled
+    at.checkbox(key="pv_sure").check().run()
+    at = submit(at, "删除个人信息")
+    assert "已删除：1 条记录（来访登记 1 条）中的个人信息已清除" in texts(at)
+    assert db_value(demo_db, "SELECT count(*) FROM visitors WHERE id = ? AND phone IS NULL AND visitor_name IS NULL "
+                             "AND id_number IS NULL", recent) == 1
+    assert db_value(demo_db, "SELECT username FROM kefu_audit WHERE action = 'person_erase'") == "demo-admin"
+    at.text_input(key="pv_term").input("13912345678")
+    at = submit(at, "查找")
+    assert "没有找到与此身份证号、联系电话、电子邮箱或姓名相符的记录。" in texts(at) and not at.dataframe

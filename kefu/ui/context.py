@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kefu import auth, backup, config, kpi
+from kefu import auth, backup, config, kpi, privacy
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
@@ -19,6 +19,9 @@ def _open_store(path: str, config_file: str, schema: str) -> Store:
     kpi.prepare(store)
     if store.settings.backup_daily:
         backup.keep_daily(store)          # the day's backup, in a thread of its own (kefu/backup.py)
+    privacy.check(store)                  # office.toml [privacy] names fields the sheets have
+    if store.settings.privacy_daily:
+        privacy.keep_daily(store)         # the day's retention run, in a thread of its own (kefu/privacy.py)
     return store
 
 
