@@ -936,6 +936,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "此备份的登记簿与当前登记簿不符，恢复会丢失数据：{detail}。未做任何更改。"),
     # personal-data retention and one person's data on request (kefu/privacy.py): keys pv.*, with the labels
     # of its audit actions and values
+    "pv.xlsx_archive_masked": ("Personal data in the customer archives and the records under them is masked: an archive "
+                               "is not passed on without the general manager's authorisation (the GM exports archives).",
+                               "客户档案及其下属记录中的个人信息已脱敏：未经总经理授权，档案不得查阅及外传（由总经理在客户档案中导出）。"),
     "pv.nav": ("Personal data", "个人信息保护"),
     "pv.title": ("Personal data protection", "个人信息保护"),
     "pv.intro": ("Visitors' ID numbers and phones are emptied once the retention period is over; visit counts and statistics stay. On a person's request, find all their records, export them or erase their personal data. Every step is in the audit log.",

@@ -37,6 +37,7 @@ from kefu.errors import KefuError, PermissionDenied
 from kefu.exporting import Formatter, workbook, xlsx_writers
 from kefu.fields import FieldError, mask
 from kefu.i18n import t
+from kefu.customers import SHEET as ARCHIVES
 from kefu.store import Query, Store, quote_ident
 
 AUDIT_SHEET = "kefu_privacy"          # the audit's name for retention runs, exports and erasures
@@ -435,8 +436,25 @@ def _joined(items, lang: str) -> str:
 
 
 # -- export and erasure --------------------------------------------------------------------------------
+def under_archive(store: Store, sheet) -> bool:
+    """The customer archives and the records kept under them (members, transactions, relationship upkeep):
+    confidential, nobody passes them on without the general manager's authorisation (DOMAIN: 未经总经理授权，
+    任何人不得查阅及外传). Their personal data leaves in a person's export masked; the GM exports archives."""
+    seen = set()
+    while sheet is not None and sheet.name not in seen:
+        seen.add(sheet.name)
+        if sheet.name == ARCHIVES:
+            return True
+        access = sheet.row_access
+        if access is None or not access.via:
+            return False
+        sheet = store.sheets.get(sheet.by_name[access.via].ref_sheet)
+    return False
+
+
 def export(store: Store, actor, term: str, lang: str, *, expected=None) -> bytes:
-    """Every record of the person, in clear, as an Excel workbook: a summary, then one worksheet per register
+    """Every record of the person as an Excel workbook, in clear but for the customer archives (under_archive): a
+    summary, then one worksheet per register
     (the columns of that register's export, and how each record was found). Written to the access log (one
     row per register) and the audit (how many records of which registers)."""
     person = find(store, actor, term)
@@ -446,6 +464,10 @@ def export(store: Store, actor, term: str, lang: str, *, expected=None) -> bytes
     parts = [(t("pv.xlsx_summary", lang), ["text", "int"],
               [[t("adm.col.sheet", lang), t("adm.col.records", lang)],
                *[[store.sheet(name).label_in(lang), n] for name, n in counts.items()]])]
+    masked = {name for name in counts if under_archive(store, store.sheet(name))}
+    if masked:
+        parts[0][2].extend([[None, None], [t("pv.xlsx_archive_masked", lang), None]])
+    names = name_fields(store.sheets, store.settings)
     for name in counts:
         sheet = store.sheet(name)
         matches = [m for m in person.matches if m.sheet == name]
@@ -453,13 +475,19 @@ def export(store: Store, actor, term: str, lang: str, *, expected=None) -> bytes
         formatter.prefetch([m.row for m in matches])
         header = [t("common.id", lang), *[f.label_in(lang) for f in sheet.fields], t("common.created_at", lang),
                   t("pv.col_found_by", lang)]
-        rows = [header] + [[m.row_id, *(cell(formatter, f, m.row.get(f.name)) for f in sheet.fields),
+
+        def value(m, f):
+            stored = m.row.get(f.name)
+            if name in masked and stored is not None and (f.pii or f.name in about_the_person(sheet, m.row, names)):
+                return mask(str(stored))              # an archive is not passed on without the GM's authorisation
+            return stored
+        rows = [header] + [[m.row_id, *(cell(formatter, f, value(m, f)) for f in sheet.fields),
                             created(m.row.get("created_at")), _found_by(store, m, lang)] for m in matches]
         kinds = ["int", *[f.type_name for f in sheet.fields], "created", "text"]
         parts.append((sheet.label_in(lang), kinds, rows))
     data = workbook(parts)
     for name, n in counts.items():
-        store.log_access(actor, name, None, "export", json.dumps({"rows": n, "masked": False}))
+        store.log_access(actor, name, None, "export", json.dumps({"rows": n, "masked": name in masked}))
     store.audit_event(actor, AUDIT_SHEET, None, "person_export", None,
                       {"sheets": list(counts), "records": sum(counts.values())})
     return data

@@ -188,11 +188,14 @@ def test_one_persons_records_are_found_by_phone_and_exported_with_what_belongs_t
     assert visits[0][:2] == ["编号", "来访人姓名"] and visits[0][-1] == "查找依据"
     assert [r[0] for r in visits[1:]] == person["visits"] and all(PHONE in r and "林晓燕" in r for r in visits[1:])
     assert ID_NUMBER in visits[1] and visits[1][-1] == "相符：联系电话"
-    assert [c.value for c in book["客户档案"][2]][:4] == [person["own"], "KH9001", "林晓燕", "个人"]
+    own = [c.value for c in book["客户档案"][2]]                       # an archive leaves only with the GM's word
+    assert own[:4] == [person["own"], "KH9001", "林**", "个人"] and PHONE not in own
+    assert "总经理授权" in [[c.value for c in r] for r in book["概览"].iter_rows()][-1][0]
     logged = store.conn.execute("SELECT username, sheet, action, detail FROM kefu_access_log ORDER BY id").fetchall()
     registers = ["customers", "tickets", "visitors", "members", "ticket_events", "transactions"]
     assert [(u, s, a) for u, s, a, _ in logged] == [("admin1", s, "export") for s in registers]
     assert json.loads(logged[2][3]) == {"rows": 2, "masked": False}
+    assert json.loads(logged[0][3]) == {"rows": 1, "masked": True}
     exported = store.conn.execute("SELECT username, after FROM kefu_audit WHERE action = 'person_export'").fetchall()
     assert exported == [("admin1", json.dumps({"sheets": registers, "records": 7}))]
     assert PHONE not in exported[0][1]
