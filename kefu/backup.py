@@ -19,14 +19,13 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from kefu import jobs
 from kefu.errors import KefuError, MigrationError
 from kefu.store import FORMAT, Store
 
@@ -101,18 +100,7 @@ def folder_of(store: Store) -> Path:
 def keep_daily(store: Store, *, every_seconds: float = 3600) -> threading.Thread:
     """A background thread of the app's process that makes the day's backup (once a day, checked every
     hour) with its own connection; an error is retried at the next check, never shown to a user."""
-    def run() -> None:
-        while True:
-            try:
-                daily(store, folder_of(store), store.settings.backup_keep)
-            except Exception as exc:                      # a full disk, a locked file: try again later
-                print(f"kefu backup: {type(exc).__name__}: {exc}", file=sys.stderr)
-            finally:
-                store.close()
-            time.sleep(every_seconds)
-    thread = threading.Thread(target=run, name="kefu-daily-backup", daemon=True)
-    thread.start()
-    return thread
+    return jobs.every("backup", store, lambda s: daily(s, folder_of(s), s.settings.backup_keep), every_seconds)
 
 
 def daily(store: Store, folder: Path | str, keep: int, *, now: datetime | None = None) -> Path | None:

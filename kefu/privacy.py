@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
-import time
 from dataclasses import dataclass, field as dc_field
 from datetime import date, datetime, timedelta
 
-from kefu import auth, config
+from kefu import auth, config, jobs
 from kefu.errors import KefuError, PermissionDenied
 from kefu.exporting import Formatter, workbook, xlsx_writers
 from kefu.fields import FieldError, mask
@@ -218,18 +216,7 @@ def daily(store: Store, *, today: date | None = None) -> Run | None:
 def keep_daily(store: Store, *, every_seconds: float = 3600) -> threading.Thread:
     """A background thread of the app's process running the day's retention (checked every hour) with its
     own connection; an error is retried at the next check, never shown to a user."""
-    def run() -> None:
-        while True:
-            try:
-                daily(store)
-            except Exception as exc:                      # a locked file, a full disk: try again later
-                print(f"kefu privacy: {type(exc).__name__}: {exc}", file=sys.stderr)
-            finally:
-                store.close()
-            time.sleep(every_seconds)
-    thread = threading.Thread(target=run, name="kefu-daily-privacy", daemon=True)
-    thread.start()
-    return thread
+    return jobs.every("privacy", store, daily, every_seconds)
 
 
 # -- one person ----------------------------------------------------------------------------------------
