@@ -395,6 +395,8 @@ class Phone(FieldType):
 
 
 _CN_MOBILE = re.compile(r"1[0-9]{10}")
+_CN_LANDLINE = re.compile(r"0[2-9][0-9]{8,10}|010[0-9]{8}")     # not 00 (abroad) nor 01 + a mobile
+_FIXED = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 @lru_cache(maxsize=50000)
@@ -406,6 +408,12 @@ def _normal_phone(text: str, region: str) -> str | None:
         # the number exists, but needs no parsing, and a mobile's national form is those digits (4x faster).
         mobile = phonenumbers.PhoneNumber(country_code=86, national_number=int(text))
         return text if phonenumbers.is_valid_number(mobile) else None
+    if region == "CN" and _CN_LANDLINE.fullmatch(text):
+        # A landline with its area code (01062345678, 075512345678): the trunk 0 and the rest are its national
+        # form, when libphonenumber says the rest is a fixed line (400/800/950 numbers, say, keep no 0).
+        line = phonenumbers.PhoneNumber(country_code=86, national_number=int(text[1:]))
+        if phonenumbers.number_type(line) in _FIXED:
+            return text
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -168,3 +168,34 @@ def test_plain_mobile_digits_are_judged_as_libphonenumber_parses_them():
         national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
         expected = "".join(ch for ch in national if ch.isdigit()) if phonenumbers.is_valid_number(number) else None
         assert _normal_phone.__wrapped__(text, "CN") == expected, text
+
+
+def test_landlines_with_an_area_code_are_judged_as_libphonenumber_parses_them():
+    """The fast way for 0 + area code + number gives what parsing gives, for Beijing and other area codes,
+    0 + a mobile, 00 (a number abroad), and 400/800/950 numbers, whose national form has no 0."""
+    import random
+
+    import phonenumbers
+    from kefu.fields import _normal_phone
+    pick = random.Random(8)
+    starts = ["10", "20", "21", "23", "24", "28", "311", "371", "512", "755", "898", "13", "19", "0", "400",
+              "800", "950", "5", "9"]
+    texts = [f"0{pick.choice(starts)}" + "".join(pick.choice("0123456789") for _ in range(pick.randint(6, 9)))
+             for _ in range(3000)]
+    kinds = set()
+    for text in texts + ["01062345678", "075512345678", "04001234567", "08001234567", "09501234567"]:
+        try:
+            number = phonenumbers.parse(text, "CN")
+            valid = phonenumbers.is_valid_number(number)
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            expected = None
+        elif phonenumbers.region_code_for_number(number) == "CN":
+            national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+            expected = "".join(ch for ch in national if ch.isdigit())
+        else:
+            expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        kinds.add("valid" if expected == text else "other form" if expected else "invalid")
+        assert _normal_phone.__wrapped__(text, "CN") == expected, text
+    assert kinds == {"valid", "other form", "invalid"}          # the sample has each kind

@@ -180,6 +180,33 @@ def test_search_sees_updates_and_not_deleted_rows(store, make_user):
     assert store.query("visitors", manager, Query(search="新公司")).total == 0
 
 
+def test_a_large_batch_is_searchable_and_a_refused_one_leaves_the_index_as_it_was(store, make_user):
+    """A batch of many rows is indexed at its end, not row by row (Store._fts_in_one): every row of it is
+    found, a single insert after it is indexed again by the trigger, and a batch refused midway indexes
+    nothing and leaves the trigger in place."""
+    staff = make_user("staff")
+    store.insert_many("visitors", [visit(staff.id, visitor_name=f"批量访客{n:03d}", organisation=f"第{n:03d}号商行")
+                                   for n in range(80)], staff)
+    found = store.query("visitors", staff, Query(search="号商行", page_size=100))
+    assert found.total == 80
+    assert store.query("visitors", staff, Query(search="第042号")).rows[0]["visitor_name"] == "批量访客042"
+    store.insert("visitors", visit(staff.id, visitor_name="单个访客", organisation="孤零零贸易"), staff)
+    assert store.query("visitors", staff, Query(search="孤零零")).total == 1
+    # a duplicate archive code is found inside the transaction, after 55 rows of the batch were written
+    store.insert("customers", archive(staff, 55, "先到的客户"), staff)
+    rows = [archive(staff, 1000 + n, f"不该留下的公司{n}") for n in range(60)]
+    rows[55]["code"] = "KH000055"
+    with pytest.raises(ValidationError):
+        store.insert_many("customers", rows, staff)
+    assert store.conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 1
+    assert store.conn.execute("SELECT count(*) FROM customers_fts WHERE customers_fts MATCH '\"不该留下\"'").fetchone()[0] == 0
+    store.insert("customers", archive(staff, 56, "后来居上公司"), staff)
+    assert store.query("customers", staff, Query(search="居上公司")).total == 1
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for fts in ("visitors_fts", "customers_fts"):       # FTS5 raises if its index and the table disagree
+        store.conn.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
+
+
 def test_filters_sort_and_pages_happen_in_sql(store, make_user):
     staff = make_user("staff")
     rows = [visit(staff.id, visitor_name=f"访客{n:03d}", purpose="inquiry" if n % 3 else "complaint",
