@@ -115,3 +115,27 @@ def demo_store(demo_db) -> Store:
     db = Store(demo_db, load_sheets(), config.load())
     yield db
     db.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_file, tmp_path_factory):
+    """`streamlit run app.py` on a copy of the demo office, one per browser test module (tests/browser.py)."""
+    from browser import Server, require_chromium
+    require_chromium()
+    db = tmp_path_factory.mktemp("browser") / "kefu.db"
+    shutil.copy(demo_file, db)
+    running = Server(db)
+    running.db = db
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(server):
+    """Debian's Chromium, headless, driven by Playwright."""
+    from browser import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -2,36 +2,15 @@
 forbidden URLs, a refresh that keeps the login, and a file import. Also refreshes the README's screenshots."""
 import csv
 import io
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from browser import CHROMIUM, CHROMIUM_ARGS, Server, log_in, require_chromium, settle, shoot
+from browser import log_in, settle, shoot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server(demo_file, tmp_path_factory):
-    require_chromium()
-    db = tmp_path_factory.mktemp("browser") / "kefu.db"
-    shutil.copy(demo_file, db)
-    running = Server(db)
-    running.db = db
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium(server):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

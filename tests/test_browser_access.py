@@ -1,86 +1,44 @@
-"""Who opens what, by URL, in a real browser: every screen's address typed by every role, and by nobody.
-
-The expected matrix is written out here, from DOMAIN.md's roles, not computed from the engine's rules, so a
-permission that slips in a sheet file or in the navigation fails this test. A screen a role may not open shows
-the notice and nothing of the screen; one it may open shows that screen, marked as the current one in the menu."""
-import shutil
-
+"""Who opens what, by URL, in a real browser. tests/test_app.py checks the whole matrix of tests/screens.py
+(every role, every screen) through AppTest; here each role's menu in Chromium must offer exactly its screens, and
+every screen's address is typed by one role that may open it and by one that may not (the roles take turns),
+and by nobody logged in. A screen a role may not open shows the notice and nothing of the screen; one it may
+open shows that screen, marked as the current one in the menu."""
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, Server, log_in, require_chromium
-from kefu import auth
-from kefu.sheets import ROLES, load_sheets
+from browser import log_in
+from kefu.sheets import ROLES
+from screens import NOT_ALLOWED, OPENS, opens
 
 pytestmark = pytest.mark.browser
-
-EVERYONE_BUT_FINANCE = {"staff", "supervisor", "manager", "gm"}
-BOARD = {"supervisor", "manager", "gm"}
-# url path -> the roles that open it. Every register with a menu entry and every other screen is listed.
-OPENS = {
-    "home": set(ROLES),
-    "account": set(ROLES),
-    "visitors": EVERYONE_BUT_FINANCE | {"admin"},
-    "roster": EVERYONE_BUT_FINANCE | {"admin"},
-    "customers": EVERYONE_BUT_FINANCE,
-    "tickets": EVERYONE_BUT_FINANCE,
-    "members": EVERYONE_BUT_FINANCE,
-    "events": EVERYONE_BUT_FINANCE,
-    "knowledge": EVERYONE_BUT_FINANCE,
-    "kpi_reviews": EVERYONE_BUT_FINANCE,
-    "partners": EVERYONE_BUT_FINANCE,
-    "parts_sales": EVERYONE_BUT_FINANCE,
-    "rewards_penalties": EVERYONE_BUT_FINANCE,
-    "safety_incidents": EVERYONE_BUT_FINANCE,
-    "service_points": EVERYONE_BUT_FINANCE,
-    "staff_teams": EVERYONE_BUT_FINANCE,
-    "surveys": EVERYONE_BUT_FINANCE,
-    "corrective_actions": BOARD,
-    "dashboard": {"staff"} | BOARD,
-    "reports": BOARD,
-    "survey_results": BOARD,
-    "imports": BOARD,
-    "incentives": {"staff", "manager", "finance"},
-    "access_log": {"manager", "gm", "admin"},
-    "users": {"admin"},
-    "permissions": {"admin"},
-    "audit": {"admin"},
-    "health": {"admin"},
-    "backups": {"admin"},
-    "privacy": {"admin"},
-}
-NOT_ALLOWED = "您的角色无权打开此页面。"
-
-
-def test_the_matrix_names_every_screen_the_app_has():
-    """A new register or screen must be added above, with who opens it, before it ships."""
-    menu = {name for name, sheet in load_sheets().items() if sheet.menu}
-    assert set(OPENS) == menu | set(auth.VIEW_ROLES)
-
-
-@pytest.fixture(scope="module")
-def server(demo_file, tmp_path_factory):
-    require_chromium()
-    db = tmp_path_factory.mktemp("access") / "kefu.db"
-    shutil.copy(demo_file, db)
-    running = Server(db)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium(server):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 TABS = 6      # addresses typed at once, each in its own tab, so the server runs several screens' scripts together
 
 
-def visit_all(context, base: str, paths) -> dict[str, tuple[str | None, bool, bool]]:
-    """Type each address and wait for its answer (the screen, the notice or the login) and for its script to end:
+def typed_by(role: str) -> list[str]:
+    """The addresses `role` types: for the i-th screen, the i-th of the roles that open it (in turn) and the
+    i-th of those that may not, so every screen is typed both ways and each role types a share."""
+    typed = []
+    for turn, (path, roles) in enumerate(OPENS.items()):
+        openers, others = sorted(roles), sorted(set(ROLES) - roles)
+        if openers[turn % len(openers)] == role or (others and others[turn % len(others)] == role):
+            typed.append(path)
+    return typed
+
+
+def test_every_screen_is_typed_by_one_role_that_opens_it_and_one_that_may_not():
+    for path, roles in OPENS.items():
+        typing = {role for role in ROLES if path in typed_by(role)}
+        assert typing & roles and (typing - roles or roles == set(ROLES)), path
+
+
+def menu(page, base: str) -> set[str]:
+    links = page.locator("[data-testid='stSidebarNavLink']")
+    links.first.wait_for(timeout=20000)
+    return {href.removeprefix(base).strip("/") or "home" for href in (links.nth(n).get_attribute("href")
+                                                                      for n in range(links.count()))}
+
+
+def visit_all(context, base: str, paths) -> dict[str, tuple[str | None, bool, bool, bool]]:
+    """Type each address and wait for its answer (the screen, the notice or the login):
     {path: (the menu's current screen, notice shown, login shown, a table shown)}."""
     tabs = [context.new_page() for _ in range(TABS)]
     paths, seen = list(paths), {}
@@ -103,11 +61,13 @@ def visit_all(context, base: str, paths) -> dict[str, tuple[str | None, bool, bo
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_opens_exactly_its_screens_by_url(server, chromium, role):
+def test_each_role_is_offered_its_screens_and_opens_only_those_by_url(server, chromium, role):
     context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    log_in(context.new_page(), server.url, f"demo-{role}")
+    page = context.new_page()
+    log_in(page, server.url, f"demo-{role}")
+    assert menu(page, server.url) == opens(role)
     wrong = []
-    for path, (shown, refused, login, table) in visit_all(context, server.url, OPENS).items():
+    for path, (shown, refused, login, table) in visit_all(context, server.url, typed_by(role)).items():
         if role in OPENS[path]:
             if shown != path or refused or login:
                 wrong.append((path, "should open", shown, refused, login))
