@@ -23,21 +23,23 @@ import unicodedata
 import zipfile
 from itertools import groupby
 from contextlib import contextmanager
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, replace
 from datetime import date, datetime, time
 
 import charset_normalizer
 
-from kefu import auth
+from kefu import auth, jobs
 from kefu.errors import KefuError, PermissionDenied
 from kefu.exporting import neutralise
 from kefu.fields import FieldError, _blank
 from kefu.i18n import t
+from kefu.pinyin import search_values_many
 from kefu.sheets import Field, Problem, Sheet, ValidationError
 from kefu.store import Checked, Store, quote_ident
 
 MAX_BYTES = 30 * 2**20          # a file larger than this is refused before it is read
 MAX_ROWS = 200_000
+AHEAD_CHUNKS = 10                # from this many chunks, a second process works out their search values ahead
 CHUNK = 1000                    # rows per insert batch inside the one transaction; progress is told per chunk
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls (and other Office 97 files)
@@ -608,9 +610,12 @@ def commit(store: Store, plan: Plan, actor, *, duplicates: str = "skip", skip_in
         raise PermissionDenied()
     new = plan.new
     total, done = len(new) + len(updates), 0
+    chunks = [new[start:start + CHUNK] for start in range(0, len(new), CHUNK)]
     with _big_cache(store), store.transaction():
-        for start in range(0, len(new), CHUNK):
-            chunk = new[start:start + CHUNK]
+        for chunk, search in zip(chunks, _search_ahead(store, sheet, chunks)):
+            if search is not None:
+                for row, values in zip(chunk, search):
+                    row.checked = replace(row.checked, search=values)
             _insert(store, sheet, chunk, actor)
             done += len(chunk)
             if progress:
@@ -626,6 +631,17 @@ def commit(store: Store, plan: Plan, actor, *, duplicates: str = "skip", skip_in
     waiting = len(plan.updates)
     return Outcome(created=len(new), updated=len(updates), skipped=waiting - len(updates),
                    unchanged=len(plan.matched) - waiting, left_out=len(plan.bad_rows))
+
+
+def _search_ahead(store: Store, sheet: Sheet, chunks: list[list[PlannedRow]]):
+    """Each chunk's search values (pinyin keys and short grams, half the work of inserting an archive), worked out
+    by a second process while this one inserts the chunks before; None for a chunk whose rows are not all
+    checked ones (those are worked out as they are inserted), and for every chunk of a short file."""
+    if not sheet.search or sheet.import_fill or len(chunks) < AHEAD_CHUNKS or any(
+            r.checked is None for chunk in chunks for r in chunk):
+        return (None for _ in chunks)
+    return jobs.ahead(search_values_many, [[store.search_sources(sheet, r.checked.row) for r in chunk]
+                                           for chunk in chunks])
 
 
 @contextmanager

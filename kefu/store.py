@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field as dc_field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import sqlite_utils
@@ -24,7 +25,7 @@ from kefu import auth, config
 from kefu.errors import (DatabaseUnavailable, KefuError, MigrationError, NotFound, PeriodLocked, PermissionDenied,
                          StaleRecord)
 from kefu.fields import Context, Date, FieldError, mask
-from kefu.pinyin import is_cjk, search_key, short_grams
+from kefu.pinyin import is_cjk, search_key, search_values, short_grams
 from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
 
 BUSY_TIMEOUT_MS = 15000
@@ -167,6 +168,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@lru_cache(maxsize=512)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """The INSERT of a row with these columns: written once, not for each row of a large batch."""
+    return (f"INSERT INTO {quote_ident(table)} ({', '.join(quote_ident(c) for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})")
+
+
 @dataclass
 class Query:
     """What a grid or an export asks for. filters: field -> value, list of values, or (from, to)."""
@@ -210,6 +218,7 @@ class Checked:
     (links, unique keys, locked periods). An import checks a file, then commits the checked rows."""
     sheet: str
     row: dict
+    search: tuple[str | None, str] | None = None    # its pinyin key and short grams, if worked out ahead
 
 
 class Store:
@@ -478,11 +487,12 @@ class Store:
                                  ((r[0], short_grams(r[1:])) for r in cursor.fetchall()))
             conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
 
-    def _write_grams(self, conn, sheet: Sheet, row_id: int, row: dict, *, new: bool) -> None:
+    def _write_grams(self, conn, sheet: Sheet, row_id: int, row: dict, *, new: bool, grams: str | None = None) -> None:
         columns = self._fts_columns(sheet)
         if not columns:
             return
-        grams = short_grams(row.get(c) for c in columns)
+        if grams is None:
+            grams = short_grams(row.get(c) for c in columns)
         table = quote_ident(f"{sheet.name}_grams")
         if not new:
             conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row_id,))
@@ -530,23 +540,19 @@ class Store:
         auth.require(actor, sheet, "create")
         if created_at is not None and (not sheet.import_created or created_at > self.now()):
             raise ValueError(f"{sheet.name}: created_at {created_at!r} is not the past of a register that takes it")
-        prepared = [self._search_keys(sheet, dict(values.row)) if isinstance(values, Checked) and values.sheet == sheet.name
-                    else self._prepare_new(sheet, values) for values in rows]
+        prepared = [self._new_record(sheet, values) for values in rows]
         ids = []
         now = self.now()
         checked: set = set()                                   # links already found in this batch
         with self.transaction() as conn, (self._fts_in_one(conn, sheet, ids) if len(prepared) >= FTS_BATCH
                                           else nullcontext()):
-            for clean in prepared:
+            for clean, grams in prepared:
                 self._check_period(conn, sheet, clean.get(sheet.period) if sheet.period else None)
                 self._check_links(conn, sheet, clean, actor, checked)
                 self._check_unique(conn, sheet, clean, None)
                 record = {**clean, "created_at": created_at or now, "created_by": actor.id, "version": 1}
-                columns = ", ".join(quote_ident(c) for c in record)
-                marks = ", ".join("?" for _ in record)
-                row_id = conn.execute(f"INSERT INTO {quote_ident(sheet.name)} ({columns}) VALUES ({marks})",
-                                      list(record.values())).lastrowid
-                self._write_grams(conn, sheet, row_id, record, new=True)
+                row_id = conn.execute(_insert_sql(sheet.name, tuple(record)), list(record.values())).lastrowid
+                self._write_grams(conn, sheet, row_id, record, new=True, grams=grams)
                 record.pop("search_pinyin", None)
                 self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record}, at=now)
                 ids.append(row_id)
@@ -555,14 +561,26 @@ class Store:
     def check_new(self, sheet_name: str, values: dict) -> Checked:
         """The record `insert` would store for values (defaults, draft state, every field and rule
         check), or ValidationError; nothing is written. An import checks each row of a file with it."""
-        return Checked(sheet_name, self._prepare_new(self.sheet(sheet_name), values, search_keys=False))
+        return Checked(sheet_name, self._prepare_new(self.sheet(sheet_name), values))
 
-    def _search_keys(self, sheet: Sheet, clean: dict) -> dict:
+    def search_sources(self, sheet: Sheet, row: dict) -> tuple[tuple, tuple]:
+        """What a new record's search columns are made of (kefu.pinyin.search_values): the texts of its pinyin
+        fields and its searched texts."""
+        return tuple(row.get(name) for name in sheet.pinyin), tuple(row.get(name) for name in sheet.search)
+
+    def _new_record(self, sheet: Sheet, values) -> tuple[dict, str]:
+        """A record to insert, with its pinyin key, and its short grams: a Checked one as it is (with the search
+        values an import worked out ahead, if it did), any other validated here."""
+        if isinstance(values, Checked) and values.sheet == sheet.name:
+            clean, search = dict(values.row), values.search
+        else:
+            clean, search = self._prepare_new(sheet, values), None
+        key, grams = search or search_values(*self.search_sources(sheet, clean))
         if sheet.pinyin:
-            clean["search_pinyin"] = search_key(clean.get(name) for name in sheet.pinyin)
-        return clean
+            clean["search_pinyin"] = key
+        return clean, grams
 
-    def _prepare_new(self, sheet: Sheet, values: dict, *, search_keys: bool = True) -> dict:
+    def _prepare_new(self, sheet: Sheet, values: dict) -> dict:
         values = dict(values)
         for field in sheet.fields:
             if field.default is not None and (values.get(field.name) is None or values.get(field.name) == ""):
@@ -575,7 +593,7 @@ class Store:
         problems = sheet.cross_check(clean) + self.rule_checks(sheet, clean)
         if problems:
             raise ValidationError(sheet, problems)
-        return self._search_keys(sheet, clean) if search_keys else clean
+        return clean
 
     def update(self, sheet_name: str, row_id: int, changes: dict, actor, *, expected_version: int | None = None,
                allow_readonly: bool = False) -> dict:

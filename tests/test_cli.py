@@ -69,9 +69,8 @@ def test_user_add_and_bad_input(tmp_path):
     assert short.returncode == 1 and b"at least 8" in short.stderr
 
 
-def test_seed_scale_adds_rows(tmp_path):
-    db = tmp_path / "office.db"
-    assert kefu("init", "--demo", db=db).returncode == 0
+def test_seed_scale_adds_rows(demo_db):
+    db = demo_db                                      # the demo office (`init --demo` is tested above)
     result = kefu("seed", "--scale", "1500", db=db)
     assert result.returncode == 0, result.stderr
     import sqlite3

@@ -15,6 +15,8 @@ import openpyxl
 import pytest
 
 from kefu import auth, importing
+from kefu.jobs import ahead as jobs_ahead
+from processes import children_of, gone
 from kefu.errors import PermissionDenied
 from kefu.importing import ImportRefused
 
@@ -276,6 +278,34 @@ def test_progress_is_told_as_the_rows_go_in(store, people):
                               ).fetchone()[0] == 2500
 
 
+def test_a_long_file_s_search_keys_worked_out_ahead_are_those_an_insert_makes(store, people, monkeypatch):
+    """A long file's pinyin keys and short grams come from a second process (kefu.jobs.ahead) while the rows
+    go in: each imported archive is found by pinyin, by initials and by a two-character term, and its search
+    columns are exactly those a record typed into the form gets."""
+    from kefu.pinyin import search_key, short_grams
+    from kefu.store import Query
+    monkeypatch.setattr(importing, "CHUNK", 20)
+    monkeypatch.setattr(importing, "AHEAD_CHUNKS", 2)
+    worked = []
+    monkeypatch.setattr(importing.jobs, "ahead", lambda f, batches: (worked.append(len(batches)),
+                                                                     jobs_ahead(f, batches))[1])
+    lines = [HEADER] + [f"C{n:05d},{name}{n},企业,{person},138{n:08d},A（优）,keeper"
+                        for n, (name, person) in enumerate(zip(["重庆长江大酒店", "厦门鼓浪屿商行", "海棠湾酒店"] * 100,
+                                                                ["曾小贤", "单田芳", "欧阳娜娜"] * 100))]
+    boss = people["manager"]
+    importing.commit(store, plan_for(store, "customers", ("\n".join(lines) + "\n").encode(), boss), boss)
+    assert worked == [15]
+    rows = store.conn.execute("SELECT c.name, c.contact, c.search_pinyin, g.grams, c.code, c.phone, c.mobile, c.notes "
+                              "FROM customers c JOIN customers_grams g ON g.rowid = c.id").fetchall()
+    assert len(rows) == 300
+    for name, contact, key, grams, *searched in rows:
+        assert key == search_key([name, contact])
+        assert grams == short_grams([name, *searched[:1], contact, *searched[1:], key])
+    find = lambda term: store.query("customers", boss, Query(search=term)).total
+    assert find("chongqingchangjiang") == 100 and find("oynn") == 100 and find("鼓浪") == 100
+    assert find("ouyangnana") == 100 and find("海棠湾酒店29") == 5      # 29, 290, 293, 296, 299
+
+
 def test_kill_9_in_the_middle_of_an_import_leaves_no_partial_rows(store, people, tmp_path):
     store.close()
     source = tmp_path / "big.csv"
@@ -288,8 +318,10 @@ def test_kill_9_in_the_middle_of_an_import_leaves_no_partial_rows(store, people,
             break
     else:
         pytest.fail("the import finished or failed before it could be killed")
+    ahead = children_of(process.pid)            # the second process working out the search keys (kefu.jobs.ahead)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert ahead and gone(ahead)
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
