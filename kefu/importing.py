@@ -39,6 +39,7 @@ from kefu.store import Checked, Store, quote_ident
 
 MAX_BYTES = 30 * 2**20          # a file larger than this is refused before it is read
 MAX_ROWS = 200_000
+SAMPLE_BYTES = 200_000          # what the encoding is guessed from
 AHEAD_CHUNKS = 10                # from this many chunks, a second process works out their search values ahead
 CHUNK = 1000                    # rows per insert batch inside the one transaction; progress is told per chunk
 XLSX_MAGIC = b"PK\x03\x04"
@@ -115,7 +116,12 @@ def detect_encoding(data: bytes) -> str:
         pass
     if b"\x00" in data[:4096]:
         raise ImportRefused("im.binary")
-    matches = charset_normalizer.from_bytes(data[:200_000])
+    sample = data[:SAMPLE_BYTES]
+    if len(data) > SAMPLE_BYTES and b"\n" in sample:
+        # end the sample at a line's end: cut inside a two-byte character, a GB file no longer decodes as GB
+        # and the guess falls on some Cyrillic code page (a newline byte is never part of a GB character)
+        sample = sample[:sample.rfind(b"\n") + 1]
+    matches = charset_normalizer.from_bytes(sample)
     names = [m.encoding for m in matches]
     if any(name in GB_FAMILY for name in names):
         return "gb18030"                 # a superset of GBK and GB2312

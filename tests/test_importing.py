@@ -73,6 +73,19 @@ def test_a_gbk_file_is_told_as_gb18030_and_a_tab_separated_one_is_read(store, pe
     assert table.encoding == "gb18030" and table.headers[1] == "客户名称" and table.rows[0][1] == "海棠湾酒店"
 
 
+def test_a_long_gbk_file_is_told_as_gb18030_where_its_sample_ends_inside_a_character(store):
+    """The encoding is guessed from the file's first 200,000 bytes; ending them in the middle of a two-byte
+    character once made a GBK ticket register read as Cyrillic (ЙЄЕЅКХ for 工单号)."""
+    lines = ["工单号,受理时间,来电人,事由"] + [f",2025/{1 + n % 12}/{1 + n % 28} 09:{n % 60:02d},张三{n},事由{n}"
+                                        for n in range(9000)]
+    data = ("\n".join(lines) + "\n").encode("gbk")
+    assert len(data) > importing.SAMPLE_BYTES
+    with pytest.raises(UnicodeDecodeError):
+        data[:importing.SAMPLE_BYTES].decode("gbk")              # the sample's last character is cut
+    table = importing.read_file(data, "2025投诉登记.csv")
+    assert table.encoding == "gb18030" and table.headers[0] == "工单号" and table.rows[-1][2] == "张三8999"
+
+
 def test_columns_map_by_field_name_and_either_label_and_the_export_s_own_columns_are_left_out(store):
     sheet = store.sheet("customers")
     headers = ["编号", "code", "Name", "类型", " 联系电话 ", "Credit rating*", "备注说明", "创建时间"]
