@@ -80,3 +80,17 @@ def test_a_bad_rule_file_names_file_and_key(tmp_path, change, message):
     with pytest.raises(RulesError) as caught:
         load_rules(path, TZ)
     assert str(caught.value).startswith(str(path)) and message in str(caught.value)
+
+
+def test_an_edited_rule_file_takes_effect_at_the_next_read_and_a_caller_s_change_stays_its_own(tmp_path):
+    from kefu.rules import read_rules
+    path = tmp_path / "sla.toml"
+    path.write_text("[lists]\ndue_soon_hours = 4\n", encoding="utf-8")
+    first = read_rules(path)
+    first["lists"]["due_soon_hours"] = 99                         # a caller changing its copy
+    assert read_rules(path) == {"lists": {"due_soon_hours": 4}}
+    path.write_text("[lists]\ndue_soon_hours = 6\n", encoding="utf-8")   # same size, at once: read as it is now
+    assert read_rules(path) == {"lists": {"due_soon_hours": 6}}
+    path.write_text("[lists\n", encoding="utf-8")
+    with pytest.raises(RulesError):
+        read_rules(path)
