@@ -413,6 +413,25 @@ def test_a_gbk_csv_with_bad_rows_goes_in_without_them(server, page, tmp_path):
                             "WHERE code LIKE 'IMP-%')")[0][0] == 2
 
 
+def test_a_long_file_goes_in_from_the_screen_with_its_search_keys(server, page, tmp_path):
+    """12,000 rows: long enough that the app's process has a second one work out the search keys while it
+    inserts (kefu.jobs.ahead), as it runs under `streamlit run`. Every row arrives, findable by pinyin."""
+    keeper = query(server.db, "SELECT display_name FROM kefu_users WHERE username = 'demo-staff'")[0][0]
+    lines = [IMPORT_HEADER] + [f"LONG-{n:05d},重庆长江第{n}商行,企业,欧阳娜娜,,B,{keeper}" for n in range(12000)]
+    upload = tmp_path / "长名单.csv"
+    upload.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    open_import(page, server, "客户档案", str(upload))
+    commit = page.get_by_role("button", name="导入 12,000 条记录")
+    commit.wait_for(timeout=60000)
+    commit.click()
+    page.get_by_text("已导入“客户档案”：新建 12,000 条").wait_for(timeout=120000)
+    rows = query(server.db, "SELECT count(*), count(DISTINCT search_pinyin), min(search_pinyin) FROM customers "
+                            "WHERE code LIKE 'LONG-%'")[0]
+    assert rows[:2] == (12000, 12000) and rows[2].startswith("chongqingchangjiangdi")
+    assert query(server.db, "SELECT count(*) FROM customers_grams WHERE customers_grams MATCH '\"长江\"' AND rowid IN "
+                            "(SELECT id FROM customers WHERE code LIKE 'LONG-%')")[0][0] == 12000
+
+
 def test_a_row_matching_an_archive_updates_it_when_the_user_chooses_so(server, page, tmp_path):
     code, name = query(server.db, "SELECT code, name FROM customers WHERE deleted_at IS NULL ORDER BY id LIMIT 1 OFFSET 700")[0]
     upload = tmp_path / "更正.csv"
