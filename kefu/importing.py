@@ -22,7 +22,7 @@ import io
 import unicodedata
 import zipfile
 from itertools import groupby
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field as dc_field, replace
 from datetime import date, datetime, time
 
@@ -617,8 +617,8 @@ def commit(store: Store, plan: Plan, actor, *, duplicates: str = "skip", skip_in
     new = plan.new
     total, done = len(new) + len(updates), 0
     chunks = [new[start:start + CHUNK] for start in range(0, len(new), CHUNK)]
-    with _big_cache(store), store.transaction():
-        for chunk, search in zip(chunks, _search_ahead(store, sheet, chunks)):
+    with _big_cache(store), store.transaction(), closing(_search_ahead(store, sheet, chunks)) as searches:
+        for chunk, search in zip(chunks, searches):       # a row refused midway ends the second process at once
             if search is not None:
                 for row, values in zip(chunk, search):
                     row.checked = replace(row.checked, search=values)

@@ -407,7 +407,8 @@ class Store:
         return [f"{table}_fts_ai", f"{table}_fts_ad", f"{table}_fts_au"]
 
     def _sync_fts(self, conn, steps: list) -> None:
-        """One trigram FTS5 index per sheet with search fields, rebuilt when its columns change."""
+        """One trigram FTS5 index per sheet with search fields, rebuilt when its columns change; its triggers
+        made again when they are missing or differ from what this code writes (an older file's)."""
         for sheet in self.sheets.values():
             key = f"fts:{sheet.name}"
             searched = self._fts_columns(sheet)
@@ -415,40 +416,45 @@ class Store:
             row = conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (key,)).fetchone()
             have = row[0] if row else None
             fts = quote_ident(f"{sheet.name}_fts")
-            triggers_missing = bool(sheet.search) and conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                (f"{sheet.name}_fts_ai",)).fetchone()[0] == 0
-            if have == wanted and not triggers_missing:
+            triggers = self._fts_trigger_sql(sheet) if searched else {}
+            names = self._fts_triggers(sheet.name)
+            existing = dict(conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                                         f"({', '.join('?' for _ in names)})", names).fetchall())
+            if have == wanted and existing == triggers:
                 continue
-            for trigger in self._fts_triggers(sheet.name):
+            for trigger in names:
                 conn.execute(f"DROP TRIGGER IF EXISTS {quote_ident(trigger)}")
             if have != wanted:
                 conn.execute(f"DROP TABLE IF EXISTS {fts}")
             if searched:
-                cols = ", ".join(quote_ident(c) for c in searched)
-                new = ", ".join(f"new.{quote_ident(c)}" for c in searched)
-                old = ", ".join(f"old.{quote_ident(c)}" for c in searched)
-                table = quote_ident(sheet.name)
                 if have != wanted:
-                    conn.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content={table}, "
-                                 f"content_rowid='id', tokenize='trigram')")
+                    conn.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({', '.join(quote_ident(c) for c in searched)}, "
+                                 f"content={quote_ident(sheet.name)}, content_rowid='id', tokenize='trigram')")
                     conn.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
                     steps.append((f"{sheet.name}: search index over {wanted}", []))
-                name = sheet.name
-                conn.execute(self._fts_insert_trigger(sheet))
-                conn.execute(f"CREATE TRIGGER {quote_ident(name + '_fts_ad')} AFTER DELETE ON {table} BEGIN "
-                             f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END")
-                conn.execute(f"CREATE TRIGGER {quote_ident(name + '_fts_au')} AFTER UPDATE ON {table} BEGIN "
-                             f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
-                             f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
+                for statement in triggers.values():
+                    conn.execute(statement)
             conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES (?, ?)", (key, wanted))
 
-    def _fts_insert_trigger(self, sheet: Sheet) -> str:
+    def _fts_trigger_sql(self, sheet: Sheet) -> dict[str, str]:
+        """The triggers that keep a sheet's trigram index, by name. The update one fires only when a searched
+        column is set: a ticket's step or a backdated stamp leaves the index alone (each firing inside a
+        transaction costs FTS5 a segment, see _fts_in_one)."""
         searched = self._fts_columns(sheet)
-        fts, cols = quote_ident(f"{sheet.name}_fts"), ", ".join(quote_ident(c) for c in searched)
+        table, fts = quote_ident(sheet.name), quote_ident(f"{sheet.name}_fts")
+        cols = ", ".join(quote_ident(c) for c in searched)
         new = ", ".join(f"new.{quote_ident(c)}" for c in searched)
-        return (f"CREATE TRIGGER {quote_ident(sheet.name + '_fts_ai')} AFTER INSERT ON {quote_ident(sheet.name)} "
-                f"BEGIN INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END")
+        old = ", ".join(f"old.{quote_ident(c)}" for c in searched)
+        ai, ad, au = self._fts_triggers(sheet.name)
+        return {
+            ai: f"CREATE TRIGGER {quote_ident(ai)} AFTER INSERT ON {table} BEGIN "
+                f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+            ad: f"CREATE TRIGGER {quote_ident(ad)} AFTER DELETE ON {table} BEGIN "
+                f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END",
+            au: f"CREATE TRIGGER {quote_ident(au)} AFTER UPDATE OF {cols} ON {table} BEGIN "
+                f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
+                f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+        }
 
     @contextmanager
     def _fts_in_one(self, conn, sheet: Sheet, ids: list[int]):
@@ -465,7 +471,7 @@ class Store:
         cols = ", ".join(quote_ident(c) for c in self._fts_columns(sheet))
         conn.execute(f"INSERT INTO {quote_ident(sheet.name + '_fts')}(rowid, {cols}) SELECT id, {cols} "
                      f"FROM {quote_ident(sheet.name)} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
-        conn.execute(self._fts_insert_trigger(sheet))
+        conn.execute(self._fts_trigger_sql(sheet)[f"{sheet.name}_fts_ai"])
 
     def _sync_grams(self, conn, steps: list) -> None:
         """A second index per searchable sheet, for one- and two-character searches (trigram cannot

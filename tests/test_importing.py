@@ -319,6 +319,20 @@ def test_a_long_file_s_search_keys_worked_out_ahead_are_those_an_insert_makes(st
     assert find("ouyangnana") == 100 and find("海棠湾酒店29") == 5      # 29, 290, 293, 296, 299
 
 
+def test_a_long_file_refused_midway_writes_nothing_and_ends_its_second_process(store, people, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK", 20)
+    monkeypatch.setattr(importing, "AHEAD_CHUNKS", 2)
+    boss = people["manager"]
+    plan = plan_for(store, "customers", customers_csv(300).encode(), boss)
+    store.insert("customers", {"code": "C00250", "name": "刚刚有人录入", "kind": "company", "credit_rating": "A",
+                               "owner": people["keeper"].id}, auth.SYSTEM)   # saved by someone meanwhile
+    before = children_of(os.getpid())
+    with pytest.raises(importing.RowFailed):
+        importing.commit(store, plan, boss)
+    assert children_of(os.getpid()) <= before
+    assert count(store, "customers") == 1
+
+
 def test_kill_9_in_the_middle_of_an_import_leaves_no_partial_rows(store, people, tmp_path):
     store.close()
     source = tmp_path / "big.csv"

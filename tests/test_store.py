@@ -207,6 +207,29 @@ def test_a_large_batch_is_searchable_and_a_refused_one_leaves_the_index_as_it_wa
         store.conn.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
 
 
+def test_the_search_index_is_rewritten_only_when_a_searched_column_changes(store, make_user):
+    """The update trigger fires only for searched columns: a file made by an earlier version, whose trigger
+    fired on every update, gets the new one at migration; search stays right after either kind of change."""
+    staff = make_user("staff")
+    row_id = store.insert("visitors", visit(staff.id, organisation="旧日商行"), staff)
+    conn = store.conn
+    conn.execute("DROP TRIGGER visitors_fts_au")
+    conn.execute("CREATE TRIGGER visitors_fts_au AFTER UPDATE ON visitors BEGIN SELECT 1; END")   # an older one
+    store.migrate()
+    trigger = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'visitors_fts_au'").fetchone()[0]
+    assert "AFTER UPDATE OF" in trigger and '"organisation"' in trigger
+    assert store.migrate() == []
+
+    segments = lambda: conn.execute("SELECT count(*) FROM visitors_fts_data").fetchone()[0]
+    before = segments()
+    store.update("visitors", row_id, {"left_at": "2026-11-30 18:00"}, staff)        # not a searched field
+    assert segments() == before
+    store.update("visitors", row_id, {"organisation": "新开商行"}, staff)
+    assert store.query("visitors", staff, Query(search="新开商")).total == 1
+    assert store.query("visitors", staff, Query(search="旧日商")).total == 0
+    conn.execute("INSERT INTO visitors_fts(visitors_fts, rank) VALUES ('integrity-check', 1)")
+
+
 def test_filters_sort_and_pages_happen_in_sql(store, make_user):
     staff = make_user("staff")
     rows = [visit(staff.id, visitor_name=f"访客{n:03d}", purpose="inquiry" if n % 3 else "complaint",
