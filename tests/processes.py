@@ -17,10 +17,18 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    """Still running: present, and not a zombie waiting for whoever adopted it to collect its exit code."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
 def gone(pids: set[int], seconds: float = 15) -> bool:
     deadline = time.time() + seconds
     while time.time() < deadline:
-        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+        if not any(running(pid) for pid in pids):
             return True
         time.sleep(0.1)
     return False
