@@ -641,8 +641,9 @@ def commit(store: Store, plan: Plan, actor, *, duplicates: str = "skip", skip_in
 
 def _search_ahead(store: Store, sheet: Sheet, chunks: list[list[PlannedRow]]):
     """Each chunk's search values (pinyin keys and short grams, half the work of inserting an archive), worked out
-    by a second process while this one inserts the chunks before; None for a chunk whose rows are not all
-    checked ones (those are worked out as they are inserted), and for every chunk of a short file."""
+    by a second process while this one inserts the chunks before. None for every chunk of a short file, of a
+    sheet whose rows are completed at commit (import_fill), or of one with a row not checked as new: those rows'
+    values are worked out as they are inserted."""
     if not sheet.search or sheet.import_fill or len(chunks) < AHEAD_CHUNKS or any(
             r.checked is None for chunk in chunks for r in chunk):
         return (None for _ in chunks)

@@ -463,12 +463,13 @@ class Store:
         its pending entries out as a new segment at every savepoint, then merges them: one segment per
         row, ten times the work of indexing the batch at once. The trigger is dropped and made again inside
         the caller's transaction, so a rollback restores it and no other connection ever sees it missing."""
-        if not self._fts_columns(sheet):
+        searched = self._fts_columns(sheet)
+        if not searched:
             yield
             return
         conn.execute(f"DROP TRIGGER {quote_ident(sheet.name + '_fts_ai')}")
         yield
-        cols = ", ".join(quote_ident(c) for c in self._fts_columns(sheet))
+        cols = ", ".join(quote_ident(c) for c in searched)
         conn.execute(f"INSERT INTO {quote_ident(sheet.name + '_fts')}(rowid, {cols}) SELECT id, {cols} "
                      f"FROM {quote_ident(sheet.name)} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
         conn.execute(self._fts_trigger_sql(sheet)[f"{sheet.name}_fts_ai"])
