@@ -138,6 +138,21 @@ CREATE TABLE IF NOT EXISTS kefu_incentive_lines (
 );
 CREATE INDEX IF NOT EXISTS kefu_incentive_lines_run ON kefu_incentive_lines(run_id, seq);
 CREATE INDEX IF NOT EXISTS kefu_incentive_lines_staff ON kefu_incentive_lines(staff, run_id);
+-- every saved version of a register file (kind 'sheet') or an office rules file (kind 'rules'): kefu/versions.py
+CREATE TABLE IF NOT EXISTS kefu_versions (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    saved_by INTEGER,
+    saved_by_name TEXT NOT NULL,
+    effective_from TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    UNIQUE (kind, name, version)
+);
 """
 SYSTEM_COLUMN_DDL = {
     "created_at": "TEXT NOT NULL DEFAULT ''",
