@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 run: $(VENV)/.installed
 	@if [ ! -f "$(DB)" ]; then $(PY) -m kefu init --demo; else $(PY) -m kefu init; fi
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(VENV)/bin/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -n 2

@@ -1,8 +1,10 @@
 """Users, password hashing (argon2id), server-side sessions, lockout, roles and permission checks.
 
-A session token is random, given to the browser as a cookie and stored here only as its SHA-256, so a
-copy of the database does not let anyone log in. Sessions slide: each use extends them by the idle
-limit; a session unused for longer is over.
+A session has two random keys, stored here only as their SHA-256, so a copy of the database does not
+let anyone log in: the token the Streamlit session holds on the server, and the browser's cookie. The
+cookie never passes through page script: after a login the page gets a one-time code, valid a minute, and
+trades it with the server (kefu/web.py), whose answer sets the cookie HttpOnly. Sessions slide: each use
+extends them by the idle limit; a session unused for longer is over.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from kefu.sheets import ROLES, ValidationError, Problem
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,31}")
 SESSION_TOUCH_SECONDS = 60          # write last_seen at most once a minute, not on every rerun
+HANDOFF_SECONDS = 60                # a login's one-time code for the cookie is good for a minute, once
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone's")
 
@@ -330,31 +333,69 @@ def session_user(store, token: str | None) -> User | None:
     if not isinstance(token, str) or not token or len(token) > 200:
         return None
     now = time.time()
+    key = _token_hash(token)
     row = store.conn.execute(
-        f"SELECT s.last_seen_at, s.expires_at, s.ended_at, {', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
-        "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.token_hash = ?",
-        (_token_hash(token),)).fetchone()
+        f"SELECT s.rowid, s.last_seen_at, s.expires_at, s.ended_at, "
+        f"{', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
+        "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.token_hash = ? OR s.cookie_hash = ?",
+        (key, key)).fetchone()
     if row is None:
         return None
-    last_seen, expires, ended = row[0], row[1], row[2]
-    user = _row_to_user(row[3:])
+    session_id, last_seen, expires, ended = row[0], row[1], row[2], row[3]
+    user = _row_to_user(row[4:])
     if ended is not None or expires <= now or not user.active:
         return None
     if now - last_seen >= SESSION_TOUCH_SECONDS:
         with store.transaction() as conn:
-            conn.execute("UPDATE kefu_sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
-                         (now, now + store.settings.session_idle_hours * 3600, _token_hash(token)))
+            conn.execute("UPDATE kefu_sessions SET last_seen_at = ?, expires_at = ? WHERE rowid = ?",
+                         (now, now + store.settings.session_idle_hours * 3600, session_id))
     return user
+
+
+def handoff(store, token: str | None) -> str | None:
+    """A one-time code for the browser of the live session `token`, which it trades for its HttpOnly
+    cookie (redeem_handoff); a new code replaces an unused one. None if the session is over."""
+    if session_user(store, token) is None:
+        return None
+    code = secrets.token_urlsafe(32)
+    with store.transaction() as conn:
+        conn.execute("UPDATE kefu_sessions SET handoff_hash = ?, handoff_expires = ? WHERE token_hash = ? "
+                     "OR cookie_hash = ?", (_token_hash(code), time.time() + HANDOFF_SECONDS,
+                                            _token_hash(token), _token_hash(token)))
+    return code
+
+
+def redeem_handoff(store, code: str | None) -> str | None:
+    """The browser's cookie value for a one-time code (used up here), or None if the code is unknown, used,
+    older than a minute, or its session over. Only this value's SHA-256 is kept."""
+    if not isinstance(code, str) or not code or len(code) > 200:
+        return None
+    cookie = secrets.token_urlsafe(32)
+    now = time.time()
+    with store.transaction() as conn:
+        row = conn.execute("SELECT s.rowid, s.handoff_expires, s.ended_at, s.expires_at, u.active "
+                           "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.handoff_hash = ?",
+                           (_token_hash(code),)).fetchone()
+        if row is None:
+            return None
+        conn.execute("UPDATE kefu_sessions SET handoff_hash = NULL, handoff_expires = NULL WHERE rowid = ?", (row[0],))
+        session_id, handoff_expires, ended, expires, active = row
+        if handoff_expires <= now or ended is not None or expires <= now or not active:
+            return None
+        conn.execute("UPDATE kefu_sessions SET cookie_hash = ? WHERE rowid = ?", (_token_hash(cookie), session_id))
+    return cookie
 
 
 def logout(store, token: str | None) -> None:
     if not token:
         return
+    key = _token_hash(token)
     with store.transaction() as conn:
-        row = conn.execute("SELECT user_id FROM kefu_sessions WHERE token_hash = ? AND ended_at IS NULL",
-                           (_token_hash(token),)).fetchone()
+        row = conn.execute("SELECT user_id, rowid FROM kefu_sessions WHERE (token_hash = ? OR cookie_hash = ?) "
+                           "AND ended_at IS NULL", (key, key)).fetchone()
         if row:
-            conn.execute("UPDATE kefu_sessions SET ended_at = ? WHERE token_hash = ?", (time.time(), _token_hash(token)))
+            conn.execute("UPDATE kefu_sessions SET ended_at = ?, handoff_hash = NULL WHERE rowid = ?",
+                         (time.time(), row[1]))
             user = get_user(store, row[0])
             store._audit(conn, user, "kefu_users", row[0], "logout", None, None)
 

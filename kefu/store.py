@@ -53,7 +53,10 @@ CREATE TABLE IF NOT EXISTS kefu_sessions (
     created_at REAL NOT NULL,
     last_seen_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    ended_at REAL
+    ended_at REAL,
+    cookie_hash TEXT,           -- the browser's key to this session: given by kefu/web.py as an HttpOnly cookie
+    handoff_hash TEXT,          -- a one-time code, valid a minute, that the browser trades for that cookie
+    handoff_expires REAL
 );
 CREATE INDEX IF NOT EXISTS kefu_sessions_user ON kefu_sessions(user_id);
 CREATE TABLE IF NOT EXISTS kefu_audit (
@@ -153,6 +156,14 @@ CREATE TABLE IF NOT EXISTS kefu_versions (
     note TEXT NOT NULL DEFAULT '',
     UNIQUE (kind, name, version)
 );
+"""
+# Columns added to a system table after files were made with it: a file that lacks one gets it at migration.
+SYSTEM_ADDED_COLUMNS = {
+    "kefu_sessions": {"cookie_hash": "TEXT", "handoff_hash": "TEXT", "handoff_expires": "REAL"},
+}
+SYSTEM_LATE_DDL = """
+CREATE UNIQUE INDEX IF NOT EXISTS kefu_sessions_cookie ON kefu_sessions(cookie_hash);
+CREATE UNIQUE INDEX IF NOT EXISTS kefu_sessions_handoff ON kefu_sessions(handoff_hash);
 """
 SYSTEM_COLUMN_DDL = {
     "created_at": "TEXT NOT NULL DEFAULT ''",
@@ -316,6 +327,14 @@ class Store:
                 raise MigrationError([f"{self.path}: made by a newer Kefu Desk (file format {made_by[0]}, this "
                                       f"version knows {FORMAT}); update the program to open it"])
             conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('format', ?)", (str(FORMAT),))
+            for table, added in SYSTEM_ADDED_COLUMNS.items():
+                have = self._columns(conn, table)
+                for column, ddl in added.items():
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+            for statement in SYSTEM_LATE_DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
             steps, refusals = [], []
             for sheet in self.sheets.values():
                 self._plan_sheet(conn, sheet, steps, refusals)

@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` on 127.0.0.1 with its own database file."""
+    """`streamlit run serve.py` (the app and its cookie routes) on 127.0.0.1 with its own database file."""
 
     def __init__(self, db: Path):
         self.port = free_port()
@@ -42,7 +42,7 @@ class Server:
         env = {**os.environ, "KEFU_DB": str(db)}
         self.log = open(db.with_suffix(".log"), "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
@@ -71,7 +71,20 @@ def log_in(page, base: str, username: str, password: str = "kefu-demo") -> None:
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.get_by_role("heading", name="您好").wait_for(timeout=20000)
-    page.wait_for_function("document.cookie.includes('kefu_session=')", timeout=10000)
+    wait_for_session_cookie(page)
+
+
+def wait_for_session_cookie(page, *, present: bool = True, timeout: float = 10) -> dict | None:
+    """The login's HttpOnly cookie once the server's answer has set it (page script cannot see it), or
+    with present=False, None once the logout's answer has cleared it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [c for c in page.context.cookies() if c["name"] == "kefu_session"]
+        if bool(found) == present:
+            return found[0] if found else None
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the session cookie was {'never set' if present else 'not cleared'}")
+        page.wait_for_timeout(100)
 
 
 def settle(page, timeout: int = 15000) -> None:

@@ -119,7 +119,7 @@ def demo_store(demo_db) -> Store:
 
 @pytest.fixture(scope="module")
 def server(demo_file, tmp_path_factory):
-    """`streamlit run app.py` on a copy of the demo office, one per browser test module (tests/browser.py)."""
+    """`streamlit run serve.py` on a copy of the demo office, one per browser test module (tests/browser.py)."""
     from browser import Server, require_chromium
     require_chromium()
     db = tmp_path_factory.mktemp("browser") / "kefu.db"

@@ -239,8 +239,8 @@ def test_a_disabled_user_is_sent_back_to_login(demo_db):
 @pytest.mark.parametrize("token", ["ab__cd", "__", "-_-_", "x" * 43])
 def test_cookie_component_key_is_valid_for_any_token(token):
     from kefu.ui.session import cookie_widget_key
-    key = cookie_widget_key(token, 28800)
-    assert "__" not in key and key != cookie_widget_key(token + "x", 28800)
+    key = cookie_widget_key(token, "set")
+    assert "__" not in key and key != cookie_widget_key(token + "x", "set") and key != cookie_widget_key(token, "clear")
 
 
 def test_admin_adds_a_user_who_can_then_log_in(demo_db):

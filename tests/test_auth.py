@@ -260,3 +260,44 @@ def test_managing_a_user_who_does_not_exist(store, make_user):
         auth.set_active(store, 999, False, admin)
     with pytest.raises(NotFound):
         auth.reset_password(store, 999, "brand-new-secret", admin)
+
+
+def test_the_browser_trades_a_one_time_code_for_its_own_cookie_key(store, make_user, clock):
+    user = make_user("staff")
+    _, token = auth.login(store, user.username, PASSWORD)
+    code = auth.handoff(store, token)
+    cookie = auth.redeem_handoff(store, code)
+    assert cookie and cookie not in (token, code)
+    assert auth.session_user(store, cookie).id == user.id                   # a refresh restores from the cookie
+    assert auth.redeem_handoff(store, code) is None                         # once only
+    kept = store.conn.execute("SELECT token_hash, cookie_hash, handoff_hash FROM kefu_sessions").fetchone()
+    assert cookie not in kept and token not in kept and kept[2] is None     # only hashes are kept
+    auth.logout(store, token)                                               # the sidebar's logout
+    assert auth.session_user(store, cookie) is None                         # ends the browser's key too
+
+
+def test_a_one_time_code_is_refused_late_after_logout_or_for_a_disabled_user(store, make_user, clock):
+    user = make_user("staff")
+    _, token = auth.login(store, user.username, PASSWORD)
+    late = auth.handoff(store, token)
+    clock.now += auth.HANDOFF_SECONDS + 1
+    assert auth.redeem_handoff(store, late) is None
+    after_logout = auth.handoff(store, token)
+    auth.logout(store, token)
+    assert auth.redeem_handoff(store, after_logout) is None
+    assert auth.handoff(store, token) is None                               # no code for an ended session
+    _, token = auth.login(store, user.username, PASSWORD)
+    code = auth.handoff(store, token)
+    admin = make_user("admin")
+    auth.set_active(store, user.id, False, admin)
+    assert auth.redeem_handoff(store, code) is None
+    for junk in (None, "", "x" * 500, 42):
+        assert auth.redeem_handoff(store, junk) is None
+
+
+def test_logging_out_with_the_cookie_key_ends_the_session(store, make_user):
+    user = make_user("staff")
+    _, token = auth.login(store, user.username, PASSWORD)
+    cookie = auth.redeem_handoff(store, auth.handoff(store, token))
+    auth.logout(store, cookie)                                              # kefu/web.py: a stale tab's logout
+    assert auth.session_user(store, token) is None and auth.session_user(store, cookie) is None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from browser import log_in, settle, shoot
+from browser import log_in, settle, shoot, wait_for_session_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +89,10 @@ def test_forbidden_url_shows_nothing(server, chromium):
 def test_refresh_keeps_the_login_and_logout_ends_it(server, page):
     log_in(page, server.url, "demo-manager")
     settle(page)
+    cookie = wait_for_session_cookie(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert cookie["value"] not in page.evaluate("document.cookie")          # out of page scripts' reach
+    assert "kefu_session" not in page.evaluate("document.cookie")
     page.reload()
     page.get_by_role("heading", name="刘芳，您好").wait_for(timeout=20000)
     page.goto(f"{server.url}/roster")
@@ -97,6 +101,7 @@ def test_refresh_keeps_the_login_and_logout_ends_it(server, page):
     shoot(page, "roster")
     page.get_by_role("button", name="退出登录").click()
     page.get_by_role("button", name="登录").wait_for(timeout=20000)
+    assert wait_for_session_cookie(page, present=False) is None          # cleared by the server's answer
     page.reload()
     page.get_by_role("button", name="登录").wait_for(timeout=20000)
     assert page.get_by_role("heading", name="刘芳，您好").count() == 0
@@ -474,3 +479,39 @@ def test_the_administrator_downloads_a_backup_and_restores_it(server, page, tmp_
     assert query(server.db, "SELECT count(*) FROM visitors WHERE deleted_at IS NULL")[0][0] > 0
     assert query(server.db, "SELECT count(*) FROM visitors")[0][0] == before
     assert list(server.db.parent.glob("kefu-before-restore-*.db"))
+
+
+def _post(url, body=b"{}", headers=None):
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.headers.get_all("set-cookie") or []
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.headers.get_all("set-cookie") or []
+
+
+def test_the_session_cookie_is_set_only_by_the_servers_answer_to_a_fresh_code_of_this_site(server):
+    import json as json_
+    from kefu import auth, config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    store = Store(server.db, load_sheets(), config.load())
+    _, token = auth.login(store, "demo-staff", "kefu-demo")
+    url = f"{server.url}/_kefu/session"
+    code = json_.dumps({"code": auth.handoff(store, token)}).encode()
+    assert _post(url, code, {"Origin": "http://evil.example"}) == (403, [])          # another site's page
+    assert _post(url, code, {"Content-Type": "text/plain"}) == (403, [])             # a plain form post
+    assert _post(url, json_.dumps({"code": "guessed"}).encode()) == (403, [])
+    status, cookies = _post(url, code, {"Origin": server.url, "X-Forwarded-Proto": "https"})
+    assert status == 204 and len(cookies) == 1
+    value = cookies[0].split(";")[0].split("=", 1)[1]
+    assert {"HttpOnly", "SameSite=Strict", "Path=/", "Secure"} <= {p.strip() for p in cookies[0].split(";")}
+    assert auth.session_user(store, value).username == "demo-staff"
+    assert _post(url, code) == (403, [])                                               # used once
+    status, cleared = _post(f"{server.url}/_kefu/logout", headers={"Cookie": f"kefu_session={value}"})
+    assert status == 204 and "Max-Age=0" in cleared[0] and "HttpOnly" in cleared[0]
+    assert auth.session_user(store, value) is None and auth.session_user(store, token) is None
+    store.close()

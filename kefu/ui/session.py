@@ -1,8 +1,9 @@
 """Login, first-run setup, the session cookie and the sidebar.
 
 A browser refresh starts a new Streamlit session, so the login lives server-side (kefu.auth) and the
-browser keeps only a random token in a cookie, read back with st.context.cookies. The cookie is written
-by a tiny st.components.v2 script; it is SameSite=Strict and expires with the session's idle limit.
+browser keeps a random key in a cookie, read back with st.context.cookies. The cookie is HttpOnly: page
+script never sees it. After a login a tiny st.components.v2 script posts a one-time code to the server
+(kefu/web.py), whose answer sets the cookie; logging out posts there again to clear it.
 """
 from __future__ import annotations
 
@@ -16,28 +17,32 @@ from kefu.i18n import t
 from kefu.sheets import ValidationError
 from kefu.ui import context
 from kefu.ui.widgets import error_list
+from kefu.web import COOKIE, LOGOUT_PATH, SESSION_PATH
 
-COOKIE = "kefu_session"
 _COOKIE_JS = """
 export default function (component) {
   const { data } = component;
-  if (!data || !data.name) return;
-  const secure = window.location.protocol === "https:" ? "; Secure" : "";
-  document.cookie = `${data.name}=${data.value}; path=/; max-age=${data.max_age}; SameSite=Strict${secure}`;
+  if (!data || !data.path) return;
+  fetch(data.path, { method: "POST", credentials: "same-origin", cache: "no-store",
+                     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: data.code }) });
 }
 """
-_cookie_writer = st.components.v2.component("kefu_session_cookie", js=_COOKIE_JS)
+_cookie_poster = st.components.v2.component("kefu_session_cookie", js=_COOKIE_JS)
 
 
-def cookie_widget_key(value: str, max_age: int) -> str:
-    """A component key per cookie value; hex only, since a key holding '__' (which a random token can
+def cookie_widget_key(value: str, action: str) -> str:
+    """A component key per code and action; hex only, since a key holding '__' (which a random code can
     contain) is refused by Streamlit's component ids."""
-    return f"cookie-{hashlib.sha256(value.encode()).hexdigest()[:16]}-{max_age}"
+    return f"cookie-{action}-{hashlib.sha256(value.encode()).hexdigest()[:16]}"
 
 
-def _write_cookie(value: str, max_age: int) -> None:
-    _cookie_writer(data={"name": COOKIE, "value": value, "max_age": max_age},
-                   key=cookie_widget_key(value, max_age), height=0)
+def _server_path(path: str) -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{path}" if base else path
+
+
+def _post_cookie(path: str, code: str, action: str) -> None:
+    _cookie_poster(data={"path": _server_path(path), "code": code}, key=cookie_widget_key(code, action), height=0)
 
 
 def _cookie() -> str | None:
@@ -59,10 +64,13 @@ def restore_user(store) -> auth.User | None:
 
 
 def keep_cookie(store) -> None:
-    """Write the session cookie once per session (the browser may not have it yet)."""
+    """Give the browser its session cookie once per login: a one-time code its script trades with the
+    server, whose answer sets the cookie (a browser restored from its cookie has it already)."""
     token = st.session_state.get("token")
     if token and st.session_state.get("cookie_written") != token and _cookie() != token:
-        _write_cookie(token, int(store.settings.session_idle_hours * 3600))
+        code = auth.handoff(store, token)
+        if code:
+            _post_cookie(SESSION_PATH, code, "set")
     st.session_state["cookie_written"] = token
 
 
@@ -83,7 +91,7 @@ def login_screen(store) -> None:
     lang = context.lang()
     name = store.settings.office_name
     if st.session_state.pop("logged_out", False):
-        _write_cookie("", 0)
+        _post_cookie(LOGOUT_PATH, "", "clear")
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title(name.get(lang, name.get("en", "Kefu Desk")))
