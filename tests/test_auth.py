@@ -301,3 +301,21 @@ def test_logging_out_with_the_cookie_key_ends_the_session(store, make_user):
     cookie = auth.redeem_handoff(store, auth.handoff(store, token))
     auth.logout(store, cookie)                                              # kefu/web.py: a stale tab's logout
     assert auth.session_user(store, token) is None and auth.session_user(store, cookie) is None
+
+
+def test_a_file_from_before_the_cookie_keys_gets_them_and_keeps_its_sessions(tmp_path):
+    import sqlite3
+    from kefu import config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE kefu_sessions (token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL, "
+                     "created_at REAL NOT NULL, last_seen_at REAL NOT NULL, expires_at REAL NOT NULL, ended_at REAL)")
+        conn.execute("INSERT INTO kefu_sessions VALUES ('abc', 1, 0, 0, 0, NULL)")
+    old = Store(path, load_sheets(), config.load())
+    old.migrate()
+    columns = {r[1] for r in old.conn.execute("PRAGMA table_info(kefu_sessions)")}
+    assert {"cookie_hash", "handoff_hash", "handoff_expires"} <= columns
+    assert old.conn.execute("SELECT token_hash FROM kefu_sessions").fetchall() == [("abc",)]
+    old.close()
