@@ -14,6 +14,7 @@ from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes, xlsx_bytes
 from kefu.fields import format_fen
 from kefu.rules import RulesError, read_rules
+from kefu.rules import folder as rules_folder
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
 from kefu.store import Query, Store
 
@@ -41,7 +42,7 @@ def cmd_check(args) -> int:
         settings = config.load()
     except config.ConfigError as exc:
         problems.append(str(exc))
-    directory = Path(args.rules) if args.rules else RULES_DIR
+    directory = Path(args.rules) if args.rules else rules_folder()
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems
     if sheets and settings:

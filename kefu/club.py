@@ -20,6 +20,7 @@ from kefu import auth
 from kefu.config import ROOT
 from kefu.errors import KefuError, PermissionDenied
 from kefu.i18n import label as pick_label, t
+from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
 from kefu.store import Query, Store
 
@@ -65,11 +66,13 @@ def _labels(path: Path, key: str, raw) -> dict:
     return {"en": raw["en"], "zh": raw["zh"]}
 
 
-def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = None) -> ClubRules:
+def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = None,
+               text: str | None = None) -> ClubRules:
     """rules/club.toml as ClubRules; RulesError names the file and the key at fault. tier_choices (the
-    values of the members sheet's tier field) must be exactly the tiers declared, in any order."""
-    path = path or CLUB_FILE
-    data = read_rules(path)
+    values of the members sheet's tier field) must be exactly the tiers declared, in any order.
+    text: these rules instead of the file's (a text checked before saving)."""
+    path = path or rule_files.file("club")
+    data = read_rules(path, text)
     raw_tiers = data.get("tiers")
     if not isinstance(raw_tiers, list) or not raw_tiers:
         raise RulesError(f"{path}: missing key tiers (one [[tiers]] table per tier, lowest first)")
@@ -81,6 +84,7 @@ def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = Non
         value = raw.get("value")
         if not isinstance(value, str) or not value.strip():
             raise RulesError(f"{path}: {key}.value must name the tier, e.g. \"gold\"")
+        at = f"tiers[{number}]"
         key = f"tiers[{number}] ({value})"
         if value in seen:
             raise RulesError(f"{path}: {key}.value is declared twice")
@@ -88,10 +92,12 @@ def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = Non
         label = _labels(path, f"{key} en/zh", {"en": raw.get("en"), "zh": raw.get("zh")})
         threshold = raw.get("points")
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-            raise RulesError(f"{path}: {key}.points must be a whole number of points, 0 or more, not {threshold!r}")
+            raise RulesError(f"{path}: {key}.points must be a whole number of points, 0 or more, not {threshold!r}",
+                             key=f"{at}.points", code="rl.whole_min", low=0, value=threshold)
         if tiers and threshold <= tiers[-1].points:
             raise RulesError(f"{path}: {key}.points must be above the tier before it ({tiers[-1].points}): "
-                             f"list the tiers lowest first")
+                             f"list the tiers lowest first", key=f"{at}.points", code="rl.ascending", value=threshold,
+                             bound=tiers[-1].points)
         benefits = raw.get("benefits", [])
         if not isinstance(benefits, list):
             raise RulesError(f"{path}: {key}.benefits must be a list of {{ en, zh }}")
@@ -102,10 +108,12 @@ def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = Non
         raise RulesError(f"{path}: member_prefix must be 1 to 6 letters, not {prefix!r}")
     roles = data.get("upgrade_roles", ["supervisor", "manager"])
     if not isinstance(roles, list) or any(r not in auth.ROLES for r in roles):
-        raise RulesError(f"{path}: upgrade_roles must be a list of roles ({', '.join(auth.ROLES)})")
+        raise RulesError(f"{path}: upgrade_roles must be a list of roles ({', '.join(auth.ROLES)})",
+                         key="upgrade_roles", code="rl.roles", roles=", ".join(auth.ROLES))
     days = data.get("care_days", 7)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
-        raise RulesError(f"{path}: care_days must be a whole number of days from 1 to 60, not {days!r}")
+        raise RulesError(f"{path}: care_days must be a whole number of days from 1 to 60, not {days!r}",
+                         key="care_days", code="rl.whole_range", low=1, high=60, value=days)
     if tier_choices is not None and set(tier_choices) != seen:
         raise RulesError(f"{path}: tiers ({', '.join(sorted(seen))}) must be the tier choices of "
                          f"schema/members.toml ({', '.join(sorted(tier_choices))})")

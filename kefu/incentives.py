@@ -29,6 +29,7 @@ from kefu.errors import KefuError, NotFound, PermissionDenied
 from kefu.exporting import neutralise
 from kefu.fields import format_fen
 from kefu.i18n import t
+from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
 from kefu.sheets import Problem
 from kefu.store import Store
@@ -81,7 +82,7 @@ def _get(path: Path, data: dict, key: str):
     node = data
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise RulesError(f"{path}: missing key {key}")
+            raise RulesError(f"{path}: missing key {key}", key=key, code="rl.missing")
         node = node[part]
     return node
 
@@ -89,26 +90,28 @@ def _get(path: Path, data: dict, key: str):
 def _number(path: Path, key: str, value, *, whole: bool = False) -> Decimal:
     """A figure of the file: a number, 0 or more (a whole number when `whole`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RulesError(f"{path}: {key} must be a number, not {value!r}")
+        raise RulesError(f"{path}: {key} must be a number, not {value!r}", key=key, code="rl.number", value=value)
     number = Decimal(str(value))
     if number < 0:
-        raise RulesError(f"{path}: {key} must be 0 or more, not {value}")
+        raise RulesError(f"{path}: {key} must be 0 or more, not {value}", key=key, code="rl.negative", value=value)
     if whole and number != number.to_integral_value():
-        raise RulesError(f"{path}: {key} must be a whole number, not {value}")
+        raise RulesError(f"{path}: {key} must be a whole number, not {value}", key=key, code="rl.whole", value=value)
     return number
 
 
 def _fen(path: Path, key: str, value) -> int:
     yuan = _number(path, key, value)
     if yuan != yuan.quantize(Decimal("0.01")):
-        raise RulesError(f"{path}: {key} must be yuan with at most two decimals, not {value}")
+        raise RulesError(f"{path}: {key} must be yuan with at most two decimals, not {value}", key=key, code="rl.fen",
+                         value=value)
     return int(yuan * 100)
 
 
 def _percent(path: Path, key: str, value) -> Decimal:
     number = _number(path, key, value)
     if number > 100:
-        raise RulesError(f"{path}: {key} must be a percentage from 0 to 100, not {value}")
+        raise RulesError(f"{path}: {key} must be a percentage from 0 to 100, not {value}", key=key,
+                         code="rl.number_range", low=0, high=100, value=value)
     return number
 
 
@@ -124,7 +127,9 @@ def _bands(path: Path, raw) -> tuple:
         below = band.get("margin_below")
         below = None if below is None else _percent(path, f"{key}.margin_below", below)
         if below is not None and below <= low:
-            raise RulesError(f"{path}: {key}.margin_below ({below}) must be above margin_from ({low})")
+            raise RulesError(f"{path}: {key}.margin_below ({below}) must be above margin_from ({low})",
+                             key=f"{key}.margin_below", code="rl.above", value=below, bound=low,
+                             other=f"{key}.margin_from")
         rate = _percent(path, f"{key}.rate", _required(path, band, f"{key}.rate"))
         bands.append((number, Band(low, below, rate)))
     ordered = sorted(bands, key=lambda item: item[1].margin_from)
@@ -132,34 +137,39 @@ def _bands(path: Path, raw) -> tuple:
         if before.margin_below is None or after.margin_from < before.margin_below:
             raise RulesError(f"{path}: commission.bands[{number}] (margin from {after.margin_from}%) overlaps the band "
                              f"from {before.margin_from}%" + ("" if before.margin_below is None
-                                                             else f" below {before.margin_below}%"))
+                                                             else f" below {before.margin_below}%"),
+                             key=f"commission.bands[{number}].margin_from", code="rl.band_overlap",
+                             value=after.margin_from, bound=before.margin_from)
     return tuple(band for _, band in ordered)
 
 
 def _required(path: Path, table: dict, key: str):
     name = key.rsplit(".", 1)[-1]
     if name not in table:
-        raise RulesError(f"{path}: missing key {key}")
+        raise RulesError(f"{path}: missing key {key}", key=key, code="rl.missing")
     return table[name]
 
 
-def load_rules(path: Path | None = None, *, project_types: list[str] | None = None) -> IncentiveRules:
+def load_rules(path: Path | None = None, *, project_types: list[str] | None = None,
+               text: str | None = None) -> IncentiveRules:
     """rules/incentives.toml as IncentiveRules; RulesError names the file and the key at fault.
-    project_types (the choices of schema/service_points.toml) must be exactly the coefficient table's keys."""
-    path = path or INCENTIVES_FILE
-    data = read_rules(path)
+    project_types (the choices of schema/service_points.toml) must be exactly the coefficient table's keys.
+    text: these rules instead of the file's (a saved version, or a text checked before saving)."""
+    path = path or rule_files.file("incentives")
+    data = read_rules(path, text)
     coefficients_raw = _get(path, data, "coefficients")
     if not isinstance(coefficients_raw, dict) or not coefficients_raw:
         raise RulesError(f"{path}: coefficients must give each project type its points")
     coefficients = {name: _number(path, f"coefficients.{name}", value) for name, value in coefficients_raw.items()}
     if project_types is not None and set(project_types) != set(coefficients):
         raise RulesError(f"{path}: coefficients ({', '.join(sorted(coefficients))}) must be the project types of "
-                         f"schema/service_points.toml ({', '.join(sorted(project_types))})")
+                         f"schema/service_points.toml ({', '.join(sorted(project_types))})", key="coefficients",
+                         code="rl.same_keys", keys=", ".join(sorted(project_types)))
     person = _percent(path, "commission.person_share", _get(path, data, "commission.person_share"))
     pool = _percent(path, "commission.pool_share", _get(path, data, "commission.pool_share"))
     if person + pool != HUNDRED:
         raise RulesError(f"{path}: commission.person_share ({person}) and commission.pool_share ({pool}) must add up "
-                         f"to 100")
+                         f"to 100", key="commission.person_share", code="rl.sum_100", total=points_text(person + pool))
     bounds = {}
     for kind in RANGE_REWARDS:
         raw = _get(path, data, f"rewards.{kind}")
@@ -168,14 +178,18 @@ def load_rules(path: Path | None = None, *, project_types: list[str] | None = No
         low = _fen(path, f"rewards.{kind}.min", _get(path, data, f"rewards.{kind}.min"))
         high = _fen(path, f"rewards.{kind}.max", _get(path, data, f"rewards.{kind}.max"))
         if high < low:
-            raise RulesError(f"{path}: rewards.{kind}.max must not be below its min")
+            raise RulesError(f"{path}: rewards.{kind}.max must not be below its min", key=f"rewards.{kind}.max",
+                             code="rl.not_below", other=f"rewards.{kind}.min", value=format_fen(high),
+                             bound=format_fen(low))
         bounds[kind] = (low, high)
     roles = _get(path, data, "approval.roles")
     if not isinstance(roles, list) or not roles or any(r not in auth.ROLES for r in roles):
-        raise RulesError(f"{path}: approval.roles must be a list of roles ({', '.join(auth.ROLES)})")
+        raise RulesError(f"{path}: approval.roles must be a list of roles ({', '.join(auth.ROLES)})",
+                         key="approval.roles", code="rl.roles", roles=", ".join(auth.ROLES))
     lock = _get(path, data, "approval.lock")
     if lock not in LOCK_MODES:
-        raise RulesError(f"{path}: approval.lock must be one of {', '.join(LOCK_MODES)}, not {lock!r}")
+        raise RulesError(f"{path}: approval.lock must be one of {', '.join(LOCK_MODES)}, not {lock!r}",
+                         key="approval.lock", code="rl.one_of", choices=", ".join(LOCK_MODES), value=lock)
     return IncentiveRules(
         base_points=_number(path, "performance.base_points", _get(path, data, "performance.base_points")),
         point_fen=_fen(path, "performance.yuan_per_point", _get(path, data, "performance.yuan_per_point")),
@@ -191,9 +205,20 @@ def load_rules(path: Path | None = None, *, project_types: list[str] | None = No
         approve_roles=frozenset(roles), lock_mode=lock)
 
 
-def rules_for(store: Store, path: Path | None = None) -> IncentiveRules:
+def rules_for(store: Store, path: Path | None = None, *, text: str | None = None) -> IncentiveRules:
     """The rules, checked against the project types of the service points register."""
-    return load_rules(path, project_types=[c["value"] for c in store.sheet(POINTS).by_name["project_type"].choices])
+    return load_rules(path, project_types=[c["value"] for c in store.sheet(POINTS).by_name["project_type"].choices],
+                      text=text)
+
+
+def rules_on(store: Store, day: date) -> IncentiveRules:
+    """The rules in force on `day` (kefu/rules.py text_on): a saved change takes effect from its day."""
+    return rules_for(store, text=rule_files.text_on(store, "incentives", day))
+
+
+def period_rules(store: Store, period: "Period") -> IncentiveRules:
+    """The figures a period is computed with: those in force on its last day (or today, while it runs)."""
+    return rules_on(store, kpi.ranking_day(period.first, period.end, kpi.now_in(store).date()))
 
 
 _RULES_CACHE: dict = {}
@@ -201,7 +226,8 @@ _RULES_CACHE: dict = {}
 
 def current_rules(store: Store) -> IncentiveRules:
     """rules_for(store) from the default file, read again only when the file changes (entry checks)."""
-    key = (INCENTIVES_FILE, INCENTIVES_FILE.stat().st_mtime_ns)
+    path = rule_files.file("incentives")
+    key = (path, path.stat().st_mtime_ns)
     if key not in _RULES_CACHE:
         _RULES_CACHE.clear()
         _RULES_CACHE[key] = rules_for(store)
@@ -433,7 +459,7 @@ def _quarter_lines(store: Store, period: Period, rules: IncentiveRules, *, ranki
     lines: list[Line] = []
     if ranking:
         year, quarter = period.first.year, (period.first.month - 1) // 3 + 1
-        kpi_rules = kpi.load_rules()
+        kpi_rules = kpi.rules_on(store, kpi.ranking_day(period.first, period.end, kpi.now_in(store).date()))
         for row in kpi.staff_ranking(store, auth.SYSTEM, year, quarter, rules=kpi_rules):
             mark = row.bonus                        # marked by the ranking from rules/kpi.toml [ranking.bonus]
             fen = ranking_bonus_fen(mark, rules)
@@ -485,20 +511,20 @@ def _lines_of(store: Store, period: Period, rules: IncentiveRules, *, ranking: b
 
 def compute(store: Store, actor, period: str | Period, *, rules: IncentiveRules | None = None) -> Run:
     """The run of a period: the approved snapshot if it was approved, else computed now from the source
-    registers (for the roles that approve). A period without data gives a run without lines."""
-    rules = rules or rules_for(store)
+    registers (for the roles that approve). A period without data gives a run without lines.
+    rules: the figures to compute with; by default those in force for the period (period_rules)."""
     period = parse_period(period) if isinstance(period, str) else period
-    if not may_compute(actor, rules):
+    if not may_compute(actor, rules or rules_for(store)):
         raise PermissionDenied()
     stored = approved_run(store, period.label)
     if stored is not None:
         return stored
-    run = Run(period, _lines_of(store, period, rules))
+    run = Run(period, _lines_of(store, period, rules or period_rules(store, period)))
     run.lines += _adjustments(store, period, rules)
     return run
 
 
-def _adjustments(store: Store, period: Period, rules: IncentiveRules) -> list[Line]:
+def _adjustments(store: Store, period: Period, rules: IncentiveRules | None) -> list[Line]:
     """For each earlier approved run of the same kind whose period was locked in mode next_period: the
     difference between its figures now and what was approved and carried since, per staff and component."""
     lines = []
@@ -512,7 +538,7 @@ def _adjustments(store: Store, period: Period, rules: IncentiveRules) -> list[Li
                 "OR adjusts = ? GROUP BY staff, component", (run_id, label)):
             paid[(staff, component)] = fen
         now = {}
-        for line in _lines_of(store, earlier, rules, ranking=False):
+        for line in _lines_of(store, earlier, rules or period_rules(store, earlier), ranking=False):
             now[(line.staff, line.component)] = line
         for key in sorted(set(paid) | set(now), key=lambda k: (k[0] is None, k[0] or 0, k[1])):
             if key[1] == "ranking_bonus":
@@ -533,14 +559,14 @@ def _adjustments(store: Store, period: Period, rules: IncentiveRules) -> list[Li
 def approve(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
     """Approve the run of a period: stored as it is now, and its period locked (rules [approval] lock).
     Only the approval roles (a manager) may; a period is approved once."""
-    rules = rules or rules_for(store)
+    given, rules = rules, rules or rules_for(store)      # who approves and the lock: the rules now
     target = parse_period(period)
     if actor is None or not actor.active or (actor.role != "system" and actor.role not in rules.approve_roles):
         raise PermissionDenied()
     with store.transaction() as conn:                 # computed and stored with nobody writing in between
         if approved_run(store, target.label) is not None:
             raise KefuError("ic.already_approved", period=target.label)
-        run = compute(store, actor, target, rules=rules)
+        run = compute(store, actor, target, rules=given)   # the figures in force for the period
         at, who = store.now(), actor.display_name
         run_id = conn.execute(
             "INSERT INTO kefu_incentive_runs(period, kind, first_day, end_day, approved_at, approved_by, "
@@ -602,9 +628,8 @@ def approved_periods(store: Store, actor) -> list[dict]:
 def run_for(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
     """What this user may see of a period's run: the approvers the run (computed, or as approved);
     finance the approved run only; anyone else with the screen their own lines of the approved run."""
-    rules = rules or rules_for(store)
     target = parse_period(period)
-    if may_compute(actor, rules):
+    if may_compute(actor, rules or rules_for(store)):
         return compute(store, actor, target, rules=rules)
     auth.require_view(actor, VIEW)
     run = approved_run(store, target.label)

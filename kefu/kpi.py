@@ -35,6 +35,7 @@ from kefu import auth
 from kefu.config import ROOT
 from kefu.errors import PermissionDenied
 from kefu.reports import ordered_counts
+from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
 from kefu.store import Store, quote_ident
 from kefu.workflow import Workflow, load_workflow
@@ -87,30 +88,39 @@ class KpiRules:
 
 def _whole(path: Path, key: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RulesError(f"{path}: {key} must be a whole number from {low} to {high}, not {value!r}")
+        raise RulesError(f"{path}: {key} must be a whole number from {low} to {high}, not {value!r}",
+                         key=_dotted(key), code="rl.whole_range", low=low, high=high, value=value)
     return value
+
+
+def _dotted(key: str) -> str:
+    """"[ranking.weights] satisfaction" -> "ranking.weights.satisfaction": the key as a path in the file."""
+    return key.replace("[", "").replace("] ", ".").replace("]", "")
 
 
 def _percents(path: Path, table: str, raw, keys: tuple[str, ...]) -> dict:
     if not isinstance(raw, dict):
-        raise RulesError(f"{path}: missing table [{table}] ({', '.join(keys)})")
+        raise RulesError(f"{path}: missing table [{table}] ({', '.join(keys)})", key=table, code="rl.missing")
     unknown = sorted(set(raw) - set(keys))
     if unknown:
-        raise RulesError(f"{path}: [{table}] {unknown[0]} is not a known key ({', '.join(keys)})")
+        raise RulesError(f"{path}: [{table}] {unknown[0]} is not a known key ({', '.join(keys)})",
+                         key=f"{table}.{unknown[0]}", code="rl.unknown_key", known=", ".join(keys))
     values = {}
     for key in keys:
         if key not in raw:
-            raise RulesError(f"{path}: [{table}] missing key {key}")
+            raise RulesError(f"{path}: [{table}] missing key {key}", key=f"{table}.{key}", code="rl.missing")
         values[key] = _whole(path, f"[{table}] {key}", raw[key], 0, 100)
     if sum(values.values()) != 100:
-        raise RulesError(f"{path}: [{table}] must add up to 100, not {sum(values.values())}")
+        raise RulesError(f"{path}: [{table}] must add up to 100, not {sum(values.values())}",
+                         key=table, code="rl.sum_100", total=sum(values.values()))
     return values
 
 
-def load_rules(path: Path | None = None) -> KpiRules:
-    """rules/kpi.toml as KpiRules; RulesError names the file and the key at fault."""
-    path = path or KPI_FILE
-    data = read_rules(path)
+def load_rules(path: Path | None = None, *, text: str | None = None) -> KpiRules:
+    """rules/kpi.toml as KpiRules; RulesError names the file and the key at fault. text: these rules
+    instead of the file's (a saved version, or a text checked before saving)."""
+    path = path or rule_files.file("kpi")
+    data = read_rules(path, text)
     board = data.get("dashboard", {})
     ranking = data.get("ranking")
     if not isinstance(ranking, dict):
@@ -118,10 +128,12 @@ def load_rules(path: Path | None = None) -> KpiRules:
     deductions = ranking.get("deductions", {})
     per_fault = deductions.get("per_fault", 5)
     if isinstance(per_fault, bool) or not isinstance(per_fault, (int, float)) or not 0 <= per_fault <= 100:
-        raise RulesError(f"{path}: [ranking.deductions] per_fault must be a number from 0 to 100, not {per_fault!r}")
+        raise RulesError(f"{path}: [ranking.deductions] per_fault must be a number from 0 to 100, not {per_fault!r}",
+                         key="ranking.deductions.per_fault", code="rl.number_range", low=0, high=100, value=per_fault)
     roles = ranking.get("roles", ["staff", "supervisor"])
     if not isinstance(roles, list) or not roles or any(r not in auth.ROLES for r in roles):
-        raise RulesError(f"{path}: [ranking] roles must be a list of roles ({', '.join(auth.ROLES)})")
+        raise RulesError(f"{path}: [ranking] roles must be a list of roles ({', '.join(auth.ROLES)})",
+                         key="ranking.roles", code="rl.roles", roles=", ".join(auth.ROLES))
     ties = ranking.get("tie_break", list(KpiRules.tie_break))
     if not isinstance(ties, list) or any(k not in TIE_KEYS for k in ties) or len(set(ties)) != len(ties):
         raise RulesError(f"{path}: [ranking] tie_break must list figures from {', '.join(TIE_KEYS)}, each once")
@@ -129,7 +141,9 @@ def load_rules(path: Path | None = None) -> KpiRules:
     top = _whole(path, "[ranking.bonus] top", bonus.get("top", 3), 0, 100)
     upto = _whole(path, "[ranking.bonus] next", bonus.get("next", 8), 0, 100)
     if upto < top:
-        raise RulesError(f"{path}: [ranking.bonus] next ({upto}) must not be below top ({top})")
+        raise RulesError(f"{path}: [ranking.bonus] next ({upto}) must not be below top ({top})",
+                         key="ranking.bonus.next", code="rl.not_below", other="ranking.bonus.top", value=upto,
+                         bound=top)
     return KpiRules(
         refresh_seconds=_whole(path, "[dashboard] refresh_seconds", board.get("refresh_seconds", 30), 5, 3600),
         trend_months=_whole(path, "[dashboard] trend_months", board.get("trend_months", 12), 1, 36),
@@ -137,6 +151,16 @@ def load_rules(path: Path | None = None) -> KpiRules:
         weights=_percents(path, "ranking.weights", ranking.get("weights"), WEIGHT_KEYS),
         shares=_percents(path, "ranking.satisfaction", ranking.get("satisfaction"), SHARE_KEYS),
         per_fault=float(per_fault), roles=tuple(roles), tie_break=tuple(ties), bonus_top=top, bonus_next=upto)
+
+
+def rules_on(store: Store, day: date) -> KpiRules:
+    """The KPI rules in force on `day` (kefu/rules.py text_on): a saved change takes effect from its day."""
+    return load_rules(text=rule_files.text_on(store, "kpi", day))
+
+
+def ranking_day(start: date, end: date, today: date) -> date:
+    """The day whose rules rank a period: its last day, or today while it runs."""
+    return min(end - timedelta(days=1), today)
 
 
 # ---------------------------------------------------------------------------------------------- set-up
@@ -779,8 +803,8 @@ def _ticket_figures_by(store: Store, people: list[int], start: date, end: date) 
 def staff_ranking(store: Store, actor, year: int, quarter: int, *, rules: KpiRules | None = None) -> list[Standing]:
     """The quarter's staff ranking (see rules/kpi.toml). Staff get their own line only."""
     scope = scope_of(actor)
-    rules = rules or load_rules()
     start, end = quarter_bounds(year, quarter)
+    rules = rules or rules_on(store, ranking_day(start, end, now_in(store).date()))   # the weights then
 
     def compute():
         people = store.conn.execute(f"SELECT id, display_name, active FROM kefu_users "
@@ -813,9 +837,9 @@ def team_ranking(store: Store, actor, year: int, month: int, *, rules: KpiRules 
     require(actor)
     if not sees_all(actor):
         raise PermissionDenied()
-    rules = rules or load_rules()
     start = date(year, month, 1)
     end = _add_months(start, 1)
+    rules = rules or rules_on(store, ranking_day(start, end, now_in(store).date()))
 
     def compute():
         if TEAMS not in store.sheets:

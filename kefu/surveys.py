@@ -11,6 +11,7 @@ from pathlib import Path
 from kefu import auth
 from kefu.config import ROOT
 from kefu.errors import PermissionDenied
+from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
 from kefu.store import Store
 
@@ -27,18 +28,22 @@ class SurveyRules:
     min_answers: int = 10
 
 
-def load_rules(path: Path | None = None) -> SurveyRules:
-    file = path or RULES_FILE
-    data = read_rules(file)
+def load_rules(path: Path | None = None, *, text: str | None = None) -> SurveyRules:
+    """rules/club_surveys.toml; text: these rules instead of the file's (a text checked before saving)."""
+    file = path or rule_files.file("club_surveys")
+    data = read_rules(file, text)
     threshold = data.get("threshold", 3.5)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 1 <= threshold <= 5:
-        raise RulesError(f"{file}: threshold must be a number from 1 to 5, not {threshold!r}")
+        raise RulesError(f"{file}: threshold must be a number from 1 to 5, not {threshold!r}", key="threshold",
+                         code="rl.number_range", low=1, high=5, value=threshold)
     window = data.get("window", "last_30_days")
     if window not in WINDOWS:
-        raise RulesError(f"{file}: window must be one of {', '.join(WINDOWS)}, not {window!r}")
+        raise RulesError(f"{file}: window must be one of {', '.join(WINDOWS)}, not {window!r}", key="window",
+                         code="rl.one_of", choices=", ".join(WINDOWS), value=window)
     minimum = data.get("min_answers", 10)
     if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
-        raise RulesError(f"{file}: min_answers must be a whole number of at least 1, not {minimum!r}")
+        raise RulesError(f"{file}: min_answers must be a whole number of at least 1, not {minimum!r}",
+                         key="min_answers", code="rl.whole_min", low=1, value=minimum)
     return SurveyRules(float(threshold), window, minimum)
 
 

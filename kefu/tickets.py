@@ -14,7 +14,8 @@ from kefu.errors import KefuError, StaleRecord
 from kefu.fields import FieldError
 from kefu.rules import read_rules
 from kefu.sheets import Problem, ValidationError
-from kefu.sla import SLA_FILE, SlaRules, load_rules
+from kefu import rules as rule_files
+from kefu.sla import SlaRules, load_rules, rules_on
 from kefu.store import EMPTY, Query, Store
 from kefu.workflow import Workflow, load_workflow
 from kefu.config import ROOT
@@ -24,19 +25,19 @@ INCENTIVES_FILE = ROOT / "rules" / "incentives.toml"
 
 
 def escalation_rules(path=None) -> dict:
-    data = read_rules(path or SLA_FILE).get("escalation", {})
+    data = read_rules(path or rule_files.file("sla")).get("escalation", {})
     return {"claim_fen": int(Decimal(str(data.get("claim_yuan", 10000))) * 100),
             "group_complaint": bool(data.get("group_complaint", True)),
             "severity": set(data.get("severity", ["emergency"]))}
 
 
 def due_soon_hours(path=None) -> float:
-    return float(read_rules(path or SLA_FILE).get("lists", {}).get("due_soon_hours", 4))
+    return float(read_rules(path or rule_files.file("sla")).get("lists", {}).get("due_soon_hours", 4))
 
 
 def fault_fine_fen(path=None) -> int:
     """The fine for a complaint found to be one's own fault (rules/incentives.toml, 200 yuan by default)."""
-    value = read_rules(path or INCENTIVES_FILE).get("fines", {}).get("own_fault_complaint", 200)
+    value = read_rules(path or rule_files.file("incentives")).get("fines", {}).get("own_fault_complaint", 200)
     return int(Decimal(str(value)) * 100)
 
 
@@ -108,11 +109,11 @@ def intake(store: Store, actor, values: dict, *, sla: SlaRules | None = None) ->
     matches exactly one archive is linked to it."""
     sheet = store.sheet(SHEET)
     auth.require(actor, sheet, "create")
-    sla = sla or load_rules(tz=store.settings.tz)
     rules = escalation_rules()
     given = {k: v for k, v in values.items() if k not in sheet.by_name or not sheet.by_name[k].readonly}
     with store.transaction():
         now = datetime.now(store.settings.tz).replace(microsecond=0)
+        sla = sla or rules_on(store, now.date())         # the targets in force on the day it is received
         clean = sheet.validate(given, store.ctx, partial=True)
         writer = actor
         if not clean.get("customer") and clean.get("caller_phone"):
@@ -144,7 +145,7 @@ def imported(store: Store, row: dict) -> dict:
     clean = sheet.validate({k: v for k, v in row.items() if k in sheet.by_name and not _is_blank(v)}, store.ctx,
                            partial=True)
     received = datetime.fromisoformat(row.get("created_at") or store.now())
-    sla = load_rules(tz=store.settings.tz)
+    sla = rules_on(store, received.date())
     kind, severity = clean.get("kind") or "inquiry", clean.get("severity") or "normal"
     target = sla.target(kind, severity)
     out = {**row, **clean, "created_at": received.isoformat()}
@@ -238,6 +239,7 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
     message saying who may, or StaleRecord when the screen showed an older version of the ticket.
     values carries what the step records (its `needs`, e.g. satisfaction); a step's `then` follows it."""
     flow = flow or load_workflow()
+    given_sla = sla
     values = dict(values or {})
     if assignee is not None:
         values["assignee"] = assignee
@@ -267,9 +269,9 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
             # sent back or reopened: not resolved after all
             changes.update(resolved_at=None, resolution_hours=None, closed_at=None)
         if ticket["state"] in flow.paused_states and transition.target not in flow.paused_states:
-            sla = sla or load_rules(tz=store.settings.tz)
-            target = sla.target(ticket["kind"], ticket["severity"])
-            changes["resolution_due"] = sla.calendar.due(created, target.resolution,
+            due_rules = given_sla or rules_on(store, created.date())   # the targets in force when it was received
+            target = due_rules.target(ticket["kind"], ticket["severity"])
+            changes["resolution_due"] = due_rules.calendar.due(created, target.resolution,
                                                          _pauses(store, ticket_id, flow, now)).isoformat()
         updated = store.update(SHEET, ticket_id, changes, actor, expected_version=ticket["version"],
                                allow_readonly=True)

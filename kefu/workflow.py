@@ -11,6 +11,7 @@ from kefu.config import ROOT
 from kefu.errors import KefuError, PermissionDenied
 from kefu.i18n import label as pick_label, t
 from kefu.sheets import ROLES
+from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
 
 WORKFLOW_FILE = ROOT / "rules" / "workflow.toml"
@@ -98,9 +99,11 @@ def _states_list(path, data, key, values) -> frozenset:
     return frozenset(listed)
 
 
-def load_workflow(path: Path | None = None) -> Workflow:
-    path = path or WORKFLOW_FILE
-    data = read_rules(path)
+def load_workflow(path: Path | None = None, *, text: str | None = None) -> Workflow:
+    """rules/workflow.toml as a Workflow; RulesError names the file and the key at fault. text: these rules
+    instead of the file's (a text checked before saving)."""
+    path = path or rule_files.file("workflow")
+    data = read_rules(path, text)
     states = data.get("states")
     if not isinstance(states, list) or not states or not all(
             isinstance(s, dict) and s.get("value") and s.get("en") and s.get("zh") for s in states):
@@ -119,8 +122,9 @@ def load_workflow(path: Path | None = None) -> Workflow:
         unknown = [s for s in [*sources, target] if s not in values]
         if not sources or unknown:
             raise RulesError(f"{where} ({name}): from/to name unknown states {unknown or '(none given)'}")
-        if not roles or any(r not in ROLES for r in roles):
-            raise RulesError(f"{where} ({name}): roles must be a non-empty list of {', '.join(ROLES)}")
+        if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
+            raise RulesError(f"{where} ({name}): roles must be a non-empty list of {', '.join(ROLES)}",
+                             key=f"transitions[{position}].roles", code="rl.roles", roles=", ".join(ROLES))
         when, needs = raw.get("when", {}), raw.get("needs", [])
         if not isinstance(when, dict) or not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
             raise RulesError(f"{where} ({name}): when must be a table and needs a list of field names")
@@ -134,12 +138,17 @@ def load_workflow(path: Path | None = None) -> Workflow:
             raise RulesError(f"{path}: transitions ({transition.name}): then = {transition.then!r} is not a step "
                              f"that can follow '{transition.target}'")
     actions = data.get("actions", {})
-    if not isinstance(actions, dict) or any(not isinstance(r, list) or any(x not in ROLES for x in r)
-                                            for r in actions.values()):
-        raise RulesError(f"{path}: [actions] maps an act to a list of roles ({', '.join(ROLES)})")
+    if not isinstance(actions, dict):
+        raise RulesError(f"{path}: [actions] maps an act to a list of roles ({', '.join(ROLES)})", key="actions",
+                         code="rl.roles", roles=", ".join(ROLES))
+    for act, roles in actions.items():
+        if not isinstance(roles, list) or any(x not in ROLES for x in roles):
+            raise RulesError(f"{path}: [actions] maps an act to a list of roles ({', '.join(ROLES)}): {act} = {roles!r}",
+                             key=f"actions.{act}", code="rl.roles", roles=", ".join(ROLES))
     per_staff = data.get("spot_check", {}).get("per_staff", 3)
     if isinstance(per_staff, bool) or not isinstance(per_staff, int) or per_staff < 1:
-        raise RulesError(f"{path}: spot_check.per_staff must be a whole number of at least 1")
+        raise RulesError(f"{path}: spot_check.per_staff must be a whole number of at least 1",
+                         key="spot_check.per_staff", code="rl.whole_min", low=1, value=per_staff)
     return Workflow(states=tuple(states), transitions=transitions,
                     open_states=_states_list(path, data, "open", values),
                     paused_states=_states_list(path, data, "paused", values),

@@ -31,7 +31,7 @@ def render() -> None:
             return
     period = st.selectbox(tr("ic.choose_period"), periods, key=f"{KEY}__period")
     try:
-        run = incentives.run_for(store, actor, period, rules=rules)
+        run = incentives.run_for(store, actor, period)      # the figures in force for the period
     except KefuError as exc:
         st.error(exc.message(lang))
         return
@@ -80,7 +80,7 @@ def approve_form(store, actor, run, rules, tr) -> None:
                 st.warning(tr("ic.confirm"))
                 return
             try:
-                incentives.approve(store, actor, run.period.label, rules=rules)
+                incentives.approve(store, actor, run.period.label)
             except KefuError as exc:
                 st.error(exc.message(context.lang()))
                 return
