@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= localhost
 DB     := $(or $(KEFU_DB),data/kefu.db)
+WORKERS ?= $(shell nproc)
 
-.PHONY: run test bench check lint clean
+.PHONY: run serve test bench check lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	@if [ ! -f "$(DB)" ]; then $(PY) -m kefu init --demo; else $(PY) -m kefu init; fi
 	$(VENV)/bin/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
+
+# Several worker processes on one database file behind Caddy (apt-get install caddy), supervised (kefu/cluster.py).
+serve: $(VENV)/.installed
+	@if [ ! -f "$(DB)" ]; then $(PY) -m kefu init --demo; else $(PY) -m kefu init; fi
+	$(PY) -m kefu serve --workers $(WORKERS) --port $(PORT) --address $(ADDRESS)
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -n 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -271,6 +272,19 @@ def cmd_user_add(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """Several app processes on one database file behind Caddy, supervised until Ctrl-C or SIGTERM."""
+    from kefu.cluster import Cluster, ClusterError
+    cluster = Cluster(workers=args.workers or os.cpu_count() or 1, port=args.port, address=args.address)
+    try:
+        cluster.start()
+        cluster.run_forever()
+    except ClusterError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_kiosk_token(args) -> int:
     store = open_store(args.db)
     if args.off:
@@ -336,6 +350,11 @@ def parser() -> argparse.ArgumentParser:
                                          "(office.toml [privacy] visitor_days)")
     p.add_argument("--dry-run", action="store_true", help="count the visits due; change nothing")
     p.set_defaults(func=cmd_anonymise)
+    p = sub.add_parser("serve", help="serve the app with several worker processes behind Caddy (make serve)")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: the number of cores)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="localhost")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)

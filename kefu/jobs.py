@@ -4,6 +4,7 @@ still due; an error is printed and retried at the next check, never shown to a u
 in a second process, on the machine's other core, while this one writes (`ahead`)."""
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import pickle
@@ -11,15 +12,37 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def only_one(path: Path | str):
+    """Yields True in the one process of this machine that holds the lock file `path` now, False in any
+    other; the lock goes with the holder (also when it is killed), so the next check of another takes over."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def every(name: str, store, job, every_seconds: float) -> threading.Thread:
     """Start a daemon thread calling job(store) now and every `every_seconds`; store.close() after each call
-    gives back the thread's connection."""
+    gives back the thread's connection. Several app processes on one file (make serve) each start the
+    thread; a lock file beside the database lets one of them run the job at a time, and the jobs do
+    nothing when the day's run is done, so the day's backup and retention run once."""
     def run() -> None:
         while True:
             try:
-                job(store)
+                with only_one(f"{store.path}.{name}.lock") as mine:
+                    if mine:
+                        job(store)
             except Exception as exc:                      # a locked file, a full disk: try again later
                 print(f"kefu {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             finally:

@@ -8,10 +8,11 @@ logging out posts to clear it. Both refuse a request from another site's page.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kefu import auth, config
@@ -19,6 +20,7 @@ from kefu import auth, config
 COOKIE = "kefu_session"
 SESSION_PATH = "/_kefu/session"
 LOGOUT_PATH = "/_kefu/logout"
+WORKER_PATH = "/_kefu/worker"
 _MAX_BODY = 4096
 _store_lock = threading.Lock()
 _stores: dict[str, object] = {}
@@ -102,4 +104,12 @@ async def _in_thread(function, *args):
     return await run_in_threadpool(function, *args)
 
 
-ROUTES = [Route(SESSION_PATH, session_cookie, methods=["POST"]), Route(LOGOUT_PATH, logout_cookie, methods=["POST"])]
+async def worker(request: Request) -> Response:           # noqa: ARG001
+    """Which worker of `make serve` answered (its number; 0 for a single process): for the administrator
+    checking the proxy, and for the tests that stop one."""
+    return JSONResponse({"worker": int(os.environ.get("KEFU_WORKER", "0") or 0)},
+                        headers={"cache-control": "no-store"})
+
+
+ROUTES = [Route(SESSION_PATH, session_cookie, methods=["POST"]), Route(LOGOUT_PATH, logout_cookie, methods=["POST"]),
+          Route(WORKER_PATH, worker, methods=["GET"])]
