@@ -180,5 +180,7 @@ def run(store: Store) -> None:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         writers(store, folder, seconds)
         sessions(store, folder)
+        from bench import servers               # the same twenty people against real servers: 1 worker, then N
+        servers.run(store, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
