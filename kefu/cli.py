@@ -14,6 +14,7 @@ from kefu import auth, config, kpi
 from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes, xlsx_bytes
 from kefu.fields import format_fen
+from kefu.i18n import t
 from kefu.rules import RulesError, read_rules
 from kefu.rules import folder as rules_folder
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
@@ -217,6 +218,81 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cli_actor(store, username: str | None):
+    """--user NAME: that active user (their rights, named in the audit); else the system."""
+    if not username:
+        return auth.SYSTEM
+    row = store.conn.execute("SELECT id FROM kefu_users WHERE username = ? AND active = 1", (username,)).fetchone()
+    if row is None:
+        raise KefuError("or.no_user", name=username)
+    return auth.get_user(store, row[0])
+
+
+def cmd_rules(args) -> int:
+    """rules apply FILE.toml [--from DATE] [--dry-run] | rules history NAME | rules restore NAME VERSION:
+    the office rules editor's engine (kefu/office_rules.py), as the screen uses it. A refusal exits with 2,
+    its message naming the key."""
+    from kefu import office_rules
+    store = open_store(args.db)
+    try:
+        actor = cli_actor(store, args.user)
+        if args.rules_command == "apply":
+            outcome = office_rules.apply_file(store, actor, args.file, effective_from=args.date_from,
+                                              dry_run=args.dry_run)
+            if args.dry_run:
+                print_preview(outcome, args.lang)
+                return 0
+            print_saved(outcome, args.lang)
+        elif args.rules_command == "restore":
+            print_saved(office_rules.restore(store, actor, args.name, args.version, effective_from=args.date_from),
+                        args.lang)
+        else:
+            found = office_rules.history(store, actor, args.name)
+            if not found:
+                print(t("or.no_history", args.lang))
+            for version in found:
+                print(f"v{version.version}\t{version.saved_at}\t{version.saved_by_name}\t"
+                      f"{version.effective_from or t('or.always', args.lang)}\t{version.note}")
+    except KefuError as exc:
+        print(exc.message(args.lang), file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_saved(saved, lang: str) -> None:
+    print(t("or.saved", lang, version=saved.version.version, day=saved.effective_from.isoformat()))
+    for change in saved.changes:
+        print(f"  {change.key}: {change.before} -> {change.after}")
+    if saved.retimed:
+        print(t("or.retimed", lang, count=saved.retimed, day=saved.effective_from.isoformat()))
+
+
+def print_preview(shown, lang: str) -> None:
+    """A dry run: the rules are valid; the figures that would change and what they would do."""
+    from kefu.i18n import label
+    print(f"ok: rules/{shown.name}.toml is valid; nothing written")
+    if not shown.changes:
+        print(t("or.nothing_changed", lang))
+    for change in shown.changes:
+        print(f"  {change.key} ({label(change.label, lang)}): {change.before} -> {change.after}")
+    if shown.ranking:
+        ranking = shown.ranking
+        print(t("or.ranking_title", lang, year=ranking.year, quarter=ranking.quarter))
+        for row in ranking.rows:
+            print(f"  {row.place_before or '-'} -> {row.place_after or '-'}\t{row.name}\t"
+                  f"{'' if row.score_before is None else row.score_before} -> "
+                  f"{'' if row.score_after is None else row.score_after}")
+    for run in shown.runs:
+        print(t("or.runs_title", lang, period=run.period) + ": "
+              + t("or.run_total", lang, before=format_fen(run.total_before), after=format_fen(run.total_after)))
+    if shown.name == "sla":
+        changed = [due for due in shown.dues if due.changed]
+        print(t("or.dues_title", lang, day=shown.effective_from.isoformat()) + f": {len(changed)}")
+        for due in changed:
+            print(f"  {due.ticket_no}\t{due.resolution_before} -> {due.resolution_after}")
+        print(t("or.dues_kept", lang, count=shown.dues_kept, day=shown.effective_from.isoformat()))
+
+
 def cmd_backup(args) -> int:
     """A consistent copy of the database while the app may be writing: to -o FILE, or the day's backup
     into the backup folder (office.toml [backup]) keeping the newest `keep`."""
@@ -340,6 +416,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--errors-csv", metavar="FILE", help="write the list of bad cells to FILE")
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("rules", help="change an office rules file (rules/*.toml) as the office rules screen does: "
+                                     "checked, versioned, in force from a day")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True)
+    q = rules_sub.add_parser("apply", help="check FILE.toml (named as the rules file: kpi.toml, sla.toml, ...) and make "
+                                           "it the office's rules from --from (default today); exit 2 if refused")
+    q.add_argument("file")
+    q.add_argument("--from", dest="date_from", help="the day the figures take effect, YYYY-MM-DD (default today)")
+    q.add_argument("--dry-run", action="store_true", help="check it and show what would change; write nothing")
+    q = rules_sub.add_parser("history", help="list the saved versions of a rules file")
+    q.add_argument("name", help="kpi, incentives, sla, club, club_surveys or workflow")
+    q = rules_sub.add_parser("restore", help="make a saved version the rules again (checked again, a new version)")
+    q.add_argument("name")
+    q.add_argument("version", type=int)
+    q.add_argument("--from", dest="date_from", help="the day the restored figures take effect (default today)")
+    for q in rules_sub.choices.values():
+        q.add_argument("--user", help="act as this user (manager or gm may change rules; named in the audit); "
+                                      "default: the system")
+        q.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
+    p.set_defaults(func=cmd_rules)
     p = sub.add_parser("backup", help="back the database up (consistent while the app writes)")
     p.add_argument("-o", "--output", help="the backup file (default: the day's backup in the backup folder)")
     p.set_defaults(func=cmd_backup)

@@ -116,7 +116,8 @@ def load_rules(path: Path | None = None, *, tier_choices: list[str] | None = Non
                          key="care_days", code="rl.whole_range", low=1, high=60, value=days)
     if tier_choices is not None and set(tier_choices) != seen:
         raise RulesError(f"{path}: tiers ({', '.join(sorted(seen))}) must be the tier choices of "
-                         f"schema/members.toml ({', '.join(sorted(tier_choices))})")
+                         f"schema/members.toml ({', '.join(sorted(tier_choices))})", key="tiers", code="rl.same_tiers",
+                         tiers=", ".join(sorted(tier_choices)))
     return ClubRules(tiers=tuple(tiers), member_prefix=prefix, upgrade_roles=frozenset(roles), care_days=days)
 
 

@@ -42,10 +42,12 @@ def _check_kind(kind: str) -> None:
 
 
 def record(store, conn, actor, kind: str, name: str, body: str, *, effective_from: str | None = None,
-           note: str = "", previous: str | None = None) -> Version:
+           note: str = "", previous: str | None = None, audit_before: dict | None = None,
+           audit_after: dict | None = None) -> Version:
     """Keep `body` as the next version of (kind, name), inside the caller's transaction `conn`, and audit it.
     previous: the file's text before this save (the hand-written file on the first save), kept as version 1
-    when no version exists yet and it differs from body."""
+    when no version exists yet and it differs from body. audit_before / audit_after: what the caller
+    wants the audit row to show changed (the figures before and after), beside the version's own entry."""
     _check_kind(kind)
     last = conn.execute("SELECT max(version) FROM kefu_versions WHERE kind = ? AND name = ?",
                         (kind, name)).fetchone()[0] or 0
@@ -53,9 +55,9 @@ def record(store, conn, actor, kind: str, name: str, body: str, *, effective_fro
         _insert(store, conn, None, kind, name, 1, previous, None, "hand-written file")
         last = 1
     saved = _insert(store, conn, actor, kind, name, last + 1, body, effective_from, note)
-    store._audit(conn, actor, f"kefu_{kind}", saved.id, f"{kind}_saved", None,
+    store._audit(conn, actor, f"kefu_{kind}", saved.id, f"{kind}_saved", audit_before,
                  {"name": name, "version": saved.version, "sha256": saved.sha256,
-                  "effective_from": effective_from, "note": note})
+                  "effective_from": effective_from, "note": note, **(audit_after or {})})
     return saved
 
 
