@@ -7,6 +7,7 @@ from views import access_log, account, customers, dashboard, events, home, membe
 from views import visitors
 from views import backups, imports, incentives, kiosk, surveys
 from views import audit, health, permissions, privacy
+from views import office_rules as office_rules_view
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
@@ -14,7 +15,7 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
 OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "backups", "access_log", "users",
-               "permissions", "audit", "health", "privacy", "account")
+               "permissions", "audit", "health", "privacy", "office_rules", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -84,6 +85,9 @@ def navigation(store, user: auth.User) -> st.navigation:
         admin.append(st.Page(backups.render, title=tr("bk.nav"), icon=":material/backup:", url_path="backups"))
     if auth.can_view(user, "privacy"):
         admin.append(st.Page(privacy.render, title=tr("pv.nav"), icon=":material/shield_person:", url_path="privacy"))
+    if auth.can_view(user, "office_rules"):
+        admin.append(st.Page(office_rules_view.render, title=tr("or.nav"), icon=":material/tune:",
+                             url_path="office_rules"))
     if admin:
         pages[tr("nav.admin")] = admin
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",

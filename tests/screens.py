@@ -37,6 +37,7 @@ OPENS = {
     "health": {"admin"},
     "backups": {"admin"},
     "privacy": {"admin"},
+    "office_rules": {"manager", "gm", "admin"},
 }
 NOT_ALLOWED = "您的角色无权打开此页面。"
 

@@ -391,6 +391,7 @@ def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
         choices.append((q // 4, q % 4 + 1))
     picked = st.selectbox(tr("db.quarter"), choices, key=f"{KEY}__quarter",
                           format_func=lambda yq: tr("db.quarter_name", year=yq[0], quarter=yq[1]))
+    rules = kpi.rules_on(store, kpi.ranking_day(*kpi.quarter_bounds(*picked), today))   # the weights in force then
     rows = kpi.staff_ranking(store, actor, *picked, rules=rules)
     st.subheader(tr("db.ranking_title", name=tr("db.quarter_name", year=picked[0], quarter=picked[1])))
     st.caption(tr("db.ranking_rule", **rules.weights, per_fault=f"{rules.per_fault:g}", top=rules.bonus_top,
@@ -472,6 +473,8 @@ def team_section(store, actor, today: date, rules, tr, lang: str) -> None:
     picked = st.selectbox(tr("db.month"), months, key=f"{KEY}__team_month",
                           format_func=lambda ym: f"{ym[0]}-{ym[1]:02d}")
     st.subheader(tr("db.team_title", month=f"{picked[0]}-{picked[1]:02d}"))
+    start = date(picked[0], picked[1], 1)
+    rules = kpi.rules_on(store, kpi.ranking_day(start, kpi.period("month", start)[1], today))
     rows = kpi.team_ranking(store, actor, *picked, rules=rules)
     if not rows or not any(r.members for r in rows):
         st.info(tr("db.no_teams"), icon=":material/groups:")
