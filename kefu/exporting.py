@@ -41,10 +41,12 @@ def neutralise(text: str) -> str:
 
 
 class Formatter:
-    """Turns stored values into what a person reads: labels, names, two-decimal money, local times."""
+    """Turns stored values into what a person reads: labels, names, two-decimal money, local times.
+    actor: whose screen or file it is; a linked record that actor may not see (another keeper's archive,
+    linked from a ticket) is named by its number, not its name (Store.titles)."""
 
-    def __init__(self, store: Store, sheet, lang: str):
-        self.store, self.sheet, self.lang = store, sheet, lang
+    def __init__(self, store: Store, sheet, lang: str, actor=None):
+        self.store, self.sheet, self.lang, self.actor = store, sheet, lang, actor
         self.users = store.user_names() if any(f.type_name == "user" for f in sheet.fields) else {}
         self.refs: dict[str, dict] = {}
 
@@ -52,7 +54,7 @@ class Formatter:
         for field in self.sheet.fields:
             if field.type_name == "ref":
                 titles = self.refs.setdefault(field.name, {})
-                titles.update(self.store.titles(field.ref_sheet, [r.get(field.name) for r in rows]))
+                titles.update(self.store.titles(field.ref_sheet, [r.get(field.name) for r in rows], self.actor))
 
     def value(self, field, value):
         if value is None:
@@ -85,7 +87,7 @@ def table(store: Store, sheet_name: str, actor, query: Query, lang: str, cell, c
 
 def _rows(store: Store, sheet, actor, query: Query, lang: str, cell, created):
     reveal = auth.can(actor, sheet, "pii")
-    formatter = Formatter(store, sheet, lang)
+    formatter = Formatter(store, sheet, lang, actor)
     fields = [sheet.by_name[name] for name in export_columns(sheet)]
     yield [t("common.id", lang)] + [f.label_in(lang) for f in fields] + [t("common.created_at", lang)]
     records = store.iter_rows(sheet.name, actor, query, reveal=reveal, batch=BATCH)

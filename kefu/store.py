@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import numbers
 import sqlite3
 import threading
 import time
@@ -31,6 +32,7 @@ from kefu.sheets import SYSTEM_COLUMNS, Problem, Sheet, ValidationError
 BUSY_TIMEOUT_MS = 15000
 FTS_BATCH = 50      # from this many rows, insert_many indexes its batch for search in one statement (_fts_in_one)
 FORMAT = 1          # the layout of the system tables this code writes; a file of a higher one is refused
+MAX_ROW_ID = 2**63 - 1   # SQLite's largest integer: a larger Python int cannot even be bound to a query
 SYSTEM_DDL = """
 CREATE TABLE IF NOT EXISTS kefu_meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS kefu_users (
@@ -192,6 +194,31 @@ def connect(path: Path | str) -> sqlite3.Connection:
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def row_key(value) -> int | None:
+    """A record id as the tables hold it (a whole number from 1 to 2**63 - 1), or None for what cannot be
+    one: text, a bool, a float, zero or less, or beyond 64 bits. An id from a session, a widget or a file
+    is passed through this first: None names no record (NotFound), where binding a 100-digit number
+    raised OverflowError and the screen showed a traceback."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID:
+        return int(value)
+    return None
+
+
+def _keys(ids) -> list[int]:
+    """The distinct record ids among `ids` (row_key: anything else names no record)."""
+    return list({key for key in map(row_key, ids) if key is not None})
+
+
+def _bindable(value, *, key: bool = False):
+    """A filter value as a parameter: an integer SQLite cannot hold equals no stored value, so it is bound
+    as NULL (which equals nothing) instead of raising OverflowError; so is, for a record id or a link
+    (key), anything row_key refuses (True is not record 1)."""
+    if key:
+        return row_key(value)
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return None if whole and not -MAX_ROW_ID - 1 <= value <= MAX_ROW_ID else value
 
 
 @lru_cache(maxsize=512)
@@ -564,7 +591,7 @@ class Store:
             return None
         clause = self.visible_clause(sheet, actor)
         if clause is not None and not conn.execute(
-                f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE id = ? AND {clause[0]}", [row_id, *clause[1]]).fetchone():
+                f"SELECT 1 FROM {quote_ident(sheet.name)} WHERE id = ? AND {clause[0]}", [row["id"], *clause[1]]).fetchone():
             return None
         return row
 
@@ -964,7 +991,7 @@ class Store:
     def revoke(self, grant_id: int, actor) -> None:
         with self.transaction() as conn:
             row = conn.execute("SELECT sheet, row_id, user_id FROM kefu_grants WHERE id = ? AND revoked_at IS NULL",
-                               (grant_id,)).fetchone()
+                               (row_key(grant_id),)).fetchone()
             if row is None:
                 raise NotFound()
             access = self.sheet(row[0]).row_access
@@ -985,7 +1012,7 @@ class Store:
         where, params = "g.sheet = ?", [sheet.name]
         if row_id is not None:
             where += " AND g.row_id = ?"
-            params.append(row_id)
+            params.append(row_key(row_id))
         cursor = self.conn.execute(
             f"SELECT g.id, g.row_id, r.{quote_ident(sheet.title)} AS title, g.user_id, u.display_name AS user_name, "
             f"g.granted_by, b.display_name AS granted_by_name, g.granted_at, g.expires_at, g.revoked_at, g.reason "
@@ -1004,6 +1031,9 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------------
     def _fetch(self, conn, sheet: Sheet, row_id: int) -> dict | None:
+        row_id = row_key(row_id)
+        if row_id is None:
+            return None
         cursor = conn.execute(f"SELECT * FROM {quote_ident(sheet.name)} WHERE id = ?", (row_id,))
         row = cursor.fetchone()
         if row is None:
@@ -1039,6 +1069,7 @@ class Store:
                 raise ValueError(f"unknown filter field {name!r}")
             column = quote_ident(name)
             kind = sheet.by_name[name].type_name if name in sheet.by_name else "int"
+            key = kind == "ref" or name == "id"
             if wanted is EMPTY:
                 clauses.append(f"{column} IS NULL")
                 continue
@@ -1061,10 +1092,10 @@ class Store:
                                                      for _ in wanted) + ")")
                 else:
                     clauses.append(f"{column} IN ({', '.join('?' for _ in wanted)})")
-                params.extend(wanted)
+                params.extend(_bindable(value, key=key) for value in wanted)
             else:
                 clauses.append(f"{column} = ?")
-                params.append(wanted)
+                params.append(_bindable(wanted, key=key))
         text = (query.search or "").strip()[:200]
         if text:
             for clause, values in self._search_clauses(sheet, text.split(), actor):
@@ -1224,15 +1255,30 @@ class Store:
     def active_users(self) -> list[tuple[int, str]]:
         return list(self.conn.execute("SELECT id, display_name FROM kefu_users WHERE active = 1 ORDER BY display_name"))
 
-    def titles(self, sheet_name: str, ids) -> dict[int, str]:
-        """Title of each referenced record, for showing a ref field."""
+    def titles(self, sheet_name: str, ids, actor=None) -> dict[int, str]:
+        """Title of each referenced record, for showing a ref field. Given the actor, a record this actor
+        may not see (another keeper's archive) is left out (_named_only): the screen names it by its id
+        only, never by its name (a ticket or a sale of that customer shows "#14")."""
         sheet = self.sheet(sheet_name)
-        ids = [i for i in set(ids) if i is not None]
+        ids = _keys(ids)
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
+        where, params = self._named_only(sheet, ids, actor)
         return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
-                                      f"WHERE id IN ({marks})", ids))
+                                      f"WHERE {where}", params))
+
+    def _named_only(self, sheet: Sheet, ids: list[int], actor) -> tuple[str, list]:
+        """The condition for the records among `ids` whose title the actor may read where another record
+        points to them: a record the actor may not see is named only when it sits under another record
+        (a `via` sheet) and its title is its own unique number (a member's HY000123, which the club's event
+        lists show); an archive, or the text of a record under one, is not."""
+        where, params = f"id IN ({', '.join('?' for _ in ids)})", list(ids)
+        access = sheet.row_access
+        numbered = access is not None and access.via and getattr(sheet.by_name.get(sheet.title), "unique", False)
+        clause = self.visible_clause(sheet, actor) if access is not None and not numbered else None
+        if clause is not None:
+            where, params = f"{where} AND {clause[0]}", [*params, *clause[1]]
+        return where, params
 
     def ref_options(self, sheet_name: str, actor=None, limit: int = 500, *, query: str = "") -> list[tuple[int, str]]:
         """Records a ref field may point to: (id, label) of the newest live records the actor may see,
@@ -1245,12 +1291,14 @@ class Store:
     def ref_labels(self, sheet_name: str, ids, actor=None) -> dict[int, str]:
         """How each record is named where another record points to it: its title, then the title of
         each record it points to through a ref field of its search, when the actor may see that one
-        ("HY000123 · 海棠湾酒店"; a member of an archive the actor may not see: "HY000123")."""
-        ids = [i for i in set(ids) if i is not None]
+        ("HY000123 · 海棠湾酒店"; a member of an archive the actor may not see: "HY000123"; that archive
+        itself: left out, the caller shows "#14")."""
+        ids = _keys(ids)
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
-        return dict(self._labelled(self.sheet(sheet_name), f"WHERE id IN ({marks})", ids, actor))
+        sheet = self.sheet(sheet_name)
+        where, params = self._named_only(sheet, ids, actor)
+        return dict(self._labelled(sheet, f"WHERE {where}", params, actor))
 
     def _labelled(self, sheet: Sheet, rest: str, params: list, actor) -> list[tuple[int, str]]:
         columns = ", ".join(quote_ident(c) for c in [sheet.title, *sheet.search_refs])
@@ -1265,7 +1313,7 @@ class Store:
         return labelled
 
     def _visible_titles(self, sheet: Sheet, ids, actor) -> dict[int, str]:
-        ids = [i for i in set(ids) if i is not None]
+        ids = _keys(ids)
         if not ids:
             return {}
         clause = self.visible_clause(sheet, actor) or ("1", [])

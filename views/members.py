@@ -47,7 +47,7 @@ def member_card(store, actor, lang: str, member_id: int, rules) -> None:
         return
     sheet = store.sheet(club.MEMBERS)
     tier = rules.tier(member["tier"])
-    customer = store.titles("customers", [member["customer"]]).get(member["customer"], "")
+    customer = store.titles("customers", [member["customer"]], actor).get(member["customer"], "")
     with st.container(border=True, key=f"{KEY}__card"):
         st.subheader(tr("club.card", number=member["member_no"], customer=customer), anchor=False)
         st.caption(tr("club.status_line", tier=tier.label_in(lang) if tier else member["tier"],

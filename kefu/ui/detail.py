@@ -52,7 +52,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
         return
     st.session_state[reveal_key + "__logged"] = revealing
     title = record.get(sheet.title) or f"#{row_id}"
-    formatter = Formatter(store, sheet, lang)
+    formatter = Formatter(store, sheet, lang, actor)
     formatter.prefetch([record])
     with st.container(border=True):
         head = st.columns([3, 1], vertical_alignment="top")

@@ -75,10 +75,10 @@ def _filter_input(store: Store, field, lang: str, key: str):
 
 
 def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, columns: list[str],
-                  extra: dict | None = None) -> pd.DataFrame:
+                  extra: dict | None = None, actor=None) -> pd.DataFrame:
     """Rows as a person reads them: labels, names, money with two decimals; columns titled in lang.
     extra: {column title: row -> value} for figures a register derives (e.g. a late arrival)."""
-    formatter = Formatter(store, sheet, lang)
+    formatter = Formatter(store, sheet, lang, actor)
     formatter.prefetch(rows)
     data = {t("common.id", lang): [r["id"] for r in rows]}
     for name in columns:
@@ -112,7 +112,7 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
         st.info(t("sheet.no_match" if filtered else "sheet.empty", lang), icon=":material/inbox:")
         selected = None
     else:
-        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns, extra)
+        frame = display_frame(store, sheet, page.rows, lang, columns or sheet.columns, extra, actor)
         # A selection is a row position: when the rows shown change (a filter, a page, a save that moves a
         # record out of the filter), a new key starts with no selection instead of pointing at another record.
         shown = hashlib.sha1(",".join(str(r["id"]) for r in page.rows).encode()).hexdigest()[:10]
