@@ -44,6 +44,7 @@ VIEW_ROLES = {
     "imports": {"supervisor", "manager", "gm"},     # and only into the registers the role may add records to
     "backups": {"admin"},
     "privacy": {"admin"},                            # retention runs; one person's data exported or erased
+    "designer": {"admin"},                           # registers designed on the screen (kefu/designer.py)
     "office_rules": {"manager", "gm", "admin"},      # manager and gm change the rules files; admin reads (kefu/office_rules.py)
 }
 

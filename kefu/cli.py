@@ -373,6 +373,46 @@ def cmd_kiosk_token(args) -> int:
     return 0
 
 
+def cmd_sheet(args) -> int:
+    """A register file applied live (checked against the stored records first), its versions, a restore.
+    Exit 2 when the register is refused (the loader's problems, a locked field, records that would break)."""
+    from kefu import designer
+    store = open_store(args.db, migrate=False)       # the change itself migrates, after its checks
+    try:
+        if args.sheet_command == "apply":
+            text = Path(args.file).read_text(encoding="utf-8")
+            plan = designer.apply(store, auth.SYSTEM, text, dry_run=args.dry_run, check_base=False,
+                                  note=f"python -m kefu sheet apply {Path(args.file).name}")
+        elif args.sheet_command == "restore":
+            plan = designer.restore(store, auth.SYSTEM, args.name, args.version, dry_run=args.dry_run)
+        else:
+            found = designer.history(store, args.name)
+            if not found:
+                print(f"no saved versions of '{args.name}' (a file written by hand is kept as version 1 on its "
+                      f"first save)", file=sys.stderr)
+                return 1
+            for version in found:
+                print(f"v{version.version}\t{version.saved_at}\t{version.saved_by_name}\t{version.sha256[:12]}\t"
+                      f"{version.note}")
+            return 0
+    except designer.DesignRefused as exc:
+        print(f"{args.sheet_command} refused, nothing changed:", file=sys.stderr)
+        print("\n".join(exc.messages("en")), file=sys.stderr)
+        if exc.diff:
+            print(exc.diff, file=sys.stderr)
+        return 2
+    if plan.diff:
+        print(plan.diff, file=sys.stderr)
+    for step in plan.steps:
+        print(f"migrate: {step}", file=sys.stderr)
+    if args.dry_run:
+        print(f"{plan.name}: checked, would apply; nothing changed (--dry-run)")
+    else:
+        saved = f" as version {plan.version.version}" if plan.version else ""
+        print(f"{plan.name}: applied{saved}; running sessions see it on their next click")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m kefu", description="Kefu Desk command line")
     top.add_argument("--db", help="database file (default: $KEFU_DB or data/kefu.db)")
@@ -453,6 +493,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kiosk-token", help="create the survey kiosk's token (the URL needs no login)")
     p.add_argument("--off", action="store_true", help="turn the kiosk off instead")
     p.set_defaults(func=cmd_kiosk_token)
+    p = sub.add_parser("sheet", help="apply a register file live, list its saved versions, restore one")
+    sheets = p.add_subparsers(dest="sheet_command", required=True)
+    p = sheets.add_parser("apply", help="check FILE.toml against the stored records and apply it (exit 2 if refused)")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.set_defaults(func=cmd_sheet)
+    p = sheets.add_parser("history", help="the saved versions of a register")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_sheet)
+    p = sheets.add_parser("restore", help="save an earlier version again (checked like any change)")
+    p.add_argument("name")
+    p.add_argument("version", type=int)
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.set_defaults(func=cmd_sheet)
     p = sub.add_parser("user", help="manage users")
     users = p.add_subparsers(dest="user_command", required=True)
     p = users.add_parser("add", help="add a user")

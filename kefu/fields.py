@@ -20,7 +20,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from urllib.parse import urlparse
 
-from kefu.i18n import label as pick_label
+from kefu.i18n import label as pick_label, t
 
 # Keys every field may carry; each type adds its own in `extra_keys`.
 COMMON_KEYS = {"name", "type", "label", "required", "pii", "index", "help", "default", "readonly", "unique"}
@@ -63,6 +63,16 @@ def _blank(raw) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
+class Declared(str):
+    """A problem of a field's declaration (kefu/sheets.py reports it): the English text as the string, what
+    `kefu check` prints, and its i18n key and parameters, so the register designer says it in either language."""
+
+    def __new__(cls, code: str, **params):
+        made = super().__new__(cls, t(code, "en", **params))
+        made.code, made.params = code, params
+        return made
+
+
 class FieldType:
     name = ""
     sql = "TEXT"
@@ -100,13 +110,19 @@ class Text(FieldType):
         problems = []
         limit = field.options.get("max_length")
         if limit is not None and (not isinstance(limit, int) or limit <= 0):
-            problems.append("max_length must be a positive whole number")
+            problems.append(Declared("sch.max_length"))
         pattern = field.options.get("pattern")
-        if pattern is not None:
+        if pattern is not None and not isinstance(pattern, str):
+            problems.append(Declared("sch.pattern_invalid", error="not text"))
+        elif pattern is not None:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                problems.append(f"pattern is not a valid regular expression ({exc})")
+                problems.append(Declared("sch.pattern_invalid", error=str(exc)))
+            else:
+                from kefu.patterns import slow_reason
+                if slow_reason(pattern):
+                    problems.append(Declared("sch.pattern_slow", pattern=pattern))
         return problems
 
 
@@ -131,9 +147,9 @@ class _Bounded(FieldType):
         low, high = field.options.get("min"), field.options.get("max")
         for key, bound in (("min", low), ("max", high)):
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
-                return [f"{key} must be a number"]
+                return [Declared("sch.bound_number", what=key)]
         if low is not None and high is not None and low > high:
-            return ["min is greater than max"]
+            return [Declared("sch.min_above_max")]
         return []
 
 
@@ -252,7 +268,7 @@ class Date(FieldType):
 
     def check_declaration(self, field):
         limit = field.options.get("not_after")
-        return [] if limit in (None, "today") else [f"not_after must be \"today\", not {limit!r}"]
+        return [] if limit in (None, "today") else [Declared("sch.not_after", value=repr(limit))]
 
 
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y.%m.%d %H:%M",
@@ -337,19 +353,19 @@ class Choice(FieldType):
     def check_declaration(self, field):
         choices = field.options.get("choices")
         if not isinstance(choices, list) or not choices:
-            return ["choices must be a non-empty list of { value, en, zh }"]
+            return [Declared("sch.no_choices")]
         problems, seen = [], set()
         for position, choice in enumerate(choices, 1):
             if not isinstance(choice, dict) or not isinstance(choice.get("value"), str) or not choice["value"]:
-                problems.append(f"choice {position} has no text value")
+                problems.append(Declared("sch.choice_no_value", position=position))
                 continue
             if not choice.get("en") or not choice.get("zh"):
-                problems.append(f"choice '{choice['value']}' needs both en and zh labels")
+                problems.append(Declared("sch.choice_labels", value=choice["value"]))
             extra = set(choice) - {"value", "en", "zh"}
             if extra:
                 problems.append(f"choice '{choice['value']}' has unknown key(s) {', '.join(sorted(extra))}")
             if choice["value"] in seen:
-                problems.append(f"choice '{choice['value']}' is declared twice")
+                problems.append(Declared("sch.choice_twice", value=choice["value"]))
             seen.add(choice["value"])
         return problems
 
@@ -488,7 +504,7 @@ class Ref(FieldType):
 
     def check_declaration(self, field):
         if not isinstance(field.options.get("sheet"), str):
-            return ["a ref field needs sheet = \"<name of another sheet>\""]
+            return [Declared("sch.ref_needs_sheet")]
         return []
 
 

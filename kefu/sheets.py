@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sqlite3
 import tomllib
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
@@ -27,6 +28,37 @@ SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filt
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
+LABEL_MAX = 60              # characters of a register's, field's or choice's label in one language
+HELP_MAX = 300
+_LABEL_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _reserved_words() -> frozenset:
+    """The SQL keywords SQLite will not take as a plain table or column name (select, order, table, ...):
+    asked of SQLite itself, so the list is the one the file's engine keeps."""
+    conn = sqlite3.connect(":memory:")
+    reserved = set()
+    for word in ("abort action add after all alter always analyze and as asc attach autoincrement before begin "
+                 "between by cascade case cast check collate column commit conflict constraint create cross current "
+                 "current_date current_time current_timestamp database default deferrable deferred delete desc "
+                 "detach distinct do drop each else end escape except exclude exclusive exists explain fail filter "
+                 "first following for foreign from full generated glob group groups having if ignore immediate in "
+                 "index indexed initially inner insert instead intersect into is isnull join key last left like "
+                 "limit match materialized natural no not nothing notnull null nulls of offset on or order others "
+                 "outer over partition plan pragma preceding primary query raise range recursive references regexp "
+                 "reindex release rename replace restrict returning right rollback row rows savepoint select set "
+                 "table temp temporary then ties to transaction trigger unbounded union unique update using vacuum "
+                 "values view virtual when where window with without").split():
+        try:
+            conn.execute(f"CREATE TABLE {word} ({word} TEXT)")
+            conn.execute(f"SELECT {word} FROM {word} WHERE {word} = 1 ORDER BY {word}")
+        except sqlite3.Error:
+            reserved.add(word)
+    conn.close()
+    return frozenset(reserved)
+
+
+SQL_RESERVED = _reserved_words()
 TEXTUAL = {"text", "longtext", "phone", "email", "url"}
 FILTERABLE = {"choice", "multichoice", "date", "datetime", "user", "bool", "rating"}
 
@@ -34,6 +66,54 @@ FILTERABLE = {"choice", "multichoice", "date", "datetime", "user", "bool", "rati
 def schema_dir() -> Path:
     """schema/ beside the code; KEFU_SCHEMA points elsewhere (tests, a second office)."""
     return Path(os.environ.get("KEFU_SCHEMA", ROOT / "schema"))
+
+
+class SchemaProblem(str):
+    """One problem of a sheet file. The string is the English line `kefu check` prints, naming the file (and
+    the field); `in_lang(lang)` says it in either language, for the register designer."""
+
+    def __new__(cls, file: str, code: str, field: str | None = None, **params):
+        made = super().__new__(cls, cls._say(file, field, code, params, "en"))
+        made.file, made.field, made.code, made.params = file, field, code, params
+        return made
+
+    @staticmethod
+    def _say(file, field, code, params, lang) -> str:
+        where = file if field is None else t("sch.where_field", lang, file=file, field=field)
+        return f"{where}{'：' if lang == 'zh' else ': '}{t(code, lang, **params)}"
+
+    def in_lang(self, lang: str) -> str:
+        return self._say(self.file, self.field, self.code, self.params, lang)
+
+
+def say(problem: str, lang: str) -> str:
+    """A problem line of SchemaError in lang (lines the loader has no key for stay as they are)."""
+    return problem.in_lang(lang) if isinstance(problem, SchemaProblem) else str(problem)
+
+
+def label_problem(value, *, limit: int = LABEL_MAX) -> tuple[str, dict] | None:
+    """What is wrong with a label { en, zh } (key, params), or None: both languages given, as text, short,
+    on one line."""
+    if not isinstance(value, dict) or set(value) - {"en", "zh"}:
+        return "sch.label_both", {}
+    for lang in ("en", "zh"):
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            return "sch.label_both", {}
+        if len(text) > limit:
+            return "sch.label_long", {"which": lang, "max": limit, "got": len(text)}
+        if _LABEL_CONTROL.search(text):
+            return "sch.label_control", {"which": lang}
+    return None
+
+
+def name_problem(name) -> tuple[str, dict] | None:
+    """What is wrong with a register's or a field's name (key, params), or None."""
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        return "sch.bad_name", {"name": repr(name)}
+    if name in SQL_RESERVED:
+        return "sch.reserved_word", {"name": name}
+    return None
 
 
 class SchemaError(Exception):
@@ -227,30 +307,36 @@ class Sheet:
 
 
 def _labels_ok(value) -> bool:
-    return isinstance(value, dict) and bool(value.get("en")) and bool(value.get("zh")) and set(value) <= {"en", "zh"}
+    return label_problem(value) is None
 
 
-def _parse_field(where: str, raw: dict, problems: list[str]) -> Field | None:
-    name = raw.get("name")
+def _parse_field(file: str, raw: dict, problems: list[str]) -> Field | None:
+    name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
-        problems.append(f"{where}: field name {name!r} must be lower-case letters, digits and _ (starting with a letter)")
+        problems.append(SchemaProblem(file, "sch.bad_field_name", name=repr(name)))
         return None
-    where = f"{where}: field '{name}'"
+    where = f"{file}: field '{name}'"
     if name in SYSTEM_COLUMNS:
-        problems.append(f"{where}: the name is reserved for the engine's own column")
+        problems.append(SchemaProblem(file, "sch.system_name", name))
+        return None
+    if name in SQL_RESERVED:
+        problems.append(SchemaProblem(file, "sch.reserved_word", name, name=name))
         return None
     type_name = raw.get("type")
     if type_name not in ft.TYPES:
-        problems.append(f"{where}: unknown type {type_name!r} (known: {', '.join(ft.TYPES)})")
+        problems.append(SchemaProblem(file, "sch.unknown_type", name, type=repr(type_name), known=", ".join(ft.TYPES)))
         return None
     kind = ft.TYPES[type_name]
     unknown = set(raw) - ft.COMMON_KEYS - kind.extra_keys
     for key in sorted(unknown):
         problems.append(f"{where}: unknown key '{key}' for type {type_name}")
-    if not _labels_ok(raw.get("label")):
-        problems.append(f"{where}: label needs both en and zh, as label = {{ en = \"…\", zh = \"…\" }}")
-    if "help" in raw and not _labels_ok(raw["help"]):
-        problems.append(f"{where}: help needs both en and zh")
+    wrong = label_problem(raw.get("label"))
+    if wrong:
+        problems.append(SchemaProblem(file, wrong[0], name, **wrong[1]))
+    wrong = label_problem(raw["help"], limit=HELP_MAX) if "help" in raw else None
+    if wrong:
+        problems.append(SchemaProblem(file, "sch.help_both" if wrong[0] == "sch.label_both" else wrong[0], name,
+                                      **wrong[1]))
     for flag in ("required", "pii", "index", "unique", "readonly"):
         if flag in raw and not isinstance(raw[flag], bool):
             problems.append(f"{where}: {flag} must be true or false")
@@ -260,7 +346,13 @@ def _parse_field(where: str, raw: dict, problems: list[str]) -> Field | None:
                   readonly=raw.get("readonly", False), help=raw.get("help"), default=raw.get("default"),
                   options=options)
     for problem in kind.check_declaration(field):
-        problems.append(f"{where}: {problem}")
+        problems.append(SchemaProblem(file, problem.code, name, **problem.params) if isinstance(problem, ft.Declared)
+                        else f"{where}: {problem}")
+    for choice in field.choices if isinstance(field.options.get("choices"), list) else []:
+        wrong = label_problem(choice if not isinstance(choice, dict) else
+                              {k: v for k, v in choice.items() if k in ("en", "zh")})
+        if isinstance(choice, dict) and wrong and wrong[0] != "sch.label_both":
+            problems.append(SchemaProblem(file, "sch.choice_label", name, value=choice.get("value"), max=LABEL_MAX))
     return field
 
 
@@ -270,16 +362,17 @@ def _names_in(where: str, key: str, names, known: dict, problems: list[str]) -> 
         return []
     for name in names:
         if name not in known and name not in SYSTEM_COLUMNS:
-            problems.append(f"{where}: {key} names unknown field '{name}'")
+            problems.append(SchemaProblem(where, "sch.names_unknown", what=key, name=name))
     return [n for n in names if n in known or n in SYSTEM_COLUMNS]
 
 
-def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
+def parse_sheet(path: Path, problems: list[str], text: str | None = None) -> Sheet | None:
+    """The sheet of one file (or of `text`, what the file would hold), or None with its problems added."""
     where = f"{path.parent.name}/{path.name}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8") if text is None else text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        problems.append(f"{where}: not valid TOML ({exc})")
+        problems.append(SchemaProblem(where, "sch.not_toml", error=str(exc)))
         return None
     start = len(problems)
     for key in sorted(set(data) - SHEET_KEYS):
@@ -288,12 +381,15 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     if name != path.stem:
         problems.append(f"{where}: name = {name!r} must equal the file name '{path.stem}'")
     elif not IDENTIFIER.fullmatch(name) or name.startswith("kefu"):
-        problems.append(f"{where}: name '{name}' must be lower-case letters, digits and _, not starting with 'kefu'")
-    if not _labels_ok(data.get("label")):
-        problems.append(f"{where}: label needs both en and zh")
+        problems.append(SchemaProblem(where, "sch.sheet_name", name=name))
+    elif name in SQL_RESERVED:
+        problems.append(SchemaProblem(where, "sch.reserved_word", name=name))
+    wrong = label_problem(data.get("label"))
+    if wrong:
+        problems.append(SchemaProblem(where, wrong[0], **wrong[1]))
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
-        problems.append(f"{where}: no [[fields]] declared")
+        problems.append(SchemaProblem(where, "sch.no_fields"))
         raw_fields = []
     fields, seen = [], set()
     for raw in raw_fields:
@@ -301,7 +397,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
         if field is None:
             continue
         if field.name in seen:
-            problems.append(f"{where}: field '{field.name}' is declared twice")
+            problems.append(SchemaProblem(where, "sch.field_twice", name=field.name))
             continue
         seen.add(field.name)
         fields.append(field)
@@ -309,7 +405,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     for field in fields:
         other = field.options.get("not_before")
         if other is not None and (other not in known or known[other].type_name != field.type_name):
-            problems.append(f"{where}: field '{field.name}': not_before must name another {field.type_name} field")
+            problems.append(SchemaProblem(where, "sch.not_before", field.name, type=field.type_name))
 
     permissions = {}
     raw_permissions = data.get("permissions")
@@ -327,21 +423,20 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
             if action not in ACTIONS:
                 problems.append(f"{where}: role '{role}' has unknown action {action!r} (actions: {', '.join(ACTIONS)})")
         if "read" not in actions:
-            problems.append(f"{where}: role '{role}' has actions but not 'read'")
+            problems.append(SchemaProblem(where, "sch.no_read", role=role))
         permissions[role] = frozenset(a for a in actions if a in ACTIONS)
 
     title = data.get("title") or (fields[0].name if fields else "")
     if fields and title not in known:
-        problems.append(f"{where}: title names unknown field '{title}'")
+        problems.append(SchemaProblem(where, "sch.names_unknown", what="title", name=title))
     order = data.get("order", "-id")
     if not isinstance(order, str) or (order.lstrip("-") not in known and order.lstrip("-") not in SYSTEM_COLUMNS):
-        problems.append(f"{where}: order names unknown field {order!r}")
+        problems.append(SchemaProblem(where, "sch.order_unknown", name=repr(order)))
     listed = _names_in(where, "list", data.get("list", [f.name for f in fields[:6]]), known, problems)
     searched = _names_in(where, "search", data.get("search", []), known, problems)
     for searched_name in searched:
         if searched_name in known and known[searched_name].type_name not in TEXTUAL | {"ref"}:
-            problems.append(f"{where}: search field '{searched_name}' is not text (or a ref: the referenced "
-                            f"record's search)")
+            problems.append(SchemaProblem(where, "sch.search_not_text", name=searched_name))
     search_refs = [n for n in searched if n in known and known[n].type_name == "ref"]
     searched = [n for n in searched if n not in search_refs]
     default_filters = [f.name for f in fields if f.type_name in FILTERABLE]
@@ -360,7 +455,7 @@ def parse_sheet(path: Path, problems: list[str]) -> Sheet | None:
     pinyin = _names_in(where, "pinyin", data.get("pinyin", []), known, problems)
     for pinyin_name in pinyin:
         if pinyin_name in known and known[pinyin_name].type_name not in ("text", "longtext"):
-            problems.append(f"{where}: pinyin field '{pinyin_name}' is not text")
+            problems.append(SchemaProblem(where, "sch.pinyin_not_text", name=pinyin_name))
     if not isinstance(data.get("menu", True), bool):
         problems.append(f"{where}: menu must be true or false")
     period = data.get("period")
@@ -475,20 +570,25 @@ def _parse_approval(where: str, raw, known: dict, problems: list[str]) -> Approv
                     roles=_roles(where, "roles", raw["roles"], problems))
 
 
-def load_sheets(directory: Path | None = None) -> dict[str, Sheet]:
-    """Every schema/*.toml as a Sheet, in file-name order; SchemaError lists all problems at once."""
+def load_sheets(directory: Path | None = None, texts: dict[str, str] | None = None) -> dict[str, Sheet]:
+    """Every schema/*.toml as a Sheet, in file-name order; SchemaError lists all problems at once.
+    texts: file name (without .toml) -> the text that file would hold, read in place of the file on disk
+    (or as a new file): a register checked with all the others before it is written."""
     directory = directory or schema_dir()
+    texts = texts or {}
     problems: list[str] = []
     sheets: dict[str, Sheet] = {}
-    for path in sorted(directory.glob("*.toml")):
-        sheet = parse_sheet(path, problems)
+    paths = {path.stem: path for path in directory.glob("*.toml")}
+    paths.update({name: directory / f"{name}.toml" for name in texts})
+    for stem in sorted(paths):
+        sheet = parse_sheet(paths[stem], problems, texts.get(stem))
         if sheet is not None:
             sheets[sheet.name] = sheet
     for sheet in sheets.values():
         for field in sheet.fields:
             if field.type_name == "ref" and field.ref_sheet not in sheets:
-                problems.append(f"{directory.name}/{sheet.path.name}: field '{field.name}': "
-                                f"ref to missing sheet '{field.ref_sheet}'")
+                problems.append(SchemaProblem(f"{directory.name}/{sheet.path.name}", "sch.ref_missing", field.name,
+                                              sheet=field.ref_sheet))
     for sheet in sheets.values():
         for name in sheet.search_refs:
             target = sheets.get(sheet.by_name[name].ref_sheet)

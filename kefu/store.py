@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kefu import auth, config
+from kefu import auth, config, dataloss
 from kefu.errors import (DatabaseUnavailable, KefuError, MigrationError, NotFound, PeriodLocked, PermissionDenied,
                          StaleRecord)
 from kefu.fields import Context, Date, FieldError, mask
@@ -398,7 +398,6 @@ class Store:
 
     def _plan_sheet(self, conn, sheet: Sheet, steps: list, refusals: list) -> None:
         table = quote_ident(sheet.name)
-        where = f"schema/{sheet.name}.toml"
         existing = self._columns(conn, sheet.name)
         if not existing:
             columns = ["id INTEGER PRIMARY KEY"] + [self._column_ddl(f) for f in sheet.fields]
@@ -413,10 +412,10 @@ class Store:
                     steps.append((f"{sheet.name}: added column {field.name}",
                                   [f"ALTER TABLE {table} ADD COLUMN {self._column_ddl(field)}"]))
                 elif existing[field.name] != field.sql:
-                    held = self._values_held(conn, sheet.name, field.name)
+                    held, ids = dataloss.held(conn, sheet.name, field.name)
                     if held:
-                        refusals.append(f"{where}: field '{field.name}' is now {field.type_name} ({field.sql}) but the "
-                                        f"column is {existing[field.name]} and holds {held} value(s); refusing to retype it")
+                        refusals.append(dataloss.Refusal(sheet.name, "dl.retype_column", field.name, held, ids,
+                                                         type=field.type_name, sql=field.sql, was=existing[field.name]))
                     else:
                         steps.append((f"{sheet.name}: retyped empty column {field.name}",
                                       self._drop_column(conn, sheet.name, field.name)
@@ -425,12 +424,26 @@ class Store:
             for name in existing:
                 if name in declared:
                     continue
-                held = self._values_held(conn, sheet.name, name)
+                held, ids = dataloss.held(conn, sheet.name, name)
                 if held:
-                    refusals.append(f"{where}: column '{name}' is no longer declared but holds {held} value(s); "
-                                    f"declare it again, or empty it first, to go on")
+                    refusals.append(dataloss.Refusal(sheet.name, "dl.drop", name, held, ids))
                 else:
                     steps.append((f"{sheet.name}: dropped empty column {name}", self._drop_column(conn, sheet.name, name)))
+        # Stored records the new rules would refuse (a field made required, a choice removed, ...), judged
+        # against the rules last migrated; the rules are then recorded for the next comparison.
+        rules = dataloss.encode(dataloss.declared(sheet))
+        row = conn.execute("SELECT value FROM kefu_meta WHERE key = ?", (f"decl:{sheet.name}",)).fetchone()
+        current = self.sheets.get(sheet.name)
+        if row is not None:
+            previous = json.loads(row[0])
+        elif current is not None and current is not sheet:        # checking a candidate against the current one
+            previous = dataloss.declared(current)
+        else:
+            previous = None
+        refusals.extend(dataloss.refusals(conn, sheet, previous, existing, self.ctx))
+        if row is None or row[0] != rules:
+            steps.append(("", ["INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('decl:" + sheet.name.replace("'", "''")
+                               + "', '" + rules.replace("'", "''") + "')"]))
         for field in sheet.fields:            # a unique field is looked up on every write (and by imports)
             if field.index or field.unique or field.type_name in ("user", "ref"):
                 steps.append(("", [f"CREATE INDEX IF NOT EXISTS {quote_ident(f'idx_{sheet.name}_{field.name}')} "

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kefu import auth, backup, config, kpi, privacy
+from kefu import auth, backup, config, designer, kpi, privacy
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
@@ -16,6 +16,7 @@ from kefu.store import Store
 def _open_store(path: str, config_file: str, schema: str) -> Store:
     store = Store(path, load_sheets(Path(schema)), config.load(config_file))
     store.migrate()
+    designer.mark_current(store)          # the registers' version; a save elsewhere is picked up by refresh()
     kpi.prepare(store)
     if store.settings.backup_daily:
         backup.keep_daily(store)          # the day's backup, in a thread of its own (kefu/backup.py)
@@ -30,7 +31,9 @@ def store() -> Store:
     run with a message that names it, instead of a traceback (and is retried on the next run)."""
     lang = st.session_state.get("lang") or "zh"
     try:
-        return _open_store(str(config.db_path()), str(config.config_path()), str(schema_dir()))
+        opened = _open_store(str(config.db_path()), str(config.config_path()), str(schema_dir()))
+        designer.refresh(opened)          # a register saved in another session or process: reloaded, no restart
+        return opened
     except SchemaError as exc:
         _stop(t("app.schema_error_title", lang), exc.problems, lang)
     except MigrationError as exc:
