@@ -282,3 +282,44 @@ def test_a_caller_with_the_archive_s_phone_is_told_by_keeper_not_by_name(planted
                       planted_db["archive"])
     assert f"此号码属于 {keeper} 管理的客户档案" in page_text(at)
     assert not leaked(at)
+
+
+# ------------------------------------------------------------------------------------------------ Chromium
+
+@pytest.mark.browser
+def test_typed_urls_with_the_archive_s_ids_and_with_no_ids_show_the_screen_and_nothing_of_the_archive(server, chromium):
+    """Four addresses a staff member types: the archive's id, its member's, a ticket linked to it, and values
+    that are no id, in the parameters a screen could read. Each opens the screen as from the menu."""
+    from urllib.parse import urlencode
+    from browser import log_in, settle
+    from kefu import config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    store = Store(server.db, load_sheets(), config.load())
+    staff = staff_of(store)
+    archive = foreign_archive(store, staff)
+    planted = plant(store, archive)
+    store.close()
+    member, ticket = planted["ids"]["members"][0], planted["ticket"]
+    typed = {
+        "customers": {"id": archive, "customer": archive, "open": archive, "archive": archive},
+        "members": {"id": member, "member": member, "customer": archive},
+        "tickets": {"id": ticket, "ticket": ticket, "customer": archive, "open": 10**30},
+        "customers?": {"id": "1 OR 1=1", "open": "-1", "customer": "'; DROP TABLE customers; --", "q": "<b>x</b>"},
+    }
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, server.url, "demo-staff")
+    for path, params in typed.items():
+        screen = path.rstrip("?")
+        page.goto(f"{server.url}/{screen}?{urlencode(params)}")
+        current = page.locator(f"[data-testid='stSidebarNavLink'][aria-current='page'][href$='/{screen}']")
+        current.wait_for(timeout=30000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(state="attached", timeout=30000)  # its list
+        settle(page)
+        body = page.locator("body").inner_text()
+        assert MARK not in body and "KH-SECRET" not in body and "13999990001" not in body, path
+        assert page.locator("[data-testid='stException']").count() == 0, path
+    context.close()
+    with __import__("sqlite3").connect(server.db) as conn:
+        assert conn.execute("SELECT count(*) FROM customers WHERE id = ?", (archive,)).fetchone()[0] == 1
