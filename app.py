@@ -8,6 +8,7 @@ from views import visitors
 from views import backups, imports, incentives, kiosk, surveys
 from views import audit, health, permissions, privacy
 from views import office_rules as office_rules_view
+from views import designer as designer_view
 
 st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/support_agent:", layout="wide")
 
@@ -15,7 +16,7 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
 OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "backups", "access_log", "users",
-               "permissions", "audit", "health", "privacy", "office_rules", "account")
+               "permissions", "audit", "health", "privacy", "office_rules", "designer", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -88,6 +89,9 @@ def navigation(store, user: auth.User) -> st.navigation:
     if auth.can_view(user, "office_rules"):
         admin.append(st.Page(office_rules_view.render, title=tr("or.nav"), icon=":material/tune:",
                              url_path="office_rules"))
+    if auth.can_view(user, "designer"):
+        admin.append(st.Page(designer_view.render, title=tr("dz.nav"), icon=":material/design_services:",
+                             url_path="designer"))
     if admin:
         pages[tr("nav.admin")] = admin
     pages[tr("nav.me")] = [st.Page(account.render, title=tr("nav.account"), icon=":material/person:",

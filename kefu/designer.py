@@ -505,3 +505,120 @@ def restore(store, actor, name: str, version: int, *, dry_run: bool = False, dir
 
 def sha(text: str | None) -> str | None:
     return None if text is None else versions.digest(text)
+
+
+# -- the screen's table of fields -----------------------------------------------------------------------------
+# One row per field, in order, as the designer's table shows it; choices as "value|English|中文" separated by
+# semicolons. These two functions are the whole translation between that table and the file's [[fields]].
+ROW_KEYS = ("name", "type", "label_en", "label_zh", "help_en", "help_zh", "required", "pii", "unique", "index",
+            "readonly", "max_length", "pattern", "min", "max", "choices", "sheet", "default", "not_before")
+_FLAGS = ("required", "pii", "unique", "index", "readonly")
+
+
+def choices_text(choices: list[dict]) -> str:
+    return "; ".join(f"{c.get('value', '')}|{c.get('en', '')}|{c.get('zh', '')}" for c in choices)
+
+
+def parse_choices(text: str) -> list[dict]:
+    """'day|Day|白班; evening|Evening|晚班' -> [{value, en, zh}, ...] (a missing part is left empty, which
+    the loader then names)."""
+    found = []
+    for part in (text or "").replace("；", ";").split(";"):
+        if not part.strip():
+            continue
+        value, en, zh = (piece.strip() for piece in (part.replace("｜", "|").split("|", 2) + ["", ""])[:3])
+        found.append({"value": value, "en": en, "zh": zh})
+    return found
+
+
+def rows_from_fields(fields: list[dict]) -> list[dict]:
+    rows = []
+    for raw in fields:
+        label, help_ = raw.get("label") or {}, raw.get("help") or {}
+        row = {key: None for key in ROW_KEYS}
+        row.update(name=raw.get("name"), type=raw.get("type"), label_en=label.get("en"), label_zh=label.get("zh"),
+                   help_en=help_.get("en"), help_zh=help_.get("zh"),
+                   **{flag: bool(raw.get(flag, False)) for flag in _FLAGS},
+                   max_length=raw.get("max_length"), pattern=raw.get("pattern"), min=raw.get("min"),
+                   max=raw.get("max"), choices=choices_text(raw.get("choices", [])) or None, sheet=raw.get("sheet"),
+                   default=None if raw.get("default") is None else str(raw.get("default")).lower()
+                   if isinstance(raw.get("default"), bool) else str(raw.get("default")),
+                   not_before=raw.get("not_before"))
+        rows.append(row)
+    return rows
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
+
+
+def _number(value):
+    if _blank(value):
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def fields_from_rows(rows: list[dict], previous: list[dict] | None = None) -> list[dict]:
+    """The [[fields]] for the designer's table. Keys the table does not show (not_after, placeholder, step)
+    are kept from the field of the same name as it was."""
+    before = {f.get("name"): f for f in previous or []}
+    fields = []
+    for row in rows:
+        if all(_blank(row.get(k)) or row.get(k) is False for k in ROW_KEYS):
+            continue                                        # an empty row added and left
+        name = "" if _blank(row.get("name")) else str(row["name"]).strip()
+        kind = "" if _blank(row.get("type")) else str(row["type"])
+        field = {"name": name, "type": kind,
+                 "label": {"en": "" if _blank(row.get("label_en")) else str(row["label_en"]).strip(),
+                           "zh": "" if _blank(row.get("label_zh")) else str(row["label_zh"]).strip()}}
+        if not _blank(row.get("help_en")) or not _blank(row.get("help_zh")):
+            field["help"] = {"en": "" if _blank(row.get("help_en")) else str(row["help_en"]).strip(),
+                             "zh": "" if _blank(row.get("help_zh")) else str(row["help_zh"]).strip()}
+        for flag in _FLAGS:
+            if row.get(flag) is True:
+                field[flag] = True
+        kept = before.get(name, {})
+        for key in ("not_after", "placeholder", "step"):
+            if key in kept:
+                field[key] = kept[key]
+        if kind in ("text", "longtext") and not _blank(row.get("max_length")):
+            field["max_length"] = int(_number(row["max_length"]))
+        if kind in ("text", "longtext") and not _blank(row.get("pattern")):
+            field["pattern"] = str(row["pattern"])
+        for key in ("min", "max"):
+            if kind in ("int", "number", "money") and not _blank(row.get(key)):
+                field[key] = _number(row[key])
+        if kind in ("choice", "multichoice"):
+            field["choices"] = parse_choices(row.get("choices") or "")
+        if kind == "ref":
+            field["sheet"] = "" if _blank(row.get("sheet")) else str(row["sheet"])
+        if kind in ("date", "datetime") and not _blank(row.get("not_before")):
+            field["not_before"] = str(row["not_before"])
+        if not _blank(row.get("default")):
+            field["default"] = _default(kind, str(row["default"]).strip())
+        fields.append(field)
+    return fields
+
+
+def _default(kind: str, text: str):
+    if kind == "bool":
+        return text.lower() in ("true", "1", "yes", "是")
+    if kind in ("int", "rating"):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if kind in ("number", "money"):
+        try:
+            return _number(text)
+        except ValueError:
+            return text
+    return text
+
+
+def blank_register() -> dict:
+    """A new register as the designer starts it: one text field, the administrator's rights."""
+    return {"name": "", "label": {"en": "", "zh": ""}, "icon": ":material/table:",
+            "permissions": {"admin": ["read", "create", "update", "delete", "export"]},
+            "fields": [{"name": "title", "type": "text", "label": {"en": "Title", "zh": "标题"}}]}

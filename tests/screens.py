@@ -38,6 +38,7 @@ OPENS = {
     "backups": {"admin"},
     "privacy": {"admin"},
     "office_rules": {"manager", "gm", "admin"},
+    "designer": {"admin"},
 }
 NOT_ALLOWED = "您的角色无权打开此页面。"
 

@@ -465,3 +465,22 @@ def test_the_command_line_runs_as_a_program(office, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "schema/umbrellas.toml: label needs both en and zh" in done.stderr
+
+
+@pytest.mark.parametrize("path", HAND_WRITTEN, ids=lambda p: p.name)
+def test_the_screens_table_of_fields_says_every_hand_written_field_back(path):
+    """The designer's table (one row per field, choices as value|English|中文) loses no option of any field."""
+    fields = tomllib.loads(path.read_text(encoding="utf-8"))["fields"]
+    assert designer.fields_from_rows(designer.rows_from_fields(fields), fields) == fields
+
+
+def test_a_row_typed_into_the_table_becomes_a_field():
+    rows = [{"name": "colour", "type": "choice", "label_en": "Colour", "label_zh": "颜色", "required": True,
+             "choices": "black|Black|黑色; red｜Red｜红色"},
+            {"name": None, "type": None, "label_en": None},                    # an empty row added and left
+            {"name": "deposit", "type": "money", "label_en": "Deposit", "label_zh": "押金", "max": 50.0,
+             "default": "20"}]
+    assert designer.fields_from_rows(rows) == [
+        {"name": "colour", "type": "choice", "label": {"en": "Colour", "zh": "颜色"}, "required": True,
+         "choices": [{"value": "black", "en": "Black", "zh": "黑色"}, {"value": "red", "en": "Red", "zh": "红色"}]},
+        {"name": "deposit", "type": "money", "label": {"en": "Deposit", "zh": "押金"}, "max": 50, "default": 20}]
