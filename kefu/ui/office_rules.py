@@ -90,7 +90,7 @@ def rules_form(store, actor, name: str, base: str, editor: bool, lang: str) -> N
 
     def fields(disabled: bool) -> None:
         for group in groups:
-            st.subheader(plain(group.label_in(lang)))
+            st.markdown(f"#### {plain(group.label_in(lang))}")
             caption = " ".join(plain(p) for p in (group.meaning_in(lang), group.comment and tr("or.in_file",
                                                                                                   comment=group.comment)) if p)
             if caption:
