@@ -353,3 +353,21 @@ def test_every_figure_has_labels_and_writes_to_its_own_key(store, rules_dir):
         numbers = {f.key: f.value + 1 for f in found if f.kind in office_rules.NUMBER_KINDS}
         bumped = office_rules.text_with(name, text, numbers, store.sheets)
         assert {c.key: c.after for c in office_rules.changes(name, text, bumped)} == numbers
+
+
+# ---------------------------------------------------------------------------------------------- the screen
+
+def test_the_screen_refuses_naming_the_key_keeps_what_was_typed_and_the_admin_only_reads(demo_db, rules_dir):
+    from apptest import login, open_page, submit
+    before = (rules_dir / "kpi.toml").read_bytes()
+    at = open_page(login("demo-manager"), "office_rules")
+    at.number_input(key="office_rules__kpi__ranking.weights.satisfaction").set_value(40)
+    at = submit(at, "保存")
+    assert [e.value for e in at.error] == ["绩效权重与排名 — 季度考核权重（百分比，合计 100） (ranking.weights)：合计须为 100，"
+                                          "现为 90。未保存。"]
+    assert at.number_input(key="office_rules__kpi__ranking.weights.satisfaction").value == 40
+    assert (rules_dir / "kpi.toml").read_bytes() == before
+    at = open_page(login("demo-admin"), "office_rules")
+    assert "您可以查看规则及其历史；由部门经理和总经理修改。" in [i.value for i in at.info]
+    assert not [b for b in at.button if b.label in ("保存", "预览变化")]
+    assert at.number_input(key="office_rules__kpi__ranking.weights.satisfaction").disabled
