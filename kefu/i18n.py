@@ -735,8 +735,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "本周期已办结且有时限的工单中，按时办结的比例。"),
     "db.help_response_hours": ("Mean working hours from intake to the start of handling (office hours, public holidays and make-up days respected).",
                                "从登记到开始处理的平均工作小时（按办公时间计，节假日与调休已考虑）。"),
-    "db.help_resolution_hours": ("Mean working hours from intake to the resolution being submitted.",
-                                 "从登记到提交处理结果的平均工作小时。"),
+    "db.help_resolution_hours": ("Mean working hours from intake to the resolution being submitted for approval "
+                                 "(or the customer answered, where no approval is needed).",
+                                 "从登记到提交处理结果审批（无需审批的，到答复客户）的平均工作小时。"),
     "db.help_satisfaction": ("Mean score (1-5) of the follow-up calls of the period's tickets.",
                              "本周期工单回访满意度的平均分（1-5 分）。"),
     "db.help_follow_up_rate": ("Followed-up tickets per resolved ticket of the period.", "本周期已回访工单数 ÷ 已办结工单数。"),

@@ -9,7 +9,8 @@ times are in working hours, which SQL cannot count.
 
 Definitions (what a manager reads on the screen and in the CSV):
 - responded / resolved / closed: responded_at, resolved_at, closed_at set. Resolution is the step that
-  submits the resolution for approval; a ticket sent back or reopened is not resolved until submitted again.
+  submits the resolution for approval, or answers the customer where no approval is needed (the step into
+  one of rules/workflow.toml's `resolved` states); a ticket sent back or reopened is not resolved until then again.
 - response / resolution hours: working hours (rules/sla.toml [hours], on the official calendar of public
   holidays and make-up working days) from created_at to responded_at / resolved_at. Time spent waiting on
   the customer is included here; the due times below already allow for it.

@@ -166,7 +166,7 @@ def _escalation(path: Path, raw) -> None:
     if not isinstance(raw.get("group_complaint", True), bool):
         raise RulesError(f"{path}: escalation.group_complaint must be true or false", key="escalation.group_complaint",
                          code="rl.bool")
-    severity = raw.get("severity", ["emergency"])
+    severity = raw.get("severity", ["major", "emergency"])
     if not isinstance(severity, list) or any(s not in SEVERITIES for s in severity):
         raise RulesError(f"{path}: escalation.severity must list severities ({', '.join(SEVERITIES)})",
                          key="escalation.severity", code="rl.one_of", choices=", ".join(SEVERITIES), value=severity)

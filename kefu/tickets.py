@@ -28,7 +28,7 @@ def escalation_rules(path=None) -> dict:
     data = read_rules(path or rule_files.file("sla")).get("escalation", {})
     return {"claim_fen": int(Decimal(str(data.get("claim_yuan", 10000))) * 100),
             "group_complaint": bool(data.get("group_complaint", True)),
-            "severity": set(data.get("severity", ["emergency"]))}
+            "severity": set(data.get("severity", ["major", "emergency"]))}
 
 
 def due_soon_hours(path=None) -> float:
@@ -42,7 +42,8 @@ def fault_fine_fen(path=None) -> int:
 
 
 def needs_escalation(values: dict, rules: dict) -> bool:
-    """A claim at or over the threshold, a group complaint or an emergency goes to the manager at once."""
+    """A claim at or over the threshold, a group complaint or a severity listed in rules/sla.toml
+    [escalation] (major and emergency: 重大客户投诉, 重大突发投诉事件) goes to the manager at once."""
     return bool((values.get("claim_amount") or 0) >= rules["claim_fen"]
                 or (rules["group_complaint"] and values.get("group_complaint"))
                 or values.get("severity") in rules["severity"])
@@ -260,7 +261,7 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
         if transition.target == "in_progress" and not ticket["responded_at"]:
             sla = sla or load_rules(tz=store.settings.tz)
             changes.update(responded_at=stamp, response_hours=working_hours(sla, created, now))
-        if transition.target in ("awaiting_approval", "awaiting_manager") and not ticket["resolved_at"]:
+        if transition.target in flow.resolved_states and not ticket["resolved_at"]:
             sla = sla or load_rules(tz=store.settings.tz)
             changes.update(resolved_at=stamp, resolution_hours=working_hours(sla, created, now))
         if transition.target == "closed":

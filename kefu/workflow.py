@@ -40,7 +40,9 @@ class Transition:
         return pick_label(self.label, lang)
 
     def applies(self, ticket: dict | None) -> bool:
-        return ticket is None or all(bool(ticket.get(k)) == bool(v) if isinstance(v, bool) else ticket.get(k) == v
+        """A `when` value true/false tests the ticket's flag, a list its value being one of them."""
+        return ticket is None or all(bool(ticket.get(k)) == bool(v) if isinstance(v, bool)
+                                     else ticket.get(k) in v if isinstance(v, tuple) else ticket.get(k) == v
                                      for k, v in self.when)
 
 
@@ -52,6 +54,15 @@ class Workflow:
     paused_states: frozenset = frozenset()
     actions: dict = field(default_factory=dict)
     spot_check_per_staff: int = 3
+    resolved_states: frozenset = frozenset({"awaiting_manager", "awaiting_approval"})
+    gm_approval_kinds: frozenset = frozenset({"complaint"})
+
+    def facts(self, ticket: dict | None) -> dict | None:
+        """The ticket as `when` sees it: its fields, and `gm_approval` (its kind's result goes to the
+        general manager before feedback: `gm_approval_kinds`)."""
+        if ticket is None:
+            return None
+        return {**ticket, "gm_approval": ticket.get("kind") in self.gm_approval_kinds}
 
     @property
     def first(self) -> str:
@@ -62,8 +73,9 @@ class Workflow:
 
     def available(self, state: str, role: str, ticket: dict | None = None) -> list[Transition]:
         """The steps this role may take from this state (for this ticket), in declaration order."""
+        facts = self.facts(ticket)
         return [tr for tr in self.transitions.values()
-                if state in tr.sources and (role in tr.roles or role == "system") and tr.applies(ticket)]
+                if state in tr.sources and (role in tr.roles or role == "system") and tr.applies(facts)]
 
     def check(self, state: str, name: str, role: str, lang: str = "zh", ticket: dict | None = None) -> Transition:
         """The transition, if this role may take it from this state; else TransitionRefused."""
@@ -73,7 +85,7 @@ class Workflow:
         if state not in transition.sources:
             raise TransitionRefused("wf.wrong_state", step=transition.label_in(lang),
                                     state=self.state_label(state, lang))
-        if not transition.applies(ticket):
+        if not transition.applies(self.facts(ticket)):
             instead = [tr.label_in(lang) for tr in self.available(state, "system", ticket)   # the sibling step
                        if tr.when and tr.sources == transition.sources]
             raise TransitionRefused("wf.not_this_ticket", step=transition.label_in(lang),
@@ -128,6 +140,9 @@ def load_workflow(path: Path | None = None, *, text: str | None = None) -> Workf
         when, needs = raw.get("when", {}), raw.get("needs", [])
         if not isinstance(when, dict) or not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
             raise RulesError(f"{where} ({name}): when must be a table and needs a list of field names")
+        if any(isinstance(v, list) and not all(isinstance(x, str) for x in v) for v in when.values()):
+            raise RulesError(f"{where} ({name}): a list in when holds values (text)")
+        when = {k: tuple(v) if isinstance(v, list) else v for k, v in when.items()}
         transitions[name] = Transition(name, label, frozenset(sources), target, frozenset(roles),
                                        tuple(sorted(when.items())), tuple(needs), raw.get("then"))
     if not transitions:
@@ -149,7 +164,12 @@ def load_workflow(path: Path | None = None, *, text: str | None = None) -> Workf
     if isinstance(per_staff, bool) or not isinstance(per_staff, int) or per_staff < 1:
         raise RulesError(f"{path}: spot_check.per_staff must be a whole number of at least 1",
                          key="spot_check.per_staff", code="rl.whole_min", low=1, value=per_staff)
+    kinds = data.get("gm_approval_kinds", ["complaint"])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) and k for k in kinds):
+        raise RulesError(f"{path}: gm_approval_kinds must list ticket kinds (complaint, inquiry, ...)")
+    resolved = _states_list(path, data, "resolved", values) if "resolved" in data else Workflow.resolved_states
     return Workflow(states=tuple(states), transitions=transitions,
                     open_states=_states_list(path, data, "open", values),
                     paused_states=_states_list(path, data, "paused", values),
-                    actions={k: frozenset(v) for k, v in actions.items()}, spot_check_per_staff=per_staff)
+                    actions={k: frozenset(v) for k, v in actions.items()}, spot_check_per_staff=per_staff,
+                    resolved_states=resolved, gm_approval_kinds=frozenset(kinds))

@@ -767,10 +767,11 @@ class _TicketMaker:
             resolution = rng.choice(RESOLUTIONS[row["category"]])
         else:
             resolution = rng.choice(ANSWERS[kind])
-        submit = "submit_to_manager" if escalated else "submit"
+        gm_approval = kind in self.flow.gm_approval_kinds       # else answered without the general manager
+        submit = "submit_to_manager" if escalated else "submit" if gm_approval else "answer"
         steps.append((at, submit, handler, resolution, None))
         rounds = 0
-        while True:
+        while submit != "answer":
             if escalated:
                 if rounds == 0 and rng.random() < 0.08:           # the department manager sends it back once
                     at = work.add(at, rng.uniform(0.5, 4))
@@ -778,7 +779,10 @@ class _TicketMaker:
                     at = duty.add(at, rng.uniform(1, 8))
                     steps.append((at, submit, handler, resolution, None))
                 at = work.add(at, rng.uniform(1, 14))
-                steps.append((at, "manager_approve", people.manager, rng.choice(MANAGER_NOTES), None))
+                steps.append((at, "manager_approve" if gm_approval else "manager_approve_final", people.manager,
+                              rng.choice(MANAGER_NOTES), None))
+            if not gm_approval:
+                break
             if rounds == 0 and rng.random() < 0.03:                # the general manager sends it back once
                 at = work.add(at, rng.uniform(0.5, 4))
                 steps.append((at, "send_back", people.gm, rng.choice(SEND_BACK_NOTES), None))
@@ -788,10 +792,12 @@ class _TicketMaker:
                 continue
             break
         resolved = at
-        at = work.add(at, rng.uniform(0.2, 8))
-        steps.append((at, "approve", people.gm, rng.choice(APPROVE_NOTES), None))
-        at = duty.add(at, rng.uniform(0.1, 3))
-        steps.append((at, "give_feedback", handler, rng.choice(FEEDBACK_NOTES), None))
+        if gm_approval:
+            at = work.add(at, rng.uniform(0.2, 8))
+            steps.append((at, "approve", people.gm, rng.choice(APPROVE_NOTES), None))
+        if submit != "answer":
+            at = duty.add(at, rng.uniform(0.1, 3))
+            steps.append((at, "give_feedback", handler, rng.choice(FEEDBACK_NOTES), None))
         at = duty.add(at, rng.uniform(3, 27))
         caller = handler if rng.random() < 0.7 else rng.choice(people.staff)
         satisfaction = SATISFACTION["late" if late else "on_time"](rng)
@@ -807,7 +813,7 @@ class _TicketMaker:
         elif stall < 0.004:                                       # stuck with its handler
             steps = steps[:next(i for i, s in enumerate(steps) if s[1] == "start") + 1]
         elif stall < 0.0065:                                      # the follow-up call never reached anyone
-            steps = steps[:next(i for i, s in enumerate(steps) if s[1] == "give_feedback") + 1]
+            steps = steps[:next(i for i, s in enumerate(steps) if s[1] in ("give_feedback", "answer")) + 1]
         if escalated:                                             # the manager signs for it at once, mostly
             if not ((self.now - created).days < 10 and rng.random() < 0.4):
                 steps.append((duty.add(created, rng.uniform(0.05, 1.5)), "acknowledge", people.manager, None, None))
@@ -846,7 +852,7 @@ class _TicketMaker:
                                  "reason": f"{row['ticket_no']}：{comment}", "_at": at, "_by": by}
             else:
                 transition = flow.transitions[name]
-                if state not in transition.sources or not transition.applies(row):
+                if state not in transition.sources or not transition.applies(flow.facts(row)):
                     raise AssertionError(f"demo ticket step {name} from {state}")
                 target_state = transition.target
                 if values:
@@ -855,7 +861,7 @@ class _TicketMaker:
                     row["follow_up_note"] = comment
                 if target_state == "in_progress" and "responded_at" not in row:
                     row["responded_at"] = at
-                if target_state in ("awaiting_approval", "awaiting_manager") and not row.get("resolved_at"):
+                if target_state in flow.resolved_states and not row.get("resolved_at"):
                     row["resolved_at"] = at
                 if target_state == "closed":
                     row["closed_at"] = at

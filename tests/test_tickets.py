@@ -43,11 +43,34 @@ def test_intake_numbers_the_ticket_and_makes_the_caller_s_first_responder_accoun
 
 @pytest.mark.parametrize("extra, escalated", [
     ({"claim_amount": "10000.00"}, True), ({"claim_amount": "9999.99"}, False),
-    ({"group_complaint": True}, True), ({"severity": "emergency"}, True), ({"severity": "major"}, False),
+    ({"group_complaint": True}, True), ({"severity": "emergency"}, True), ({"severity": "major"}, True),
+    ({"severity": "normal"}, False),
 ])
 def test_escalation_to_the_manager(store, people, extra, escalated):
     ticket_id = tickets.intake(store, people["staff"], call(**extra))
     assert store.get("tickets", ticket_id, people["staff"])["escalated"] == int(escalated)
+
+
+def test_重大客户投诉_a_major_complaint_is_on_the_managers_escalations_list(store, people):
+    ticket_id = tickets.intake(store, people["staff"], call(severity="major"))
+    listed = store.query("tickets", people["manager"], tickets.queue("escalations", people["manager"]))
+    assert [r["id"] for r in listed.rows] == [ticket_id]
+
+
+def test_an_inquiry_is_answered_and_resolved_without_the_general_manager(store, people):
+    staff = people["staff"]
+    ticket_id = tickets.intake(store, staff, call(kind="inquiry", subject="发票怎么开"))
+    tickets.step(store, staff, ticket_id, "start")
+    with pytest.raises(TransitionRefused) as caught:
+        tickets.step(store, staff, ticket_id, "submit")
+    assert "答复客户（无需审批）" in caught.value.message("zh")
+    ticket = tickets.step(store, staff, ticket_id, "answer", comment="已告知开票流程")
+    assert ticket["state"] == "feedback_given" and ticket["resolved_at"] and ticket["resolution_hours"] is not None
+    ticket = tickets.step(store, staff, ticket_id, "follow_up", values={"satisfaction": 5})
+    assert ticket["state"] == "closed"
+    steps = [r[0] for r in store.conn.execute("SELECT step FROM ticket_events WHERE ticket = ? ORDER BY id",
+                                              (ticket_id,))]
+    assert steps == ["intake", "start", "answer", "follow_up", "close"]
 
 
 def test_the_whole_road_with_every_step_recorded(store, people):

@@ -13,36 +13,39 @@ STATES = [s["value"] for s in FLOW.states]
 # Who may take each step, from where: the office's rules as DOMAIN.md gives them, written out by hand
 # so a change to rules/workflow.toml that breaks them is caught here.
 WORKERS = {"staff", "supervisor", "manager"}
-EXPECTED = {     # step: (from, to, roles, applies to escalated tickets, to the others)
-    "assign": ({"new", "assigned", "in_progress"}, "assigned", {"supervisor", "manager"}, True, True),
-    "start": ({"new", "assigned"}, "in_progress", WORKERS, True, True),
-    "wait_customer": ({"in_progress"}, "waiting_customer", WORKERS, True, True),
-    "resume": ({"waiting_customer"}, "in_progress", WORKERS, True, True),
-    "submit": ({"in_progress"}, "awaiting_approval", WORKERS, False, True),
-    "submit_to_manager": ({"in_progress"}, "awaiting_manager", WORKERS, True, False),
-    "manager_approve": ({"awaiting_manager"}, "awaiting_approval", {"manager"}, True, True),
-    "approve": ({"awaiting_approval"}, "approved", {"gm"}, True, True),
-    "send_back": ({"awaiting_manager", "awaiting_approval"}, "in_progress", {"gm", "manager"}, True, True),
-    "give_feedback": ({"approved"}, "feedback_given", WORKERS, True, True),
-    "follow_up": ({"feedback_given"}, "followed_up", WORKERS, True, True),
-    "close": ({"followed_up"}, "closed", WORKERS, True, True),
-    "reopen": ({"feedback_given", "followed_up", "closed"}, "in_progress", {"supervisor", "manager"}, True, True),
+ANY = {(True, True), (True, False), (False, True), (False, False)}       # (escalated, kind needs the gm)
+EXPECTED = {     # step: (from, to, roles, the tickets it applies to as (escalated, kind needs the gm) pairs)
+    "assign": ({"new", "assigned", "in_progress"}, "assigned", {"supervisor", "manager"}, ANY),
+    "start": ({"new", "assigned"}, "in_progress", WORKERS, ANY),
+    "wait_customer": ({"in_progress"}, "waiting_customer", WORKERS, ANY),
+    "resume": ({"waiting_customer"}, "in_progress", WORKERS, ANY),
+    "submit": ({"in_progress"}, "awaiting_approval", WORKERS, {(False, True)}),
+    "answer": ({"in_progress"}, "feedback_given", WORKERS, {(False, False)}),
+    "submit_to_manager": ({"in_progress"}, "awaiting_manager", WORKERS, {(True, True), (True, False)}),
+    "manager_approve": ({"awaiting_manager"}, "awaiting_approval", {"manager"}, {(True, True), (False, True)}),
+    "manager_approve_final": ({"awaiting_manager"}, "approved", {"manager"}, {(True, False), (False, False)}),
+    "approve": ({"awaiting_approval"}, "approved", {"gm"}, ANY),
+    "send_back": ({"awaiting_manager", "awaiting_approval"}, "in_progress", {"gm", "manager"}, ANY),
+    "give_feedback": ({"approved"}, "feedback_given", WORKERS, ANY),
+    "follow_up": ({"feedback_given"}, "followed_up", WORKERS, ANY),
+    "close": ({"followed_up"}, "closed", WORKERS, ANY),
+    "reopen": ({"feedback_given", "followed_up", "closed"}, "in_progress", {"supervisor", "manager"}, ANY),
 }
-CASES = [(step, state, role, escalated) for step in EXPECTED for state in STATES for role in ROLES
-         for escalated in (True, False)]
+KIND = {True: "complaint", False: "inquiry"}
+CASES = [(step, state, role, escalated, gm) for step in EXPECTED for state in STATES for role in ROLES
+         for escalated in (True, False) for gm in (True, False)]
 
 
 def test_the_declared_steps_are_exactly_the_expected_ones():
     assert set(FLOW.transitions) == set(EXPECTED)
 
 
-@pytest.mark.parametrize("step, state, role, escalated", CASES,
-                         ids=[f"{s}-{st}-{r}-{'esc' if e else 'plain'}" for s, st, r, e in CASES])
-def test_every_step_from_every_state_for_every_role(step, state, role, escalated):
-    sources, target, roles, for_escalated, for_plain = EXPECTED[step]
-    ticket = {"escalated": 1 if escalated else 0}
-    applies = for_escalated if escalated else for_plain
-    if state in sources and role in roles and applies:
+@pytest.mark.parametrize("step, state, role, escalated, gm", CASES,
+                         ids=[f"{s}-{st}-{r}-{'esc' if e else 'plain'}-{KIND[g]}" for s, st, r, e, g in CASES])
+def test_every_step_from_every_state_for_every_role(step, state, role, escalated, gm):
+    sources, target, roles, applies_to = EXPECTED[step]
+    ticket = {"escalated": 1 if escalated else 0, "kind": KIND[gm]}
+    if state in sources and role in roles and (escalated, gm) in applies_to:
         assert FLOW.check(state, step, role, ticket=ticket).target == target
         assert step in [t.name for t in FLOW.available(state, role, ticket)]
     else:
@@ -52,15 +55,48 @@ def test_every_step_from_every_state_for_every_role(step, state, role, escalated
 
 
 def test_the_main_road_from_new_to_closed():
+    complaint = {"kind": "complaint", "escalated": 0}
     state, walk = FLOW.first, [("start", "staff"), ("submit", "staff"), ("approve", "gm"),
                                ("give_feedback", "staff"), ("follow_up", "staff"), ("close", "staff")]
     for step, role in walk:
-        state = FLOW.check(state, step, role).target
+        state = FLOW.check(state, step, role, ticket=complaint).target
     assert state == "closed"
 
 
+def test_处理结果公司总经理审批后反馈_a_complaint_result_is_approved_by_the_gm_before_feedback():
+    complaint = {"kind": "complaint", "escalated": 0}
+    with pytest.raises(TransitionRefused) as caught:
+        FLOW.check("in_progress", "answer", "staff", ticket=complaint)
+    assert caught.value.message("zh") == "“答复客户（无需审批）”不适用于此工单，请使用“提交审批”。"
+    assert FLOW.available("in_progress", "staff", complaint)[0].name == "submit"    # the usual next step
+
+
+@pytest.mark.parametrize("kind", ["inquiry", "suggestion", "praise"])
+def test_an_inquiry_or_suggestion_reaches_feedback_without_the_gm(kind):
+    ticket = {"kind": kind, "escalated": 0}
+    assert FLOW.available("in_progress", "staff", ticket)[0].name == "answer"
+    with pytest.raises(TransitionRefused):
+        FLOW.check("in_progress", "submit", "staff", ticket=ticket)
+    state = FLOW.check("in_progress", "answer", "staff", ticket=ticket).target
+    assert state == "feedback_given" and state in FLOW.resolved_states
+    escalated = {"kind": kind, "escalated": 1}                # escalated: the department manager decides
+    state = FLOW.check("in_progress", "submit_to_manager", "staff", ticket=escalated).target
+    with pytest.raises(TransitionRefused):
+        FLOW.check(state, "manager_approve", "manager", ticket=escalated)
+    assert FLOW.check(state, "manager_approve_final", "manager", ticket=escalated).target == "approved"
+
+
+def test_which_kinds_go_to_the_gm_is_the_offices_choice(tmp_path):
+    text = Path("rules/workflow.toml").read_text(encoding="utf-8")
+    changed = text.replace('gm_approval_kinds = ["complaint"]', 'gm_approval_kinds = ["complaint", "suggestion"]')
+    assert changed != text
+    flow = load_workflow(text=changed)
+    assert flow.available("in_progress", "staff", {"kind": "suggestion", "escalated": 0})[0].name == "submit"
+    assert flow.available("in_progress", "staff", {"kind": "inquiry", "escalated": 0})[0].name == "answer"
+
+
 def test_an_escalated_ticket_goes_to_the_manager_before_the_general_manager():
-    escalated = {"escalated": 1}
+    escalated = {"escalated": 1, "kind": "complaint"}
     with pytest.raises(TransitionRefused) as caught:
         FLOW.check("in_progress", "submit", "staff", ticket=escalated)
     assert caught.value.message("zh") == "“提交审批”不适用于此工单，请使用“提交部门经理审批”。"
