@@ -10,6 +10,7 @@ Printed per server shape: per-render p50/p95 and renders per second over the rou
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,11 +18,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from kefu import auth, config
-from kefu.cluster import free_port
+from kefu.cluster import free_port, healthy, state_file
 from kefu.sheets import load_sheets
 from kefu.store import Store
 
@@ -29,14 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 20
 RENDERS = 5
 PAGES = ("tickets", "dashboard")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
 
 
 def _start(db: Path, workers: int) -> tuple[subprocess.Popen, str]:
@@ -51,20 +43,18 @@ def _start(db: Path, workers: int) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while not _healthy(url):
+    while not healthy(url):
         if time.monotonic() > deadline or process.poll() is not None:
             process.kill()
             raise RuntimeError(f"the server ({workers} worker(s)) did not start")
         time.sleep(0.3)
     if workers > 1:                     # the proxy answers as soon as one worker does: wait for all of them
-        from kefu.cluster import state_file
-        import json
         while True:
             try:
                 ports = [w["port"] for w in json.loads(state_file(db).read_text())["workers"]]
             except (OSError, ValueError):
                 ports = []
-            if ports and all(_healthy(f"http://127.0.0.1:{p}") for p in ports):
+            if ports and all(healthy(f"http://127.0.0.1:{p}") for p in ports):
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not all start")

@@ -156,7 +156,7 @@ class Cluster:
         code = worker.process.poll() if worker.process else -1
         if code is not None:
             return f"exited with {code}"
-        if _healthy(worker.url):
+        if healthy(worker.url):
             worker.failures, worker.answered = 0, True
             return None
         if not worker.answered and time.monotonic() - worker.started < START_GRACE:
@@ -194,7 +194,8 @@ class Cluster:
         print(f"kefu serve: {message}", file=self.log, flush=True)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at `url` answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
             return reply.status == 200
