@@ -1369,6 +1369,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dz.pick_version": ("Compare with the version before", "与上一版比较"),
     "dz.no_difference": ("(no difference)", "（无变化）"),
     "dz.restore": ("Restore version {version}", "恢复第 {version} 版"),
+    "dz.choose": ("Choose fields", "选择字段"),
     "dz.restored": ("Version {version} restored as version {new}.", "已恢复第 {version} 版，保存为第 {new} 版。"),
 }
 

@@ -484,3 +484,29 @@ def test_a_row_typed_into_the_table_becomes_a_field():
         {"name": "colour", "type": "choice", "label": {"en": "Colour", "zh": "颜色"}, "required": True,
          "choices": [{"value": "black", "en": "Black", "zh": "黑色"}, {"value": "red", "en": "Red", "zh": "红色"}]},
         {"name": "deposit", "type": "money", "label": {"en": "Deposit", "zh": "押金"}, "max": 50, "default": 20}]
+
+
+def test_the_screen_saves_a_change_and_keeps_what_was_typed_on_a_refusal(demo_db, tmp_path, monkeypatch):
+    """Through the app (AppTest): the administrator relabels the roster and saves (version 2 in the file and the
+    history); then empties the English label and saves: refused naming the label in Chinese, what was typed
+    still in the fields, the file unchanged."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from apptest import login, open_page
+    folder = tmp_path / "schema"
+    shutil.copytree(ROOT / "schema", folder)
+    monkeypatch.setenv("KEFU_SCHEMA", str(folder))
+    at = open_page(login("demo-admin"), "designer")
+    at = at.selectbox(key="dz_pick").select("roster").run()
+    at.text_input(key="dz_roster_0_label_en").input("Duty rota").run()
+    at = next(b for b in at.button if b.label == "保存并生效").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["已保存“roster”（第 2 版），所有人下次点击即可看到。"]
+    saved = (folder / "roster.toml").read_text(encoding="utf-8")
+    assert 'label = { en = "Duty rota", zh = "排班表" }' in saved and saved.startswith("# 排班表")
+    at.text_input(key="dz_roster_0_label_zh").input("值班表").run()
+    at.text_input(key="dz_roster_0_label_en").input("").run()
+    at = next(b for b in at.button if b.label == "保存并生效").click().run()
+    assert not at.exception and not at.success
+    assert "未保存：登记表有问题。" in at.error[0].value and "名称须同时填写英文和中文" in at.error[0].value
+    assert at.text_input(key="dz_roster_0_label_zh").value == "值班表"
+    assert (folder / "roster.toml").read_text(encoding="utf-8") == saved

@@ -111,30 +111,40 @@ def _design(store, data: dict, picked: str, key: str, lang: str) -> dict:
                               r.get("position") or 0))
     fields = designer.fields_from_rows(table, data.get("fields", []))
     names = [f["name"] for f in fields if f.get("name")]
+    by_name = {f["name"]: pick_label(f.get("label"), lang) for f in fields if f.get("name")}
+
+    def labelled(name: str) -> str:
+        return f"{by_name.get(name) or name} ({name})" if by_name.get(name) else name
 
     st.subheader(t("dz.layout", lang))
     cols = st.columns(2)
     listed = cols[0].multiselect(t("dz.list", lang), names, default=[n for n in data.get("list", []) if n in names],
-                                 key=f"{key}_list", help=t("dz.list_help", lang))
+                                 key=f"{key}_list", help=t("dz.list_help", lang),
+                                 placeholder=t("dz.choose", lang), format_func=labelled)
     searched = cols[1].multiselect(t("dz.search", lang), names,
-                                   default=[n for n in data.get("search", []) if n in names], key=f"{key}_search")
+                                   default=[n for n in data.get("search", []) if n in names], key=f"{key}_search",
+                                 placeholder=t("dz.choose", lang), format_func=labelled)
     filters = cols[0].multiselect(t("dz.filters", lang), names,
-                                  default=[n for n in data.get("filters", []) if n in names], key=f"{key}_filters")
+                                  default=[n for n in data.get("filters", []) if n in names], key=f"{key}_filters",
+                                 placeholder=t("dz.choose", lang), format_func=labelled)
     pinyin = cols[1].multiselect(t("dz.pinyin", lang), names,
-                                 default=[n for n in data.get("pinyin", []) if n in names], key=f"{key}_pinyin")
+                                 default=[n for n in data.get("pinyin", []) if n in names], key=f"{key}_pinyin",
+                                 placeholder=t("dz.choose", lang), format_func=labelled)
     order = data.get("order", "-id")
     order_names = ["id", "created_at", *names]
     order_field = cols[0].selectbox(t("dz.order", lang), order_names,
                                     index=order_names.index(order.lstrip("-")) if order.lstrip("-") in order_names
-                                    else 0, key=f"{key}_order")
+                                    else 0, key=f"{key}_order", format_func=labelled)
     descending = cols[1].checkbox(t("dz.descending", lang), value=order.startswith("-"), key=f"{key}_desc")
 
     st.subheader(t("dz.permissions", lang))
     st.caption(t("dz.permissions_help", lang))
     permissions = data.get("permissions", {})
-    grid = pd.DataFrame([{"role": role, **{a: a in permissions.get(role, []) for a in ACTIONS}} for role in ROLES])
-    granted = st.data_editor(grid, key=f"{key}_permissions", hide_index=True, disabled=["role"],
-                             column_config={"role": st.column_config.TextColumn(t("dz.role", lang)),
+    grid = pd.DataFrame([{"role": role, "role_label": t(f"role.{role}", lang),
+                          **{a: a in permissions.get(role, []) for a in ACTIONS}} for role in ROLES])
+    granted = st.data_editor(grid, key=f"{key}_permissions", hide_index=True, disabled=["role", "role_label"],
+                             column_order=["role_label", *ACTIONS],
+                             column_config={"role_label": st.column_config.TextColumn(t("dz.role", lang)),
                                             **{a: st.column_config.CheckboxColumn(t(f"dz.action_{a}", lang))
                                                for a in ACTIONS}})
 
