@@ -1,9 +1,13 @@
 """Driving the app with Streamlit's AppTest: log in, open a page from the navigation, find widgets."""
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from kefu.ui.text import SPLIT
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DEMO_PASSWORD = "kefu-demo"
@@ -45,11 +49,18 @@ def open_page(at: AppTest, url_path: str) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    """Everything written on the page, for 'the user sees X' assertions."""
+    """Everything written on the page, for 'the user sees X' assertions (record data as it shows, without
+    the escapes kefu.ui.text.plain gives it)."""
     parts = []
     for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        parts += [shown(str(e.value)) for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def shown(markdown: str) -> str:
+    """The text kefu.ui.text.plain's Markdown shows: its escapes, empty spans and line breaks undone."""
+    text = markdown.replace(SPLIT, "").replace("\\\n", "\n").replace("&#32;", " ").replace("&#9;", "\t")
+    return re.sub(r"\\([%s])" % re.escape(string.punctuation), r"\1", text)
 
 
 def select_row(at: AppTest, row: int = 0, grid: int = 0) -> AppTest:

@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import login, nav_paths, open_page, select_row, start, submit, texts
+from apptest import login, nav_paths, open_page, select_row, shown, start, submit, texts
 from kefu import auth
 from kefu.sheets import ROLES, load_sheets
 from screens import NOT_ALLOWED, OPENS, opens
@@ -268,7 +268,7 @@ def test_a_broken_sheet_file_stops_the_app_with_the_problem_named(demo_db, tmp_p
     monkeypatch.setenv("KEFU_SCHEMA", str(schema))
     at = start()
     assert not at.exception
-    message = at.error[0].value
+    message = shown(at.error[0].value)
     assert "表单定义文件有误" in message and "notes.toml: field 'title': unknown type 'txet'" in message
     assert not at.text_input                                     # no login form on a broken app
 

@@ -4,7 +4,7 @@ suggesting answers, move the ticket on as the roles allow, the manager signs for
 from datetime import timedelta
 
 from kefu import auth, tickets
-from apptest import db_value as one, login, open_page, texts
+from apptest import db_value as one, login, open_page, shown, texts
 
 NEW = "tickets__new__0__"
 
@@ -47,7 +47,7 @@ def test_log_a_call_then_take_steps(demo_db):
     assert escalated == 1 and customer == one(demo_db, "SELECT id FROM customers WHERE code = ?", code)
 
     at = pick(at, "tickets__lists__mine__grid_")                   # "mine" lists the newest first
-    assert f"### {number}" in " ".join(m.value for m in at.markdown) and "已上报部门经理" in texts(at)
+    assert f"### {number}" in " ".join(shown(m.value) for m in at.markdown) and "已上报部门经理" in texts(at)
     steps = [s for s in at.segmented_control if s.label == "下一步"][0]
     assert steps.options == ["开始处理"]                                     # staff cannot assign
     go = [b for b in at.button if (b.key or "").startswith("tickets__lists__step_") and b.key.endswith("__go")][0]

@@ -4,6 +4,7 @@ import streamlit as st
 from kefu import auth
 from kefu.sheets import ValidationError
 from kefu.ui import context
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 
 
@@ -11,7 +12,7 @@ def render() -> None:
     user = context.require_view("account")
     store, tr = context.store(), context.tr
     st.title(tr("account.title"))
-    st.markdown(f"**{user.display_name}** · `{user.username}` · {tr('role.' + user.role)}")
+    st.markdown(f"**{plain(user.display_name)}** · {plain(user.username)} · {tr('role.' + user.role)}")
     st.subheader(tr("account.change_password"))
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input(tr("account.current_password"), type="password", autocomplete="current-password")

@@ -8,6 +8,7 @@ import streamlit as st
 from kefu import admin
 from kefu.errors import KefuError
 from kefu.ui import context
+from kefu.ui.text import plain
 
 KEY = "adm_audit"
 
@@ -69,12 +70,12 @@ def entry_detail(store, actor, entry_id: int) -> None:
     try:
         entry = admin.audit_entry(store, actor, entry_id, lang)
     except KefuError as exc:
-        st.warning(exc.message(lang))
+        st.warning(plain(exc.message(lang)))
         return
     with st.container(border=True):
         st.subheader(tr("adm.entry_title", id=entry.id), anchor=False)
-        st.caption(" · ".join([entry.at[:19].replace("T", " "), entry.username,
-                               f"{entry.sheet_label} {entry.record}".strip(), entry.action_label]))
+        st.caption(" · ".join([entry.at[:19].replace("T", " "), plain(entry.username),
+                               f"{entry.sheet_label} {plain(entry.record)}".strip(), entry.action_label]))
         if not entry.changes:
             st.caption(tr("adm.no_changes"))
             return

@@ -7,6 +7,7 @@ from kefu.ui import context
 from kefu.ui.archive import archive_panel, grants_table
 from kefu.ui.grid import sheet_grid
 from kefu.ui.screen import new_record, open_screen
+from kefu.ui.text import plain
 
 KEY = "customers"
 OPEN = f"{KEY}__open"
@@ -56,11 +57,11 @@ def new_archive(store, sheet, actor, lang) -> None:
             for match in found:
                 if match["visible"]:
                     line = st.columns([4, 1], vertical_alignment="center")
-                    line[0].markdown(f"**{match['code']}** · {match['name']} · {match['owner'] or ''}")
+                    line[0].markdown(f"**{plain(match['code'])}** · {plain(match['name'])} · {plain(match['owner'])}")
                     line[1].button(t("cust.open", lang), key=f"{KEY}__dup_{match['id']}",
                                    on_click=open_archive, args=(match["id"], t("cust.list", lang)))
                 else:
-                    st.markdown(t("cust.duplicate_hidden", lang, owner=match["owner"] or "?"))
+                    st.markdown(t("cust.duplicate_hidden", lang, owner=plain(match["owner"] or "?")))
             st.caption(t("cust.duplicate_hint", lang))
         return False
 

@@ -14,6 +14,7 @@ from kefu import kpi
 from kefu.store import Query
 from kefu.ui import context
 from kefu.ui.grid import sheet_grid
+from kefu.ui.text import plain
 
 KEY = "dashboard"
 SECTIONS = ("overview", "charts", "rankings")
@@ -408,7 +409,7 @@ def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
         row = rows[chosen[0]]
         start, end = kpi.quarter_bounds(*picked)
         figures_of(row, rules, tr)
-        drill(store, actor, tr("db.drill_person", name=row.name), {"assignee": [row.key],
+        drill(store, actor, tr("db.drill_person", name=plain(row.name)), {"assignee": [row.key],
               "created_at": (start.isoformat(), end.isoformat())}, tr, lang, key="person")
     else:
         st.caption(tr("db.ranking_hint"))
@@ -458,7 +459,7 @@ def figures_of(row: kpi.Standing, rules, tr) -> None:
                       tr("db.col_points"): round((value or 0) * weight / 100, 2)})
     parts.append({tr("db.col_part"): tr("db.part_faults", count=row.faults), tr("db.col_weight"): "",
                   tr("db.col_value"): row.faults, tr("db.col_points"): -round(rules.per_fault * row.faults, 2)})
-    st.markdown(f"**{tr('db.how_scored', name=row.name, score=row.score)}**")
+    st.markdown(f"**{tr('db.how_scored', name=plain(row.name), score=row.score)}**")
     st.dataframe(pd.DataFrame(parts), hide_index=True, width="stretch")
     if row.review is None:
         st.caption(tr("db.no_review"))

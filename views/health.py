@@ -8,6 +8,7 @@ import streamlit as st
 
 from kefu import admin
 from kefu.ui import context
+from kefu.ui.text import plain
 
 CHECKED = "adm_health_checked"       # the last integrity check of this session: (time, problems)
 
@@ -25,7 +26,7 @@ def render() -> None:
     # -- last backup: kefu.backup.last_backup(store), shown only where kefu/backup.py is installed ------
     if facts.has_backup_module:
         times[1].metric(tr("adm.last_backup"), clock(facts.last_backup) or tr("adm.no_backup"))
-    st.caption(tr("adm.file_line", path=str(facts.path), version=facts.sqlite_version, mode=facts.journal_mode))
+    st.caption(tr("adm.file_line", path=plain(facts.path), version=facts.sqlite_version, mode=facts.journal_mode))
     integrity(store, actor)
     counts = {tr(name): st.column_config.NumberColumn(format="localized")
               for name in ("adm.records_live", "adm.records_deleted", "adm.rows")}

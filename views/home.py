@@ -9,6 +9,7 @@ from kefu.errors import KefuError
 from kefu.workflow import load_workflow
 from kefu.store import Query
 from kefu.ui import context
+from kefu.ui.text import plain
 from kefu.ui.visits import presence_board
 
 
@@ -17,7 +18,7 @@ def render() -> None:
     user = context.require_view("home")
     store, tr, lang = context.store(), context.tr, context.lang()
     today = datetime.now(store.settings.tz).date()
-    st.title(tr("home.greeting", name=user.display_name))
+    st.title(tr("home.greeting", name=plain(user.display_name)))
     st.caption(day_line(today, lang))
     shown = roster_card(store, user, today, lang)
     shown = escalations_card(store, user, lang) or shown
@@ -69,7 +70,7 @@ def roster_card(store, user, today, lang: str) -> bool:
             for choice in shift.choices:
                 people = [names.get(r["staff"], "?") for r in rows if r["shift"] == choice["value"]]
                 if people:
-                    st.markdown(f"**{shift.choice_label(choice['value'], lang)}**: {'、'.join(people)}")
+                    st.markdown(f"**{shift.choice_label(choice['value'], lang)}**: {'、'.join(plain(p) for p in people)}")
     return True
 
 
@@ -89,13 +90,13 @@ def follow_up_card(store, user, lang: str) -> bool:
         if not upcoming:
             st.caption(tr("cust.follow_ups_none"))
         for item in upcoming[:10]:
-            st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
-                           summary=(item["summary"] or "")[:40]))
+            st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"], customer=plain(item["customer_name"]),
+                           summary=plain((item["summary"] or "")[:40])))
         if overdue:
             with st.expander(f":red[{tr('cust.overdue', count=len(overdue))}]"):
                 for item in overdue[:20]:
-                    st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"], customer=item["customer_name"],
-                                   summary=(item["summary"] or "")[:40]))
+                    st.markdown(tr("cust.follow_up_line", date=item["next_follow_up"],
+                                   customer=plain(item["customer_name"]), summary=plain((item["summary"] or "")[:40])))
     return True
 
 
@@ -110,7 +111,7 @@ def approval_card(store, user, lang: str) -> bool:
         if not waiting.total:
             st.caption(context.tr("cust.pending_none"))
         for row in waiting.rows:
-            st.markdown(f"{row['code']} · {row['name']}")
+            st.markdown(f"{plain(row['code'])} · {plain(row['name'])}")
     return True
 
 
@@ -143,15 +144,15 @@ def escalations_card(store, user, lang: str) -> bool:
         st.subheader(f":red[:material/priority_high:] {tr('tk.home_escalations')} · {waiting.total}", anchor=False)
         for row in waiting.rows[:20]:
             line, button = st.columns([5, 1], vertical_alignment="center")
-            line.markdown(tr("tk.home_escalation_line", number=row["ticket_no"], kind=kind.choice_label(row["kind"], lang),
-                             subject=row["subject"], when=(row["created_at"] or "")[:16].replace("T", " "),
-                             who=names.get(row["first_responder"], "—")))
+            line.markdown(tr("tk.home_escalation_line", number=plain(row["ticket_no"]), kind=kind.choice_label(row["kind"], lang),
+                             subject=plain(row["subject"]), when=(row["created_at"] or "")[:16].replace("T", " "),
+                             who=plain(names.get(row["first_responder"], "—"))))
             if button.button(tr("tk.acknowledge"), key=f"home_ack_{row['id']}"):
                 try:
                     tickets.acknowledge(store, user, row["id"], flow=flow, lang=lang)
                     st.rerun()
                 except KefuError as exc:
-                    st.error(exc.message(lang))
+                    st.error(plain(exc.message(lang)))
     return True
 
 
@@ -187,8 +188,8 @@ def _care_line(store, user, lang: str, item: dict, may_greet: bool) -> None:
         st.markdown(tr("club.care_holiday", date=item["date"], name=item["name"]))
         return
     line, button = st.columns([5, 1], vertical_alignment="center")
-    line.markdown(tr(f"club.care_{item['occasion']}", date=item["date"], member=item["member_no"],
-                     customer=item["customer_name"], years=item["years"]))
+    line.markdown(tr(f"club.care_{item['occasion']}", date=item["date"], member=plain(item["member_no"]),
+                     customer=plain(item["customer_name"]), years=item["years"]))
     if may_greet and button.button(tr("club.greet"), icon=":material/check:",
                                    key=f"home_greet_{item['occasion']}_{item['member_id']}"):
         try:
@@ -196,7 +197,7 @@ def _care_line(store, user, lang: str, item: dict, may_greet: bool) -> None:
             st.toast(tr("club.greeted"), icon=":material/check:")
             st.rerun()
         except KefuError as exc:
-            st.error(exc.message(lang))
+            st.error(plain(exc.message(lang)))
 
 
 def survey_alert_card(store, user, lang: str) -> bool:

@@ -10,6 +10,7 @@ from kefu import incentives, reports
 from kefu.errors import KefuError
 from kefu.fields import format_fen
 from kefu.ui import context
+from kefu.ui.text import plain
 
 KEY = "incentives"
 
@@ -33,13 +34,13 @@ def render() -> None:
     try:
         run = incentives.run_for(store, actor, period)      # the figures in force for the period
     except KefuError as exc:
-        st.error(exc.message(lang))
+        st.error(plain(exc.message(lang)))
         return
     done = st.session_state.pop(f"{KEY}__done", None)
     if done:
         st.success(done, icon=":material/lock:")
     if run.approved:
-        st.info(tr("ic.status_approved", who=run.approved_by, at=run.approved_at[:16].replace("T", " ")),
+        st.info(tr("ic.status_approved", who=plain(run.approved_by), at=run.approved_at[:16].replace("T", " ")),
                 icon=":material/verified:")
     else:
         st.warning(tr("ic.status_draft"), icon=":material/edit_note:")
@@ -82,7 +83,7 @@ def approve_form(store, actor, run, rules, tr) -> None:
             try:
                 incentives.approve(store, actor, run.period.label)
             except KefuError as exc:
-                st.error(exc.message(context.lang()))
+                st.error(plain(exc.message(context.lang())))
                 return
             st.session_state[f"{KEY}__done"] = tr("ic.approved_now", period=run.period.label)
             st.rerun()

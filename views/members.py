@@ -11,6 +11,7 @@ from kefu.ui import context
 from kefu.ui.detail import record_detail
 from kefu.ui.grid import sheet_grid
 from kefu.ui.screen import new_record, open_screen
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 
 KEY = "members"
@@ -43,13 +44,13 @@ def member_card(store, actor, lang: str, member_id: int, rules) -> None:
         member = store.get(club.MEMBERS, member_id, actor)
         points = club.balance(store, actor, member_id)
     except KefuError as exc:
-        st.warning(exc.message(lang))
+        st.warning(plain(exc.message(lang)))
         return
     sheet = store.sheet(club.MEMBERS)
     tier = rules.tier(member["tier"])
     customer = store.titles("customers", [member["customer"]], actor).get(member["customer"], "")
     with st.container(border=True, key=f"{KEY}__card"):
-        st.subheader(tr("club.card", number=member["member_no"], customer=customer), anchor=False)
+        st.subheader(tr("club.card", number=plain(member["member_no"]), customer=plain(customer)), anchor=False)
         st.caption(tr("club.status_line", tier=tier.label_in(lang) if tier else member["tier"],
                       status=sheet.by_name["status"].choice_label(member["status"], lang), joined=member["joined_on"]))
         figures = st.columns(4)
@@ -86,7 +87,7 @@ def upgrade_line(store, actor, lang: str, member: dict, rules, earned: int) -> N
             st.toast(tr("club.upgraded", tier=suggestion.label_in(lang)), icon=":material/upgrade:")
             st.rerun()
         except KefuError as exc:
-            st.error(exc.message(lang))
+            st.error(plain(exc.message(lang)))
 
 
 def points_form(store, actor, lang: str, member: dict) -> None:
@@ -113,7 +114,7 @@ def points_form(store, actor, lang: str, member: dict) -> None:
         error_list(t("sheet.fix_errors", lang), exc.messages(lang))
         return
     except KefuError as exc:
-        st.error(exc.message(lang), icon=":material/error:")
+        st.error(plain(exc.message(lang)), icon=":material/error:")
         return
     st.session_state[f"{key}__done"] = tr(f"club.booked_{kind}", points=int(amount))
     st.rerun()
@@ -129,7 +130,7 @@ def benefits_list(store, actor, lang: str, member_id: int, rules) -> None:
     if not found["partners"]:
         st.caption(tr("club.no_partners"))
     for partner in found["partners"]:
-        st.markdown(tr("club.partner_line", name=partner["name"], benefit=partner["benefit"],
+        st.markdown(tr("club.partner_line", name=plain(partner["name"]), benefit=plain(partner["benefit"]),
                        until=partner["valid_to"]))
 
 

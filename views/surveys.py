@@ -11,6 +11,7 @@ import streamlit as st
 
 from kefu import surveys
 from kefu.ui import context
+from kefu.ui.text import plain
 
 KEY = "survey_results"
 VIEW = "survey_results"
@@ -75,8 +76,3 @@ def render() -> None:
         scores = " · ".join(f"{sheet.by_name[q].label_in(lang)} {note[q]}" for q in surveys.QUESTIONS)
         st.markdown(f"**{note['taken_at'][:10]}** · {channel.choice_label(note['channel'], lang)} · {scores}  \n"
                     f"{plain(note['comments'])}")
-
-
-def plain(text: str) -> str:
-    """What a member typed, shown as typed (no markdown, links or HTML of theirs)."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)

@@ -11,6 +11,7 @@ from kefu import auth
 from kefu.errors import KefuError
 from kefu.sheets import ROLES, ValidationError
 from kefu.ui import context
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 
 DONE = "adm_users_done"              # what the last change did, said once after the redraw
@@ -67,7 +68,7 @@ def manage(store, admin: auth.User, users: dict[int, dict]) -> None:
     target = users[chosen]
     last = auth.is_last_admin(store, chosen)
     if last:
-        st.info(tr("adm.last_admin_note", name=target["display_name"]), icon=":material/shield_person:")
+        st.info(tr("adm.last_admin_note", name=plain(target["display_name"])), icon=":material/shield_person:")
     boxes = st.columns(3)
     with boxes[0].container(border=True):
         role_box(store, admin, target, offered=not last)
@@ -91,13 +92,13 @@ def role_box(store, admin: auth.User, target: dict, *, offered: bool) -> None:
                         format_func=role_labels().get, label_visibility="collapsed")
     if st.button(tr("adm.change_role"), key=f"adm_change_role_{target['id']}", disabled=role == target["role"]):
         apply(lambda: auth.change_role(store, target["id"], role, admin),
-              tr("adm.role_done", name=target["display_name"], role=tr("role." + role)))
+              tr("adm.role_done", name=plain(target["display_name"]), role=tr("role." + role)))
 
 
 def status_box(store, admin: auth.User, target: dict, *, last: bool, yourself: bool) -> None:
     tr = context.tr
     st.markdown(f"**{tr('adm.status_box')}**")
-    name = target["display_name"]
+    name = plain(target["display_name"])
     if target["active"] and not last:
         if st.button(tr("adm.disable"), key=f"adm_disable_{target['id']}", icon=":material/person_off:",
                      help=tr("adm.disable_help")):
@@ -126,7 +127,7 @@ def password_box(store, admin: auth.User, target: dict) -> None:
             st.error(tr("auth.password_mismatch"))
             return
         apply(lambda: auth.reset_password(store, target["id"], new, admin),
-              tr("adm.reset_done", name=target["display_name"]), forget=keys)
+              tr("adm.reset_done", name=plain(target["display_name"])), forget=keys)
 
 
 def apply(change, done: str | None = None, *, forget: tuple = ()) -> None:
@@ -138,7 +139,7 @@ def apply(change, done: str | None = None, *, forget: tuple = ()) -> None:
         error_list(context.tr("sheet.fix_errors"), exc.messages(context.lang()))
         return
     except KefuError as exc:
-        st.error(exc.message(context.lang()), icon=":material/block:")
+        st.error(plain(exc.message(context.lang())), icon=":material/block:")
         return
     for key in forget:
         st.session_state.pop(key, None)
@@ -159,4 +160,4 @@ def add_user(store, admin: auth.User) -> None:
         submitted = st.form_submit_button(tr("users.add"), type="primary")
     if submitted:
         apply(lambda: auth.create_user(store, username, display_name, role, password, admin),
-              tr("users.added", name=username.strip()), forget=NEW_USER_KEYS)
+              tr("users.added", name=plain(username.strip())), forget=NEW_USER_KEYS)

@@ -16,6 +16,7 @@ from kefu.store import Query
 from kefu.ui.detail import record_detail
 from kefu.ui.form import record_form
 from kefu.ui.grid import sheet_grid
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 
 ADD_LABELS = {"transactions": "cust.add_transaction", "relationship_log": "cust.add_relation",
@@ -55,7 +56,7 @@ def archive_panel(store, actor, lang: str, customer_id: int, *, key: str) -> Non
                 st.toast(t("cust.archived", lang))
                 st.rerun()
             except KefuError as exc:
-                st.error(exc.message(lang))
+                st.error(plain(exc.message(lang)))
 
 
 def child_records(store, actor, lang: str, child, customer_id: int, *, key: str) -> None:
@@ -121,4 +122,4 @@ def grant_form(store, actor, lang: str, customer_id: int, *, key: str) -> None:
             error_list(t("sheet.fix_errors", lang),
                        [t(p.code, lang, field=labels.get(p.field, p.field), **p.params) for p in exc.problems])
         except KefuError as exc:
-            st.error(exc.message(lang))
+            st.error(plain(exc.message(lang)))

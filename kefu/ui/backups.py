@@ -19,6 +19,7 @@ from kefu import backup
 from kefu.errors import KefuError
 from kefu.i18n import t
 from kefu.store import Store
+from kefu.ui.text import plain
 
 
 def download_now(store: Store, lang: str) -> None:
@@ -33,7 +34,7 @@ def download_now(store: Store, lang: str) -> None:
 def kept(store: Store, lang: str) -> None:
     folder = backup.folder_of(store)
     found = backup.backups(folder)
-    st.caption(t("bk.folder", lang, folder=str(folder), keep=store.settings.backup_keep,
+    st.caption(t("bk.folder", lang, folder=plain(folder), keep=store.settings.backup_keep,
                  daily=t("common.yes" if store.settings.backup_daily else "common.no", lang)))
     if not found:
         st.info(t("bk.none_kept", lang), icon=":material/inbox:")
@@ -59,9 +60,9 @@ def restore_from_file(store: Store, lang: str) -> None:
                 verdict = (upload.file_id, exc.message(lang))
         st.session_state["bk_verdict"] = verdict
     if verdict[1]:
-        st.error(verdict[1], icon=":material/error:")
+        st.error(plain(verdict[1]), icon=":material/error:")
         return
-    st.success(t("bk.checked", lang, name=upload.name), icon=":material/verified:")
+    st.success(t("bk.checked", lang, name=plain(upload.name)), icon=":material/verified:")
     sure = st.checkbox(t("bk.confirm", lang), key="bk_sure")
     if st.button(t("bk.restore", lang), type="primary", disabled=not sure, key="bk_restore",
                  icon=":material/settings_backup_restore:"):
@@ -69,9 +70,9 @@ def restore_from_file(store: Store, lang: str) -> None:
             with st.spinner(t("bk.restoring", lang)), _saved(store, upload) as candidate:
                 aside = backup.restore(store, candidate)        # checks the file again before it replaces anything
         except KefuError as exc:
-            st.error(exc.message(lang), icon=":material/error:")
+            st.error(plain(exc.message(lang)), icon=":material/error:")
         else:
-            st.success(t("bk.restored", lang, aside=aside.name), icon=":material/check_circle:")
+            st.success(t("bk.restored", lang, aside=plain(aside.name)), icon=":material/check_circle:")
 
 
 @contextmanager

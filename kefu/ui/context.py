@@ -10,6 +10,7 @@ from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
 from kefu.store import Store
+from kefu.ui.text import plain
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,7 +46,7 @@ def store() -> Store:
 
 
 def _stop(title: str, problems: list[str], lang: str):
-    st.error(f"**{title}**\n\n" + "\n".join(f"- {p}" for p in problems) + f"\n\n{t('app.db_error_help', lang)}")
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {plain(p)}" for p in problems) + f"\n\n{t('app.db_error_help', lang)}")
     st.stop()
 
 

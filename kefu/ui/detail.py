@@ -12,6 +12,7 @@ from kefu.i18n import t
 from kefu.sheets import Sheet
 from kefu.store import Store
 from kefu.ui.form import record_form
+from kefu.ui.text import plain
 
 UNDO = "kefu_undo"
 
@@ -23,14 +24,14 @@ def undo_banner(store: Store, actor, lang: str) -> None:
         return
     sheet_name, row_id, title = pending
     columns = st.columns([5, 1])
-    columns[0].success(t("sheet.deleted", lang, title=title), icon=":material/delete:")
+    columns[0].success(t("sheet.deleted", lang, title=plain(title)), icon=":material/delete:")
     if columns[1].button(t("sheet.undo", lang), key=f"undo_{sheet_name}_{row_id}", icon=":material/undo:",
                          width="stretch"):
         try:
             store.restore(sheet_name, row_id, actor)
-            st.toast(t("sheet.restored", lang, title=title))
+            st.toast(t("sheet.restored", lang, title=plain(title)))
         except KefuError as exc:
-            st.error(exc.message(lang))
+            st.error(plain(exc.message(lang)))
         st.session_state.pop(UNDO, None)
         st.rerun()
 
@@ -48,7 +49,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
     try:
         record = store.get(sheet.name, row_id, actor, reveal=revealing, log=first_reveal)
     except KefuError as exc:
-        st.warning(exc.message(lang))
+        st.warning(plain(exc.message(lang)))
         return
     st.session_state[reveal_key + "__logged"] = revealing
     title = record.get(sheet.title) or f"#{row_id}"
@@ -56,7 +57,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
     formatter.prefetch([record])
     with st.container(border=True):
         head = st.columns([3, 1], vertical_alignment="top")
-        head[0].subheader(f"{title}", anchor=False)
+        head[0].subheader(plain(title), anchor=False)
         head[0].caption(_meta_line(store, record, lang))
         if sheet.approval:
             approval_line(store, sheet, actor, lang, record, key=key)
@@ -78,7 +79,7 @@ def record_detail(store: Store, sheet: Sheet, actor, lang: str, row_id: int, *, 
                         st.session_state[UNDO] = (sheet.name, row_id, title)
                         st.rerun()
                     except KefuError as exc:
-                        st.error(exc.message(lang))
+                        st.error(plain(exc.message(lang)))
         if can_edit:
             with panes[1]:
                 # the reveal state is part of the key: widgets drawn with masked values must not
@@ -97,7 +98,7 @@ def approval_line(store: Store, sheet: Sheet, actor, lang: str, record: dict, *,
     approval = sheet.approval
     state = record.get(approval.field)
     names = store.user_names()
-    last = t("approval.last", lang, who=names.get(record.get(approval.by), "?"),
+    last = t("approval.last", lang, who=plain(names.get(record.get(approval.by), "?")),
              at=(record.get(approval.at) or "")[:16].replace("T", " ")) if record.get(approval.by) else ""
     if state == approval.approved:
         st.markdown(f":green-badge[:material/verified: {t('approval.approved', lang)}] {last}")
@@ -112,7 +113,7 @@ def approval_line(store: Store, sheet: Sheet, actor, lang: str, record: dict, *,
                     st.toast(t("approval.done", lang), icon=":material/verified:")
                     st.rerun()
                 except KefuError as exc:
-                    st.error(exc.message(lang))
+                    st.error(plain(exc.message(lang)))
     else:
         st.markdown(f":gray-badge[{sheet.by_name[approval.field].choice_label(state, lang)}] {last}")
 
@@ -120,10 +121,10 @@ def approval_line(store: Store, sheet: Sheet, actor, lang: str, record: dict, *,
 def _meta_line(store: Store, record: dict, lang: str) -> str:
     names = store.user_names()
     parts = [t("sheet.created_meta", lang, at=record["created_at"][:16].replace("T", " "),
-               who=names.get(record.get("created_by"), t("common.system", lang)))]
+               who=plain(names.get(record.get("created_by"), t("common.system", lang))))]
     if record.get("updated_at"):
         parts.append(t("sheet.updated_meta", lang, at=record["updated_at"][:16].replace("T", " "),
-                       who=names.get(record.get("updated_by"), t("common.system", lang))))
+                       who=plain(names.get(record.get("updated_by"), t("common.system", lang)))))
     return " · ".join(parts)
 
 

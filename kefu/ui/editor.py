@@ -21,6 +21,7 @@ from kefu import auth, editing
 from kefu.i18n import t
 from kefu.sheets import Sheet
 from kefu.store import Page, Query, Store
+from kefu.ui.text import plain as as_text
 from kefu.ui.widgets import REF_PICK_LIMIT, error_list, widget_value
 
 ID, PROBLEMS = "id", "_problems"       # the record number column and the refusal reasons column
@@ -132,7 +133,7 @@ def _flash(key: str, lang: str) -> None:
     if isinstance(notes, tuple):
         notes = [notes]
     for kind, text in notes or []:
-        getattr(st, kind)(text, icon={"success": ":material/check_circle:", "info": ":material/info:",
+        getattr(st, kind)(as_text(text), icon={"success": ":material/check_circle:", "info": ":material/info:",
                                       "warning": ":material/warning:"}[kind])
 
 

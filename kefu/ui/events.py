@@ -7,6 +7,7 @@ import streamlit as st
 from kefu import auth, events
 from kefu.errors import KefuError
 from kefu.i18n import t
+from kefu.ui.text import plain
 from kefu.ui.widgets import field_input
 
 
@@ -17,7 +18,7 @@ def signups_panel(store, actor, lang: str, event_id: int, *, key: str) -> None:
     try:
         standing = events.seats(store, event_id)
     except KefuError as exc:
-        st.warning(exc.message(lang))
+        st.warning(plain(exc.message(lang)))
         return
     with st.container(border=True):
         st.markdown(f"**:material/how_to_reg: {sheet.label_in(lang)}** · " + t("ev.seats", lang, **standing))
@@ -33,7 +34,7 @@ def signups_panel(store, actor, lang: str, event_id: int, *, key: str) -> None:
         for row in rows:
             line, first, second = st.columns([4, 1, 1], vertical_alignment="center")
             place = f" · {t('ev.place', lang, position=row['position'])}" if row["status"] == "waiting" else ""
-            line.markdown(f"{titles.get(row['member'], '#' + str(row['member']))} · "
+            line.markdown(f"{plain(titles.get(row['member'], '#' + str(row['member'])))} · "
                           f"{status.choice_label(row['status'], lang)}{place}")
             if not may_update:
                 continue
@@ -58,7 +59,7 @@ def _sign_up_form(store, actor, lang: str, event_id: int, sheet, key: str) -> No
         try:
             result = events.sign_up(store, actor, event_id, chosen)
         except KefuError as exc:
-            st.error(exc.message(lang))
+            st.error(plain(exc.message(lang)))
             return
         waiting = events.seats(store, event_id)["waiting"]
         st.toast(t("ev.signed_up", lang) if result == "signed_up" else t("ev.waiting", lang, position=waiting),
@@ -70,6 +71,6 @@ def _act(action, lang: str) -> None:
     try:
         action()
     except KefuError as exc:
-        st.error(exc.message(lang))
+        st.error(plain(exc.message(lang)))
         return
     st.rerun()

@@ -12,6 +12,7 @@ from kefu import auth
 from kefu.errors import KefuError
 from kefu.sheets import Sheet, ValidationError
 from kefu.store import Store
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list, field_input, widget_value
 from kefu.i18n import t
 
@@ -93,11 +94,11 @@ def record_form(store: Store, sheet: Sheet, actor, lang: str, *, key: str, recor
     except ValidationError as exc:
         for problem in exc.problems:
             if problem.field in slots:
-                slots[problem.field].caption(f":red[{exc.message_for(problem, lang)}]")
+                slots[problem.field].caption(f":red[{plain(exc.message_for(problem, lang))}]")
         with message.container():
             error_list(t("sheet.fix_errors", lang), exc.messages(lang))
     except KefuError as exc:
-        message.error(exc.message(lang))
+        message.error(plain(exc.message(lang)))
     return None
 
 

@@ -16,6 +16,7 @@ from kefu.errors import KefuError
 from kefu.exporting import Formatter
 from kefu.i18n import t
 from kefu.store import Store
+from kefu.ui.text import plain
 
 LEAVE_OUT = "im.leave_out"   # the mapping's choice for a column that fills no field
 PREVIEW_ROWS = 5
@@ -49,7 +50,7 @@ def read_upload(lang: str, key: str, sheet) -> importing.Table | None:
             with st.spinner(t("im.reading", lang)):
                 table = importing.read_file(upload.getvalue(), upload.name, worksheet=worksheet)
         except KefuError as exc:
-            st.error(exc.message(lang), icon=":material/error:")
+            st.error(plain(exc.message(lang)), icon=":material/error:")
             return None
         st.session_state[state] = ((upload.file_id, worksheet), table)
         st.session_state.pop(f"{key}__plan", None)
@@ -94,7 +95,7 @@ def _sample(table: importing.Table, position: int) -> str:
 def show_plan(store: Store, sheet, plan: importing.Plan, actor, lang: str, key: str) -> None:
     """What the check found, and the import button once the file can go in."""
     if plan.problems:
-        st.error("\n".join(f"- {m}" for m in importing.problem_messages(store, plan, lang)), icon=":material/error:")
+        st.error("\n".join(f"- {plain(m)}" for m in importing.problem_messages(store, plan, lang)), icon=":material/error:")
         return
     cards = st.columns(4)
     cards[0].metric(t("im.count_new", lang), f"{len(plan.new):,}")
@@ -160,7 +161,7 @@ def _commit_controls(store: Store, sheet, plan: importing.Plan, actor, lang: str
                                                                         total=f"{total:,}")))
         except KefuError as exc:
             bar.empty()
-            st.error(exc.message(lang), icon=":material/error:")
+            st.error(plain(exc.message(lang)), icon=":material/error:")
             return
         bar.empty()
         for name in [k for k in st.session_state if str(k).startswith(f"{key}__")
@@ -190,7 +191,7 @@ def import_screen(store: Store, actor, lang: str, key: str = "import") -> None:
             try:
                 st.session_state[f"{key}__plan"] = (marker, importing.check(store, sheet.name, table, mapping, actor))
             except KefuError as exc:
-                st.error(exc.message(lang), icon=":material/error:")
+                st.error(plain(exc.message(lang)), icon=":material/error:")
                 return
     held = st.session_state.get(f"{key}__plan")
     if held and held[0] == marker:

@@ -17,6 +17,7 @@ from kefu.errors import KefuError
 from kefu.exporting import XLSX_MIME
 from kefu.i18n import t
 from kefu.store import Store
+from kefu.ui.text import plain
 
 FOUND = "pv_found"          # {"term", "key", "rows", "people", "counts"} of the last search
 DONE = "pv_done"            # the message of the last run or erasure, shown once
@@ -50,7 +51,7 @@ def search(store: Store, actor, lang: str) -> None:
         try:
             person = privacy.find(store, actor, term)
         except KefuError as exc:
-            st.error(exc.message(lang), icon=":material/error:")
+            st.error(plain(exc.message(lang)), icon=":material/error:")
             return
         if not person.found:
             st.info(t("pv.nothing", lang), icon=":material/person_search:")
@@ -99,7 +100,7 @@ def records(store: Store, actor, lang: str, found: dict) -> None:
             try:
                 erased = privacy.erase(store, actor, found["term"], expected=found["key"])
             except KefuError as exc:
-                st.error(exc.message(lang), icon=":material/error:")
+                st.error(plain(exc.message(lang)), icon=":material/error:")
                 return
             st.session_state.pop(FOUND, None)
             st.session_state[DONE] = t("pv.erased", lang, count=erased.records,

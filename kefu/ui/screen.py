@@ -9,6 +9,7 @@ from kefu.ui import context
 from kefu.ui.detail import record_detail, undo_banner
 from kefu.ui.form import record_form
 from kefu.ui.grid import sheet_grid
+from kefu.ui.text import plain
 
 
 def header(sheet, lang: str) -> None:
@@ -27,7 +28,7 @@ def new_record(store, sheet, actor, lang: str, *, key: str, **form_options) -> N
     """The new-record form; after a save it says what was created and starts empty again."""
     created = st.session_state.pop(f"{key}__created", None)
     if created:
-        st.success(t("sheet.created", lang, title=created), icon=":material/check_circle:")
+        st.success(t("sheet.created", lang, title=plain(created)), icon=":material/check_circle:")
     row_id = record_form(store, sheet, actor, lang, key=key, **form_options)
     if row_id is not None:
         record = store.get(sheet.name, row_id, actor)

@@ -16,6 +16,7 @@ from kefu.errors import AuthError
 from kefu.i18n import t
 from kefu.sheets import ValidationError
 from kefu.ui import context
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 from kefu.web import COOKIE, LOGOUT_PATH, SESSION_PATH
 
@@ -146,7 +147,7 @@ def setup_screen(store) -> None:
 def sidebar(store, user: auth.User) -> None:
     lang = context.lang()
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**  \n{t('role.' + user.role, lang)}")
+        st.markdown(f"**{plain(user.display_name)}**  \n{t('role.' + user.role, lang)}")
         language_switch(store, user)
         if st.button(t("app.logout", lang), icon=":material/logout:", key="logout", width="stretch"):
             auth.logout(store, st.session_state.get("token"))

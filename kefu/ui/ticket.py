@@ -16,6 +16,7 @@ from kefu.store import Query
 from kefu.ui.detail import record_detail
 from kefu.ui.form import draft_value, record_form
 from kefu.ui.grid import sheet_grid
+from kefu.ui.text import plain
 from kefu.ui.widgets import error_list
 from kefu.workflow import load_workflow
 
@@ -28,7 +29,7 @@ def _fail(exc: Exception, lang: str) -> None:
     if isinstance(exc, ValidationError):
         error_list(t("sheet.fix_errors", lang), exc.messages(lang))
     else:
-        st.error(exc.message(lang))
+        st.error(plain(exc.message(lang)))
 
 
 # ------------------------------------------------------------------------------------------- intake
@@ -38,7 +39,7 @@ def intake_panel(store, actor, lang: str, *, key: str) -> None:
     sheet = store.sheet(tickets.SHEET)
     made = st.session_state.pop(f"{key}__made", None)
     if made:
-        st.success(t("tk.logged", lang, number=made), icon=":material/check_circle:")
+        st.success(t("tk.logged", lang, number=plain(made)), icon=":material/check_circle:")
     form, aside = st.columns([3, 2], gap="large")
     with form:
         row_id = _intake_form(store, sheet, actor, lang, key)
@@ -67,9 +68,9 @@ def caller_card(store, actor, lang: str, phone: str | None) -> None:
             st.caption(t("tk.caller_bad_phone", lang))
             return
         if caller.customer:
-            st.markdown(t("tk.caller_customer", lang, code=caller.customer["code"], name=caller.customer["name"]))
+            st.markdown(t("tk.caller_customer", lang, code=plain(caller.customer["code"]), name=plain(caller.customer["name"])))
         elif caller.customer_id:
-            st.markdown(t("tk.caller_hidden", lang, keeper=caller.keeper))
+            st.markdown(t("tk.caller_hidden", lang, keeper=plain(caller.keeper)))
         else:
             st.caption(t("tk.caller_unknown", lang))
         if caller.recent:
@@ -96,8 +97,8 @@ def suggestions(store, actor, lang: str, subject: str | None, category: str | No
         elif not found:
             st.caption(t("kb.none", lang))
         for article in found:
-            with st.expander(article["question"]):
-                st.markdown(article["answer"])
+            with st.expander(plain(article["question"])):
+                st.markdown(plain(article["answer"]))
 
 
 # ------------------------------------------------------------------------------------------- lists
@@ -132,7 +133,7 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
     try:
         ticket = store.get(tickets.SHEET, ticket_id, actor)
     except KefuError as exc:
-        st.warning(exc.message(lang))
+        st.warning(plain(exc.message(lang)))
         return
     with st.container(border=True):
         now = datetime.now(store.settings.tz).isoformat()
@@ -145,7 +146,7 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
             badges.append(f":orange-badge[{t('tk.overdue', lang)}]")
         if ticket["satisfaction"]:
             badges.append(f":green-badge[{'★' * ticket['satisfaction']}]")
-        st.markdown(f"### {ticket['ticket_no']} " + " ".join(badges))
+        st.markdown(f"### {plain(ticket['ticket_no'])} " + " ".join(badges))
         st.caption(t("tk.due", lang, response=_clock(ticket["response_due"]), resolution=_clock(ticket["resolution_due"]))
                    + (" · " + t("tk.acknowledged", lang, who=store.user_names().get(ticket["acknowledged_by"], "—"),
                                 when=_clock(ticket["acknowledged_at"])) if ticket["acknowledged_at"] else ""))
@@ -157,8 +158,8 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
         if ticket["kind"] == "complaint" and flow.may("attribute_fault", actor.role):
             _fault(store, actor, lang, ticket, key)
         elif ticket["fault_staff"]:
-            st.caption(t("tk.fault_line", lang, who=store.user_names().get(ticket["fault_staff"], "—"),
-                         reason=ticket["fault_reason"]))
+            st.caption(t("tk.fault_line", lang, who=plain(store.user_names().get(ticket["fault_staff"], "—")),
+                         reason=plain(ticket["fault_reason"])))
         if ticket["state"] in knowledge.RESOLVED and flow.may("knowledge", actor.role):
             _to_knowledge(store, actor, lang, ticket, key)
         _timeline(store, actor, lang, ticket_id, flow)
@@ -205,7 +206,8 @@ def _steps(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
 def _fault(store, actor, lang: str, ticket: dict, key: str) -> None:
     names = store.user_names()
     if ticket["fault_staff"]:
-        st.caption(t("tk.fault_line", lang, who=names.get(ticket["fault_staff"], "—"), reason=ticket["fault_reason"]))
+        st.caption(t("tk.fault_line", lang, who=plain(names.get(ticket["fault_staff"], "—")),
+                     reason=plain(ticket["fault_reason"])))
         return
     with st.expander(t("tk.fault", lang), icon=":material/gavel:"):
         st.caption(t("tk.fault_help", lang, fine=f"{tickets.fault_fine_fen() / 100:,.0f}"))

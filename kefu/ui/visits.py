@@ -9,6 +9,7 @@ import streamlit as st
 from kefu import auth, visitors
 from kefu.errors import KefuError
 from kefu.i18n import t
+from kefu.ui.text import plain
 
 
 def _clock(value: str | None) -> str:
@@ -16,21 +17,21 @@ def _clock(value: str | None) -> str:
 
 
 def _who(visit: dict, names: dict) -> str:
-    parts = [f"**{visit['visitor_name']}**"]
+    parts = [f"**{plain(visit['visitor_name'])}**"]
     if visit.get("organisation"):
-        parts.append(visit["organisation"])
+        parts.append(plain(visit["organisation"]))
     host = names.get(visit.get("host"))
     if host:
-        parts.append(f"→ {host}")
+        parts.append(f"→ {plain(host)}")
     return " · ".join(parts)
 
 
 def _act(action, store, actor, visit_id: int, done_key: str, lang: str) -> None:
     try:
         visit = action(store, actor, visit_id)
-        st.toast(t(done_key, lang, name=visit["visitor_name"]), icon=":material/check:")
+        st.toast(t(done_key, lang, name=plain(visit["visitor_name"])), icon=":material/check:")
     except KefuError as exc:
-        st.toast(exc.message(lang), icon=":material/error:")
+        st.toast(plain(exc.message(lang)), icon=":material/error:")
 
 
 def presence_board(store, actor, lang: str, *, key: str) -> None:

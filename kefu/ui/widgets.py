@@ -10,6 +10,7 @@ import streamlit as st
 from kefu.i18n import t
 from kefu.sheets import Field
 from kefu.store import Store
+from kefu.ui.text import plain
 
 REF_PICK_LIMIT = 200     # a referenced sheet with more records than this (that the user may see) gets a search
 REF_MATCHES = 50         # the matches of a search offered at once, newest first
@@ -112,7 +113,7 @@ def ref_input(field: Field, value, *, label: str, key: str, lang: str, store: St
     picked = st.selectbox(label, options, index=index, format_func=lambda v: names.get(v, f"#{v}"), placeholder="",
                           key=key, help=help, disabled=disabled)
     if query and not pairs:
-        st.caption(t("ref.no_match", lang, query=query))
+        st.caption(t("ref.no_match", lang, query=plain(query)))
     elif query and len(pairs) >= REF_MATCHES:
         st.caption(t("ref.more_matches", lang, count=REF_MATCHES))
     return picked
@@ -134,7 +135,7 @@ def _ref_search(target, *, key: str, lang: str, in_form: bool) -> str:
 
 
 def error_list(title: str, messages: list[str]) -> None:
-    st.error(f"**{title}**\n\n" + "\n".join(f"- {m}" for m in messages), icon=":material/error:")
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {plain(m)}" for m in messages), icon=":material/error:")
 
 
 def yes_no(value: bool, lang: str) -> str:
