@@ -18,7 +18,6 @@ Only for Markdown: a selectbox's options, a grid's cells, st.text and st.code sh
 """
 from __future__ import annotations
 
-import re
 import string
 
 SPLIT = ":color[]"                     # an empty <span>: ends one run of text, starts the next
