@@ -83,7 +83,9 @@ def test_an_unknown_role_in_the_workflow_is_refused_by_the_command_line(store, r
     code = cli.main(["--db", str(store.path), "rules", "apply", str(edited), "--lang", "zh"])
     message = capsys.readouterr().err
     assert code == 2
-    assert "审批通过 (transitions[8].roles)：须为已知角色" in message and "未保存" in message
+    import tomllib
+    position = [t["name"] for t in tomllib.loads(edited.read_text(encoding="utf-8"))["transitions"]].index("approve") + 1
+    assert f"审批通过 (transitions[{position}].roles)：须为已知角色" in message and "未保存" in message
     assert (rules_dir / "workflow.toml").read_bytes() == before and kept(store, "workflow") == []
 
 
