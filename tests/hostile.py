@@ -1,6 +1,7 @@
 """Hostile records for the "record data shows as text" tests (tests/test_hostile.py): a copy of the demo office
 where every text-like field of every sheet holds Markdown, HTML, links, a `javascript:` URL, Streamlit's
-directives and shortcodes, and as long a line as the field takes, in the records the screens show first.
+directives and shortcodes, and as long a line as the field takes, in the records the screens show first; and
+every user's name.
 
 Derived from the app, not listed by hand: the sheets and their fields come from store.sheets, each value
 is cut to what the field accepts (tried through the store, which validates and audits it), and the records
@@ -121,9 +122,10 @@ def _make_hostile(store: Store, sheet, row_id: int, saved: dict, numbers) -> Non
 
 
 def _hostile_names(store: Store, saved: dict, numbers) -> None:
-    """Every demo user's display name hostile, as the users screen would store it (kefu.auth.create_user
-    takes any text of up to 50 characters; the office has no rename, so it is written in place)."""
-    rows = store.conn.execute("SELECT id FROM kefu_users WHERE username LIKE 'demo-%' ORDER BY id").fetchall()
+    """Every user's display name hostile (a host, an assignee, a keeper, who logged or approved what), as the
+    users screen would store it: kefu.auth.create_user takes any text of up to 50 characters; the office has no
+    rename, so it is written in place."""
+    rows = store.conn.execute("SELECT id FROM kefu_users ORDER BY id").fetchall()
     with store.transaction() as conn:
         for (user_id,) in rows:
             tag = f"Hx{next(numbers)}Q"
