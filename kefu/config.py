@@ -27,6 +27,7 @@ class Settings:
     lockout_minutes: float
     min_password_length: int
     late_grace_minutes: int
+    roster_days_in_a_row: int = 6       # more working days in a row than this is flagged on the roster (做六休一)
     backup_folder: str = "backups"      # beside the database file unless absolute
     backup_keep: int = 14
     backup_daily: bool = True           # the app makes the day's backup itself
@@ -67,6 +68,7 @@ def load(path: str | None = None) -> Settings:
     security = data.get("security", {})
     visitors = data.get("visitors", {})
     backup = data.get("backup", {})
+    roster = data.get("roster", {})
     privacy = data.get("privacy", {})
     timezone = office.get("timezone", "Asia/Shanghai")
     try:
@@ -86,6 +88,7 @@ def load(path: str | None = None) -> Settings:
         lockout_minutes=_positive(file, "security.lockout_minutes", security.get("lockout_minutes", 15)),
         min_password_length=_positive(file, "security.min_password_length", security.get("min_password_length", 8), int),
         late_grace_minutes=int(visitors.get("late_grace_minutes", 5)),
+        roster_days_in_a_row=_positive(file, "roster.days_in_a_row", roster.get("days_in_a_row", 6), int),
         backup_folder=str(backup.get("folder", "backups")),
         backup_keep=_positive(file, "backup.keep", backup.get("keep", 14), int),
         backup_daily=_flag(file, "backup.daily", backup.get("daily", True)),

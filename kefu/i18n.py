@@ -196,6 +196,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sheet.save": ("Save", "保存"),
     "sheet.saved": ("Saved.", "已保存。"),
     "sheet.created": ("Created {title}.", "已创建：{title}。"),
+    "roster.too_long": ("{name} is on the roster {days} working days in a row ({first} to {last}): the office "
+                        "allows {limit} before a rest day (six days on, one off).",
+                        "{name} 连续排班 {days} 天（{first} 至 {last}），超过做六休一规定的连续 {limit} 天。"),
     "sheet.fix_errors": ("Nothing was saved. Please correct:", "未保存，请更正："),
     "sheet.search": ("Search", "搜索"),
     "sheet.search_help": ("Searches {fields}", "搜索范围：{fields}"),

@@ -24,7 +24,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", 
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
               "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
-              "checks", "import", "import_created_at"}
+              "checks", "import", "import_created_at", "notices"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -127,6 +127,14 @@ class SchemaError(Exception):
 @dataclass(frozen=True)
 class Problem:
     field: str
+    code: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning a register's screen shows above its list (a sheet's `notices`): an i18n code, and params
+    that may hold record values (the screen shows them as text)."""
     code: str
     params: dict
 
@@ -251,6 +259,7 @@ class Sheet:
     checks: list = dc_field(default_factory=list)   # rule checks in kefu modules: check(store, row) -> problems
     importable: bool = True        # `import = false`: records only domain code makes (a workflow's trail)
     import_fill: object = None     # `import = "kefu.module:function"`: completes an imported row (a number)
+    notices: tuple = ()            # `notices = ["kefu.module:function"]`: warnings the register's screen shows
     import_created: dict | None = None   # `import_created_at = {en, zh}`: a file's column may give created_at
     path: Path | None = None
 
@@ -475,7 +484,8 @@ def parse_sheet(path: Path, problems: list[str], text: str | None = None) -> She
                  description=data.get("description"), page_size=page_size, row_access=row_access,
                  approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
                  period=period, checks=checks, importable=importable, import_fill=import_fill,
-                 import_created=import_created, path=path)
+                 import_created=import_created, notices=tuple(_parse_checks(where, data.get("notices", []), problems, "notices")),
+                 path=path)
 
 
 def _parse_import(where: str, value, problems: list[str]) -> tuple[bool, object]:
@@ -491,24 +501,25 @@ def _parse_import(where: str, value, problems: list[str]) -> tuple[bool, object]
     return True, None
 
 
-def _parse_checks(where: str, names, problems: list[str]) -> list:
+def _parse_checks(where: str, names, problems: list[str], key: str = "checks") -> list:
     """`checks = ["kefu.incentives:reward_amount"]`: functions of the engine's own modules that check a
     whole row against rules a field cannot express (an amount whose bounds depend on the kind, from a rules
     file). Each is called as check(store, row) and returns Problems; it may complete the row with a value
-    the rules fix."""
+    the rules fix. `notices = [...]` (key "notices"): functions called as notices(store, actor) that return
+    the Notices the register's screen shows above its list (six working days in a row on the roster)."""
     if not isinstance(names, list):
-        problems.append(f"{where}: checks must be a list of \"kefu.module:function\"")
+        problems.append(f"{where}: {key} must be a list of \"kefu.module:function\"")
         return []
     found = []
     for name in names:
         module, _, function = name.partition(":") if isinstance(name, str) else ("", "", "")
         if not module.startswith("kefu.") or not function:
-            problems.append(f"{where}: check {name!r} must be \"kefu.module:function\"")
+            problems.append(f"{where}: {key.removesuffix('s')} {name!r} must be \"kefu.module:function\"")
             continue
         try:
             check = getattr(importlib.import_module(module), function)
         except (ImportError, AttributeError):
-            problems.append(f"{where}: check {name!r} is not a function of the engine")
+            problems.append(f"{where}: {key.removesuffix('s')} {name!r} is not a function of the engine")
             continue
         found.append(check)
     return found

@@ -66,6 +66,8 @@ def test_shipped_sheets_load():
     ('checks = ["os:system"]\n' + GOOD_FIELD, "check 'os:system' must be \"kefu.module:function\""),
     ('checks = ["kefu.incentives:no_such_check"]\n' + GOOD_FIELD,
      "check 'kefu.incentives:no_such_check' is not a function of the engine"),
+    ('notices = ["os:system"]\n' + GOOD_FIELD, "notice 'os:system' must be \"kefu.module:function\""),
+    ('notices = "kefu.roster:notices"\n' + GOOD_FIELD, "notices must be a list of \"kefu.module:function\""),
 ])
 def test_broken_sheet_names_file_field_and_problem(tmp_path, extra, expected):
     top, _, rest = extra.partition("\n[[fields]]")      # sheet-level keys go before any table

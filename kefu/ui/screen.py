@@ -44,7 +44,16 @@ def open_screen(sheet_name: str):
     sheet = store.sheet(sheet_name)
     header(sheet, lang)
     undo_banner(store, actor, lang)
+    sheet_notices(store, sheet, actor, lang)
     return actor, store, sheet, lang
+
+
+def sheet_notices(store, sheet, actor, lang: str) -> None:
+    """The register's own warnings (its sheet's `notices`), record values shown as text."""
+    for hook in sheet.notices:
+        for notice in hook(store, actor):
+            st.warning(t(notice.code, lang, **{k: plain(v) for k, v in notice.params.items()}),
+                       icon=":material/warning:")
 
 
 def sheet_screen(sheet_name: str) -> None:
