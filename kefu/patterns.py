@@ -5,12 +5,14 @@ hours. Python's `re` backtracks, so such a pattern is refused where it is declar
 
 Two checks, both cheap: the pattern's parse tree is read for a repetition repeated (`(a+)+`); then a
 pattern with any repetition of varying length is run on long strings made from its own characters, which
-almost match, in a separate Python process with a time limit (a thread cannot stop `re`). The verdict is
-kept per pattern for the life of the process.
+almost match, in a separate Python process (a thread cannot stop `re`) that the kernel stops after
+PROBE_CPU_SECONDS of its own processor time: a busy machine slows its start but does not change the verdict.
+The verdict is kept per pattern for the life of the process.
 """
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from functools import lru_cache
@@ -22,7 +24,8 @@ except ImportError:                    # pragma: no cover - older Pythons
     import sre_parse as _p
 
 PROBE_LENGTH = 60         # 2**60 steps for an exponential pattern: years; a sound one answers in microseconds
-PROBE_SECONDS = 3.0       # generous: the process's own start-up on a busy machine fits well inside
+PROBE_CPU_SECONDS = 1.0   # processor time for start-up and every string: a sound pattern needs milliseconds
+PROBE_SECONDS = 30.0      # wall clock, only a backstop (a starved machine); where no CPU timer exists, 3 s
 _REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None))
 _CATEGORY_SAMPLES = {_c.CATEGORY_DIGIT: "1", _c.CATEGORY_WORD: "a", _c.CATEGORY_SPACE: " ",
                      _c.CATEGORY_NOT_DIGIT: "a", _c.CATEGORY_NOT_WORD: "-", _c.CATEGORY_NOT_SPACE: "a"}
@@ -98,7 +101,10 @@ def _samples(items, found: list) -> list[str]:
 
 
 _PROBE = """
-import json, re, sys
+import json, re, signal, sys
+limit = float(sys.argv[1])
+if limit and hasattr(signal, "setitimer"):
+    signal.setitimer(signal.ITIMER_VIRTUAL, limit)   # SIGVTALRM after that much processor time: ends the process
 pattern, strings = json.loads(sys.stdin.read())
 compiled = re.compile(pattern)
 for s in strings:
@@ -109,14 +115,18 @@ print("done")
 
 
 def _probe(pattern: str, strings: list[str]) -> bool:
-    """True when `re` answers every string in time, run in a process of its own that is killed if not."""
+    """True when `re` answers every string in time, run in a process of its own that is stopped if not."""
+    timed = hasattr(signal, "setitimer")
     try:
-        done = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], input=json.dumps([pattern, strings]),
-                              capture_output=True, text=True, timeout=PROBE_SECONDS)
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE, str(PROBE_CPU_SECONDS if timed else 0)],
+                              input=json.dumps([pattern, strings]), capture_output=True, text=True,
+                              timeout=PROBE_SECONDS if timed else 3.0)
     except subprocess.TimeoutExpired:
         return False
     except OSError:                     # no process could be started: the tree check stands alone
         return True
+    if timed and done.returncode == -signal.SIGVTALRM:
+        return False
     return done.returncode != 0 or done.stdout.strip() == "done"
 
 
