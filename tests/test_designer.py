@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,24 +37,57 @@ UMBRELLAS = {
 }
 
 
-@pytest.fixture
-def office(tmp_path, monkeypatch):
-    """A schema folder of its own (a copy of schema/) and a fresh database over it."""
-    folder = tmp_path / "schema"
-    shutil.copytree(ROOT / "schema", folder)
-    monkeypatch.setenv("KEFU_SCHEMA", str(folder))
-    db = Store(tmp_path / "kefu.db", load_sheets(folder), config.load())
+@pytest.fixture(scope="module")
+def blank_office(tmp_path_factory) -> SimpleNamespace:
+    """A database migrated over schema/ with an administrator and a staff member, made once: each office
+    below starts from a copy of the file (the migration and the password hashes took most of a test's time)."""
+    path = tmp_path_factory.mktemp("designer-office") / "kefu.db"
+    db = Store(path, load_sheets(ROOT / "schema"), config.load())
     db.migrate()
+    admin = auth.get_user(db, auth.create_user(db, "admin1", "Admin", "admin", "correct-horse-1", auth.SYSTEM))
+    staff = auth.get_user(db, auth.create_user(db, "staff1", "Staff", "staff", "correct-horse-1", auth.SYSTEM))
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return SimpleNamespace(path=path, admin=admin, staff=staff)
+
+
+def open_office(blank_office: SimpleNamespace, folder: Path) -> Store:
+    """A schema folder of its own (a copy of schema/) and a copy of the migrated database over it."""
+    schema = folder / "schema"
+    shutil.copytree(ROOT / "schema", schema)
+    shutil.copy(blank_office.path, folder / "kefu.db")
+    db = Store(folder / "kefu.db", load_sheets(schema), config.load())
     designer.mark_current(db)
-    db.folder = folder
+    db.folder = schema
+    return db
+
+
+@pytest.fixture
+def office(blank_office, tmp_path, monkeypatch):
+    db = open_office(blank_office, tmp_path)
+    monkeypatch.setenv("KEFU_SCHEMA", str(db.folder))
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def _refusing_office(blank_office, tmp_path_factory):
+    db = open_office(blank_office, tmp_path_factory.mktemp("refusing"))
     yield db
     db.close()
 
 
 @pytest.fixture
-def admin(office):
-    user_id = auth.create_user(office, "admin1", "Admin", "admin", "correct-horse-1", auth.SYSTEM)
-    return auth.get_user(office, user_id)
+def refusing_office(_refusing_office, monkeypatch):
+    """One office shared by the tests of a change that is refused (each asserts that nothing was written)."""
+    monkeypatch.setenv("KEFU_SCHEMA", str(_refusing_office.folder))
+    assert not (_refusing_office.folder / "umbrellas.toml").exists()
+    return _refusing_office
+
+
+@pytest.fixture
+def admin(blank_office) -> auth.User:
+    return blank_office.admin
 
 
 def umbrellas(**changes) -> dict:
@@ -84,6 +118,11 @@ def refused(office, admin, data, kind="data") -> designer.DesignRefused:
     return caught.value
 
 
+@pytest.fixture(scope="module")
+def hand_written_sheets():
+    return load_sheets(ROOT / "schema")
+
+
 # -- the file -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", HAND_WRITTEN, ids=lambda p: p.name)
 def test_a_hand_written_register_opened_and_saved_unchanged_is_the_same_bytes(path):
@@ -92,15 +131,14 @@ def test_a_hand_written_register_opened_and_saved_unchanged_is_the_same_bytes(pa
 
 
 @pytest.mark.parametrize("path", HAND_WRITTEN, ids=lambda p: p.name)
-def test_a_register_written_anew_loads_to_the_same_sheet(path, tmp_path):
+def test_a_register_written_anew_loads_to_the_same_sheet(path, hand_written_sheets):
     """The writer's own layout (a register designed from nothing) says the same register: the loader reads
-    it to an equal Sheet."""
+    it to an equal Sheet (with every other register: load_sheets's checks across files pass too)."""
     text = path.read_text(encoding="utf-8")
     fresh = designer.to_toml(tomllib.loads(text))
     assert fresh != text and fresh.startswith("# ")
-    shutil.copytree(ROOT / "schema", tmp_path / "schema")
-    original = load_sheets(tmp_path / "schema")[path.stem]
-    rewritten = load_sheets(tmp_path / "schema", texts={path.stem: fresh})[path.stem]
+    original = hand_written_sheets[path.stem]
+    rewritten = load_sheets(ROOT / "schema", texts={path.stem: fresh})[path.stem]
     assert {k: v for k, v in vars(rewritten).items() if k not in ("path", "checks", "import_fill")} == \
            {k: v for k, v in vars(original).items() if k not in ("path", "checks", "import_fill")}
 
@@ -146,16 +184,16 @@ def test_a_new_register_is_written_readable_and_applied(office, admin):
     ({"label": {"en": "U" * 61, "zh": "借伞"}}, "the en label is 61 characters long; at most 60", "最多 60"),
     ({"label": {"en": "Umbrellas\nlent", "zh": "借伞"}}, "holds control characters", "控制字符"),
 ])
-def test_a_bad_register_name_or_label_is_refused_naming_it(office, admin, change, english, chinese):
+def test_a_bad_register_name_or_label_is_refused_naming_it(refusing_office, admin, change, english, chinese):
     data = umbrellas(**change)
     name = data["name"] or "umbrellas"
     with pytest.raises(designer.DesignRefused) as caught:
-        designer.apply(office, admin, designer.to_toml(data), new=True)
+        designer.apply(refusing_office, admin, designer.to_toml(data), new=True)
     assert caught.value.kind == "invalid"
     assert any(english in m for m in caught.value.messages("en")), caught.value.messages("en")
     assert any(chinese in m for m in caught.value.messages("zh")), caught.value.messages("zh")
-    assert not (office.folder / f"{name}.toml").exists()
-    assert name not in office.sheets
+    assert not (refusing_office.folder / f"{name}.toml").exists()
+    assert name not in refusing_office.sheets
 
 
 @pytest.mark.parametrize("field, english, chinese", [
@@ -169,28 +207,28 @@ def test_a_bad_register_name_or_label_is_refused_naming_it(office, admin, change
     ({"pattern": "(\\w+\\s?)*$"}, "can take exponential time", "指数"),
     ({"type": "ref", "sheet": "nowhere"}, "field 'note': ref to missing sheet 'nowhere'", "“nowhere”不存在"),
 ])
-def test_a_bad_field_is_refused_naming_it_in_both_languages(office, admin, field, english, chinese):
+def test_a_bad_field_is_refused_naming_it_in_both_languages(refusing_office, admin, field, english, chinese):
     data = umbrellas()
     data["fields"].append({"name": "note", "type": "text", "label": {"en": "Note", "zh": "备注"}, **field})
     if field.get("name") == "Phone" or field.get("name") in ("order", "created_at"):
         data["fields"][-1]["name"] = field["name"]
     with pytest.raises(designer.DesignRefused) as caught:
-        create(office, admin, data)
+        create(refusing_office, admin, data)
     assert any(english in m for m in caught.value.messages("en")), caught.value.messages("en")
     assert any(chinese in m for m in caught.value.messages("zh")), caught.value.messages("zh")
-    assert not (office.folder / "umbrellas.toml").exists()
+    assert not (refusing_office.folder / "umbrellas.toml").exists()
 
 
-def test_a_duplicate_name_is_refused(office, admin):
+def test_a_duplicate_name_is_refused(refusing_office, admin):
     data = umbrellas(name="roster")
     with pytest.raises(designer.DesignRefused) as caught:
-        designer.apply(office, admin, designer.to_toml(data), new=True)
+        designer.apply(refusing_office, admin, designer.to_toml(data), new=True)
     assert caught.value.kind == "exists"
     assert "a register named 'roster' exists already" in caught.value.messages("en")[0]
     duplicate = umbrellas()
     duplicate["fields"].append(dict(duplicate["fields"][0]))
     with pytest.raises(designer.DesignRefused) as caught:
-        create(office, admin, duplicate)
+        create(refusing_office, admin, duplicate)
     assert "field 'borrower' is declared twice" in caught.value.messages("en")[0]
 
 
@@ -200,17 +238,15 @@ def test_a_safe_pattern_is_taken():
     assert slow_reason("(a|aa)*b") == "slow" and slow_reason("(x+)*y") == "nested"
 
 
-def test_only_the_administrator_designs(office, admin):
-    staff = auth.get_user(office, auth.create_user(office, "staff1", "Staff", "staff", "correct-horse-1", auth.SYSTEM))
+def test_only_the_administrator_designs(refusing_office, blank_office):
     from kefu.errors import PermissionDenied
     with pytest.raises(PermissionDenied):
-        create(office, staff)
-    assert not (office.folder / "umbrellas.toml").exists()
+        create(refusing_office, blank_office.staff)
+    assert not (refusing_office.folder / "umbrellas.toml").exists()
 
 
 # -- stored records that would break -------------------------------------------------------------------------
-@pytest.fixture
-def lent(office, admin):
+def lend_three(office, admin) -> Store:
     """The umbrella register with three loans: #1 black, #2 red with a long name, #3 with no phone or date."""
     create(office, admin)
     lend(office, admin, [
@@ -222,29 +258,51 @@ def lent(office, admin):
     return office
 
 
-def test_dropping_a_field_that_holds_data_is_refused(lent, admin):
+@pytest.fixture
+def lent(office, admin):
+    return lend_three(office, admin)
+
+
+@pytest.fixture(scope="module")
+def _lent_once(blank_office, tmp_path_factory):
+    db = open_office(blank_office, tmp_path_factory.mktemp("lent"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KEFU_SCHEMA", str(db.folder))
+        lend_three(db, blank_office.admin)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def lent_refusing(_lent_once, monkeypatch):
+    """The three loans, shared by the tests of a change they refuse (`refused` asserts nothing was written)."""
+    monkeypatch.setenv("KEFU_SCHEMA", str(_lent_once.folder))
+    return _lent_once
+
+
+def test_dropping_a_field_that_holds_data_is_refused(lent_refusing, admin):
     data = umbrellas()
     data["fields"] = [f for f in data["fields"] if f["name"] != "phone"]
     data["list"] = ["borrower", "lent_on"]
-    problem = refused(lent, admin, data)
+    problem = refused(lent_refusing, admin, data)
     assert problem.messages("en") == ["schema/umbrellas.toml: column 'phone' is no longer declared but holds 2 value(s) "
                                       "(#1, #2); declare it again, or empty it first, to go on"]
     assert "电话" in problem.messages("zh", {"phone": "电话"})[0] and "2 条" in problem.messages("zh")[0]
-    assert "phone" in [r[1] for r in lent.conn.execute("PRAGMA table_info(umbrellas)")]
+    assert "phone" in [r[1] for r in lent_refusing.conn.execute("PRAGMA table_info(umbrellas)")]
 
 
-def test_retyping_a_field_that_holds_data_is_refused(lent, admin):
+def test_retyping_a_field_that_holds_data_is_refused(lent_refusing, admin):
     data = umbrellas()
     field_of(data, "borrower").update(type="int")
     field_of(data, "borrower").pop("max_length")
     data["search"] = []
     assert "field 'borrower' is now int (INTEGER) but the column is TEXT and holds 3 value(s) (#1, #2, #3)" in \
-        refused(lent, admin, data).messages("en")[0]
+        refused(lent_refusing, admin, data).messages("en")[0]
     data = umbrellas()
     field_of(data, "borrower").update(type="email")
     field_of(data, "borrower").pop("max_length")
     assert "borrower: cannot become email (was text): 3 record(s) hold values it refuses (#1, #2, #3)" in \
-        refused(lent, admin, data).messages("en")[0]
+        refused(lent_refusing, admin, data).messages("en")[0]
 
 
 @pytest.mark.parametrize("change, english", [
@@ -256,11 +314,11 @@ def test_retyping_a_field_that_holds_data_is_refused(lent, admin):
     ({"pattern": "[A-Za-z ]+", "_field": "borrower"}, "borrower: 2 record(s) hold values the new rules refuse "
                                                       "(#1, #3); the first: borrower: '李雷' does not have the expected form"),
 ])
-def test_a_rule_stored_records_break_is_refused_naming_field_count_and_ids(lent, admin, change, english):
+def test_a_rule_stored_records_break_is_refused_naming_field_count_and_ids(lent_refusing, admin, change, english):
     data = umbrellas()
     change = dict(change)
     field_of(data, change.pop("_field")).update(change)
-    assert english in refused(lent, admin, data).messages("en")[0]
+    assert english in refused(lent_refusing, admin, data).messages("en")[0]
 
 
 def test_removing_a_choice_in_use_is_refused_and_an_unused_one_goes(lent, admin):
@@ -331,13 +389,14 @@ def test_a_field_the_code_relies_on_is_locked_but_the_register_takes_new_fields(
     assert plan.applied and office.sheets["tickets"].by_name["subject"].label["en"] == "Subject line"
 
 
-def test_a_locked_field_is_refused_by_name_when_the_loader_has_nothing_against_it(office, admin):
-    text = (office.folder / "roster.toml").read_text(encoding="utf-8")
+def test_a_locked_field_is_refused_by_name_when_the_loader_has_nothing_against_it(refusing_office, admin):
+    text = (refusing_office.folder / "roster.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     field_of(data, "shift")["type"] = "text"
     field_of(data, "shift").pop("choices")
     with pytest.raises(designer.DesignRefused) as caught:
-        designer.apply(office, admin, designer.to_toml(data, text), base_text=text)
+        designer.apply(refusing_office, admin, designer.to_toml(data, text), base_text=text)
+    assert (refusing_office.folder / "roster.toml").read_text(encoding="utf-8") == text
     assert caught.value.kind == "locked"
     assert caught.value.messages("en") == ["schema/roster.toml: field 'shift': cannot change its type: the engine's "
                                            "code relies on it (views/home.py)"]
@@ -486,16 +545,15 @@ def test_a_row_typed_into_the_table_becomes_a_field():
         {"name": "deposit", "type": "money", "label": {"en": "Deposit", "zh": "押金"}, "max": 50, "default": 20}]
 
 
-def test_the_screen_saves_a_change_and_keeps_what_was_typed_on_a_refusal(demo_db, tmp_path, monkeypatch):
+def test_the_screen_saves_a_change_and_keeps_what_was_typed_on_a_refusal(office, monkeypatch):
     """Through the app (AppTest): the administrator relabels the roster and saves (version 2 in the file and the
     history); then empties the English label and saves: refused naming the label in Chinese, what was typed
     still in the fields, the file unchanged."""
     sys.path.insert(0, str(ROOT / "tests"))
     from apptest import login, open_page
-    folder = tmp_path / "schema"
-    shutil.copytree(ROOT / "schema", folder)
-    monkeypatch.setenv("KEFU_SCHEMA", str(folder))
-    at = open_page(login("demo-admin"), "designer")
+    folder = office.folder
+    monkeypatch.setenv("KEFU_DB", str(office.path))
+    at = open_page(login("admin1", "correct-horse-1"), "designer")
     at = at.selectbox(key="dz_pick").select("roster").run()
     at.text_input(key="dz_roster_0_label_en").input("Duty rota").run()
     at = next(b for b in at.button if b.label == "保存并生效").click().run()
