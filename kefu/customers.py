@@ -1,5 +1,5 @@
 """Customer archives' own behaviour: the next customer code, duplicate warnings, an archive's
-transaction totals, follow-ups due for the archive keeper, and archiving."""
+transaction totals, follow-ups due for the archive keeper, archiving, and the order of a business change."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from kefu import auth
 from kefu.errors import PermissionDenied
 from kefu.fields import FieldError
+from kefu.sheets import Problem
 from kefu.store import Store
 
 SHEET = "customers"
@@ -100,3 +101,14 @@ def archive(store: Store, actor, customer_id: int) -> dict:
     record = store.get(SHEET, customer_id, actor)
     return store.update(SHEET, customer_id, {"status": "archived"}, actor, expected_version=record["version"],
                         allow_readonly=True)
+
+
+def business_change_order(store: Store, row: dict) -> list[Problem]:                 # noqa: ARG001
+    """The entry check of business_changes (schema key `checks`): a change is checked with the customer
+    before it is done (与客户核对), and the customer is told once it is done (开通后及时通知客户)."""
+    problems = []
+    if row.get("done_at") and not row.get("checked_with_customer"):
+        problems.append(Problem("checked_with_customer", "bc.check_before_done", {}))
+    if row.get("customer_notified_at") and not row.get("done_at"):
+        problems.append(Problem("done_at", "bc.done_before_told", {}))
+    return problems

@@ -617,6 +617,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # incentives (kefu/incentives.py, views/incentives.py): keys ic.*
     "ic.period_locked": ("{field}: {day} lies in {period}, whose incentive run is approved; records of that period can no longer be changed",
                          "{field}：{day} 属于 {period}，该期奖惩已审批，本期记录不能再修改"),
+    "bc.check_before_done": ("{field}: check the change with the customer before it is done",
+                             "{field}：办结前须先与客户核实变更内容"),
+    "bc.done_before_told": ("{field}: the customer is told once the change is done; enter when it was done first",
+                            "{field}：开通后才能告知客户，请先填写办结时间"),
     "ic.amount_bounds": ("{field}: for this kind between {min} and {max} yuan (rules/incentives.toml)",
                          "{field}：此类别应在 {min} 至 {max} 元之间（见奖惩标准）"),
     "ic.amount_fixed": ("{field}: for this kind the rules fix {amount} yuan; leave it empty to fill it in",

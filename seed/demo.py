@@ -281,9 +281,10 @@ def _change(rng, customer: int, keeper: int, now) -> dict:
     done = requested + timedelta(hours=rng.randint(2, 72)) if rng.random() < 0.9 else None
     told = done + timedelta(hours=rng.randint(1, 24)) if done and rng.random() < 0.9 else None
     done, told = (d if d is None or d < now else None for d in (done, told))
+    checked = rng.random() < 0.9 or done is not None            # a change is checked before it is done
     return {"customer": customer, "kind": rng.choice(["add_line", "remove_line", "password", "permission", "basic_info"]),
             "detail": rng.choice(["新增一条专线", "撤销备用线路", "重置管理员密码", "开通查询权限", "变更联系人"]),
-            "requested_at": requested, "checked_with_customer": rng.random() < 0.9, "done_at": done,
+            "requested_at": requested, "checked_with_customer": checked, "done_at": done,
             "customer_notified_at": told if done else None, "staff": keeper}
 
 

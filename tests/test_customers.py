@@ -301,3 +301,26 @@ def test_next_code_counts_up(store, office):
 def test_pinyin_keys_read_polyphones_by_the_phrase_they_stand_in(text, key):
     from kefu.pinyin import search_key
     assert search_key([text]) == key
+
+
+def test_与客户核对_开通后及时通知客户_a_business_change_is_checked_before_done_and_told_after(store, office):
+    keeper, customer = office["keeper"], office["archive"]
+    change = {"customer": customer, "staff": keeper.id, "kind": "add_line", "requested_at": "2026-11-20T10:00:00+08:00"}
+    before = store.conn.execute("SELECT count(*) FROM business_changes").fetchone()[0]
+    with pytest.raises(ValidationError) as caught:
+        store.insert("business_changes", {**change, "done_at": "2026-11-21T10:00:00+08:00"}, keeper)
+    assert caught.value.by_field() == {"checked_with_customer": "bc.check_before_done"}
+    assert "已与客户核实：办结前须先与客户核实变更内容" in caught.value.messages("zh")
+    with pytest.raises(ValidationError) as caught:
+        store.insert("business_changes", {**change, "checked_with_customer": True,
+                                          "customer_notified_at": "2026-11-21T10:00:00+08:00"}, keeper)
+    assert caught.value.by_field() == {"done_at": "bc.done_before_told"}
+    assert store.conn.execute("SELECT count(*) FROM business_changes").fetchone()[0] == before   # nothing written
+    made = store.insert("business_changes", {**change, "checked_with_customer": True}, keeper)
+    with pytest.raises(ValidationError):                       # unticking the check of a done change
+        store.update("business_changes", made, {"done_at": "2026-11-21T10:00:00+08:00",
+                                                "checked_with_customer": False}, keeper)
+    done = store.update("business_changes", made, {"done_at": "2026-11-21T10:00:00+08:00"}, keeper)
+    assert done["done_at"] and done["checked_with_customer"]
+    told = store.update("business_changes", made, {"customer_notified_at": "2026-11-21T15:00:00+08:00"}, keeper)
+    assert told["customer_notified_at"]

@@ -190,7 +190,7 @@ def test_the_business_change_report(store, manager, make_user):
                                       "checked_with_customer": True, "done_at": at("11-23T11:00:00"),
                                       "customer_notified_at": at("11-23T15:00:00")}, auth.SYSTEM)
     store.insert("business_changes", {**change, "kind": "password", "requested_at": at("11-30T23:59:00"),
-                                      "done_at": at("12-01T10:00:00")}, auth.SYSTEM)
+                                      "checked_with_customer": True, "done_at": at("12-01T10:00:00")}, auth.SYSTEM)
     store.insert("business_changes", {**change, "kind": "password", "requested_at": at("11-25T10:00:00")},
                  auth.SYSTEM)
     store.insert("business_changes", {**change, "kind": "permission", "requested_at": at("12-01T00:00:00")},
@@ -198,7 +198,7 @@ def test_the_business_change_report(store, manager, make_user):
     report = reports.business_change_report(store, manager, *NOVEMBER, now=NOW)
     assert report.total == 3
     assert report.by_kind == {"add_line": 1, "remove_line": 0, "password": 2, "permission": 0, "basic_info": 0}
-    assert (report.done, report.pending, report.checked_with_customer, report.customer_notified) == (2, 1, 1, 1)
+    assert (report.done, report.pending, report.checked_with_customer, report.customer_notified) == (2, 1, 2, 1)
     assert report.done_not_notified == 1
     assert report.hours_to_done.mean == 2          # Fri 17:00 -> Mon 11:00 is 3 h; Mon 23:59 -> Tue 10:00 is 1 h
     assert report.by_staff == [(keeper.display_name, 3)]
