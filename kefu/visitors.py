@@ -1,5 +1,7 @@
-"""The visitor book's own behaviour: check-in and check-out, who is in the building, who is expected
-today, a returning visitor found by phone, and lateness against the appointment."""
+"""The visitor book's own behaviour: check-in, reception by the host and check-out, who is in the building,
+who is expected today, a returning visitor found by phone, and the host's lateness: the host keeps the
+agreed reception time (003 接待制度: 信守约定的接待时间，不迟到), so lateness is the host's, measured from the
+appointment (or from the visitor's arrival, when the visitor came after it) to the reception."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -30,6 +32,18 @@ def check_in(store: Store, actor, visit_id: int) -> dict:
     if visit["arrived_at"]:
         raise VisitError("visit.already_in", name=visit["visitor_name"])
     return store.update(SHEET, visit_id, {"arrived_at": store.now()}, actor, expected_version=visit["version"])
+
+
+def receive(store: Store, actor, visit_id: int) -> dict:
+    """The host meets the visitor now (接待)."""
+    visit = store.get(SHEET, visit_id, actor)
+    if not visit["arrived_at"]:
+        raise VisitError("visit.not_in", name=visit["visitor_name"])
+    if visit["received_at"]:
+        raise VisitError("visit.already_received", name=visit["visitor_name"])
+    if visit["left_at"]:
+        raise VisitError("visit.already_out", name=visit["visitor_name"])
+    return store.update(SHEET, visit_id, {"received_at": store.now()}, actor, expected_version=visit["version"])
 
 
 def check_out(store: Store, actor, visit_id: int) -> dict:
@@ -83,10 +97,18 @@ def last_visit_by_phone(store: Store, actor, phone: str) -> dict | None:
     return found
 
 
-def minutes_late(store: Store, visit: dict) -> int | None:
-    """How late the visitor arrived, beyond the office's grace minutes; None if on time or unknown."""
+def host_minutes_late(store: Store, visit: dict, *, now: datetime | None = None) -> int | None:
+    """How late the host received the visitor, in minutes, beyond the office's grace minutes: from the
+    appointment, or from the arrival when the visitor came after it, to the reception (or to now, while an
+    arrived visitor still waits). None when on time, without an appointment, or not arrived."""
     if not visit.get("appointment_at") or not visit.get("arrived_at"):
         return None
-    delay = datetime.fromisoformat(visit["arrived_at"]) - datetime.fromisoformat(visit["appointment_at"])
-    minutes = int(delay.total_seconds() // 60)
+    due = max(datetime.fromisoformat(visit["appointment_at"]), datetime.fromisoformat(visit["arrived_at"]))
+    if visit.get("received_at"):
+        met = datetime.fromisoformat(visit["received_at"])
+    elif not visit.get("left_at"):
+        met = now or datetime.now(store.settings.tz)
+    else:
+        return None                                   # left without a recorded reception: nothing to measure
+    minutes = int((met - due).total_seconds() // 60)
     return minutes if minutes > store.settings.late_grace_minutes else None

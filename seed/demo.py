@@ -128,7 +128,11 @@ def _visit(store, rng, fake, hosts, day, now) -> dict:
     arrival = appointment + timedelta(minutes=rng.choice([-10, -5, 0, 0, 2, 5, 12, 25, 40]))
     if arrival <= now:
         visit["arrived_at"] = arrival
-        departure = arrival + timedelta(minutes=rng.randint(15, 150))
+        # the host meets them at the agreed time, or at once if they came late; now and then a host is late
+        received = max(arrival, appointment) + timedelta(minutes=rng.choice([0, 0, 1, 2, 3, 5, 8, 15, 25]))
+        if received <= now:
+            visit["received_at"] = received
+        departure = received + timedelta(minutes=rng.randint(15, 150))
         if departure <= now:
             visit["left_at"] = departure
             visit["record"] = rng.choice(["已解答客户问题，客户满意。", "洽谈续约事宜，约定下周回复。",
@@ -146,12 +150,14 @@ def _visits(store, rng, fake, hosts, today, days, now) -> list[dict]:
         visit = _visit(store, rng, fake, hosts, today, now)
         arrived = (now - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
         visit.update(appointment_at=arrived - timedelta(minutes=rng.choice([0, 10, 20])), arrived_at=arrived,
+                     received_at=arrived + timedelta(minutes=2) if minutes_ago > 30 else None,   # one still waits
                      left_at=None, record=None)
         visits.append(visit)
     for _ in range(4):                                    # a few appointments still to come today
         visit = _visit(store, rng, fake, hosts, today, now)
         later = now + timedelta(minutes=rng.randint(20, 240))
-        visit.update(appointment_at=later.replace(second=0, microsecond=0), arrived_at=None, left_at=None, record=None)
+        visit.update(appointment_at=later.replace(second=0, microsecond=0), arrived_at=None, received_at=None,
+                     left_at=None, record=None)
         visits.append(visit)
     return visits
 

@@ -170,7 +170,7 @@ def test_grid_search_detail_edit_delete_and_undo(demo_db):
     at = open_page(login("demo-manager"), "visitors")
     grid = at.dataframe[0].value
     assert len(grid) == 50 and "联系电话" in grid.columns
-    assert grid["迟到"].str.startswith("迟到 ").any()                # late arrivals are flagged
+    assert grid["接待迟到"].str.startswith("接待迟到 ").any()        # a host who kept a visitor waiting is flagged
     assert grid["联系电话"].str.contains(r"\*\*\*\*").all()         # the grid masks personal data
     at.text_input(key="visitors__list__search").input("zzzz-nobody").run()
     assert "没有符合条件的记录" in texts(at)

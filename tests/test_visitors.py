@@ -1,5 +1,5 @@
-"""The visitor book's behaviour: check-in, check-out, who is in, who is expected, returning visitors,
-lateness."""
+"""The visitor book's behaviour: check-in, reception, check-out, who is in, who is expected, returning
+visitors, the host's lateness."""
 from datetime import datetime, timedelta
 
 import pytest
@@ -70,10 +70,41 @@ def test_returning_visitor_is_found_by_phone(store, make_user, staff):
     assert visitors.last_visit_by_phone(store, staff, "not a phone") is None
 
 
-@pytest.mark.parametrize("delay_minutes, late", [(-10, None), (0, None), (5, None), (6, 6), (45, 45)])
-def test_late_beyond_the_grace_minutes(store, staff, delay_minutes, late):
+@pytest.mark.parametrize("arrived, received, late", [
+    (-10, 0, None),          # the visitor came early, the host met them at the agreed time
+    (-10, 5, None),          # within the grace minutes
+    (-10, 6, 6),             # the host kept them waiting past the appointment
+    (0, 45, 45),
+    (30, 33, None),          # the visitor came 30 minutes late: not the host's lateness
+    (30, 40, 10),            # but the host is late from the visitor's arrival on
+])
+def test_信守约定的接待时间_the_host_is_late_not_the_visitor(store, staff, arrived, received, late):
     appointment = datetime(2026, 11, 23, 10, 0, tzinfo=store.settings.tz)
     visit = {"appointment_at": appointment.isoformat(),
-             "arrived_at": (appointment + timedelta(minutes=delay_minutes)).isoformat()}
-    assert visitors.minutes_late(store, visit) == late
-    assert visitors.minutes_late(store, {"appointment_at": None, "arrived_at": visit["arrived_at"]}) is None
+             "arrived_at": (appointment + timedelta(minutes=arrived)).isoformat(),
+             "received_at": (appointment + timedelta(minutes=received)).isoformat()}
+    assert visitors.host_minutes_late(store, visit) == late
+    assert visitors.host_minutes_late(store, {**visit, "appointment_at": None}) is None     # a walk-in
+
+
+def test_a_visitor_still_waiting_makes_the_host_late_by_now(store, staff):
+    appointment = datetime(2026, 11, 23, 10, 0, tzinfo=store.settings.tz)
+    waiting = {"appointment_at": appointment.isoformat(), "arrived_at": appointment.isoformat(), "received_at": None}
+    assert visitors.host_minutes_late(store, waiting, now=appointment + timedelta(minutes=20)) == 20
+    assert visitors.host_minutes_late(store, waiting, now=appointment + timedelta(minutes=3)) is None
+    gone = {**waiting, "left_at": (appointment + timedelta(minutes=30)).isoformat()}
+    assert visitors.host_minutes_late(store, gone, now=appointment + timedelta(hours=2)) is None
+
+
+def test_the_host_receives_an_arrived_visitor_once(store, staff):
+    visit_id = visitors.register(store, staff, {"visitor_name": "钱七", "phone": "13700003333",
+                                                "purpose": "business", "host": staff.id})
+    with pytest.raises(KefuError) as caught:
+        visitors.receive(store, staff, visit_id)                     # not arrived yet
+    assert caught.value.code == "visit.not_in"
+    visitors.check_in(store, staff, visit_id)
+    received = visitors.receive(store, staff, visit_id)
+    assert received["received_at"] >= received["arrived_at"]
+    with pytest.raises(KefuError) as caught:
+        visitors.receive(store, staff, visit_id)
+    assert caught.value.code == "visit.already_received" and "钱七" in caught.value.message("zh")

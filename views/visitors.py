@@ -16,8 +16,8 @@ def render() -> None:
     can_create = auth.can(actor, sheet, "create")
     tabs = st.tabs([tr("visit.all")] + ([tr("visit.register")] if can_create else []))
     with tabs[0]:
-        late = {tr("visit.late"): lambda visit: tr("visit.late_by", minutes=minutes)
-                if (minutes := visitors.minutes_late(store, visit)) else ""}
+        late = {tr("visit.host_late"): lambda visit: tr("visit.host_late_by", minutes=minutes)
+                if (minutes := visitors.host_minutes_late(store, visit)) else ""}
         list_and_detail(store, sheet, actor, lang, key=f"{KEY}__list", extra=late)
     if can_create:
         with tabs[1]:

@@ -48,14 +48,20 @@ def presence_board(store, actor, lang: str, *, key: str) -> None:
         if not present:
             st.caption(t("visit.nobody_in", lang))
         for visit in present:
-            row = st.columns([4, 1], vertical_alignment="center")
-            late = visitors.minutes_late(store, visit)
+            row = st.columns([3, 1, 1], vertical_alignment="center")
+            late = visitors.host_minutes_late(store, visit)
             line = _who(visit, names) + "  \n" + t("visit.since", lang, time=_clock(visit["arrived_at"]))
+            if visit.get("received_at"):
+                line += " · " + t("visit.received_at", lang, time=_clock(visit["received_at"]))
             if late:
-                line += f" · :orange-badge[{t('visit.late_by', lang, minutes=late)}]"
+                line += f" · :orange-badge[{t('visit.host_late_by', lang, minutes=late)}]"
             row[0].markdown(line)
+            if can_act and not visit.get("received_at"):
+                row[1].button(t("visit.receive", lang), key=f"{key}__receive_{visit['id']}", icon=":material/handshake:",
+                              on_click=_act, args=(visitors.receive, store, actor, visit["id"], "visit.received", lang),
+                              type="primary", width="stretch")
             if can_act:
-                row[1].button(t("visit.check_out", lang), key=f"{key}__out_{visit['id']}", icon=":material/logout:",
+                row[2].button(t("visit.check_out", lang), key=f"{key}__out_{visit['id']}", icon=":material/logout:",
                               on_click=_act, args=(visitors.check_out, store, actor, visit["id"], "visit.checked_out", lang),
                               width="stretch")
     with right.container(border=True, height=height, key=f"{key}_expected"):
@@ -67,7 +73,7 @@ def presence_board(store, actor, lang: str, *, key: str) -> None:
             row = st.columns([4, 1], vertical_alignment="center")
             line = _who(visit, names) + "  \n" + t("visit.at", lang, time=_clock(visit["appointment_at"]))
             if datetime.fromisoformat(visit["appointment_at"]) < now:
-                line += f" · :orange-badge[{t('visit.late', lang)}]"
+                line += f" · :gray-badge[{t('visit.past_appointment', lang)}]"
             row[0].markdown(line)
             if can_act:
                 row[1].button(t("visit.check_in", lang), key=f"{key}__in_{visit['id']}", icon=":material/login:",
