@@ -97,6 +97,9 @@ def last_visit_by_phone(store: Store, actor, phone: str) -> dict | None:
     return found
 
 
+LATENESS_READS = ("appointment_at", "arrived_at", "received_at", "left_at")     # what host_minutes_late reads
+
+
 def host_minutes_late(store: Store, visit: dict, *, now: datetime | None = None) -> int | None:
     """How late the host received the visitor, in minutes, beyond the office's grace minutes: from the
     appointment, or from the arrival when the visitor came after it, to the reception (or to now, while an

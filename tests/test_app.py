@@ -5,8 +5,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest import login, nav_paths, open_page, select_row, shown, start, submit, texts
-from kefu import auth
+from kefu import auth, config, visitors
 from kefu.sheets import ROLES, load_sheets
+from kefu.store import Store
 from screens import NOT_ALLOWED, OPENS, opens
 
 # the navigation each demo user is offered ('' is the home page), from the matrix in tests/screens.py
@@ -171,6 +172,14 @@ def test_grid_search_detail_edit_delete_and_undo(demo_db):
     grid = at.dataframe[0].value
     assert len(grid) == 50 and "联系电话" in grid.columns
     assert grid["接待迟到"].str.startswith("接待迟到 ").any()        # a host who kept a visitor waiting is flagged
+    with sqlite3.connect(demo_db) as conn:                           # each row as the engine reckons it from the record
+        conn.row_factory = sqlite3.Row
+        stored = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM visitors")}
+    store = Store(demo_db, load_sheets(), config.load())
+    received = [(i, shown) for i, shown in zip(grid["编号"], grid["接待迟到"]) if stored[int(i)]["received_at"]]
+    expected = [f"接待迟到 {m} 分钟" if (m := visitors.host_minutes_late(store, stored[int(i)])) else ""
+                for i, _ in received]                                # (a visitor still waiting: later by the minute)
+    assert [shown for _, shown in received] == expected and "" in expected
     assert grid["联系电话"].str.contains(r"\*\*\*\*").all()         # the grid masks personal data
     at.text_input(key="visitors__list__search").input("zzzz-nobody").run()
     assert "没有符合条件的记录" in texts(at)

@@ -18,7 +18,8 @@ def render() -> None:
     with tabs[0]:
         late = {tr("visit.host_late"): lambda visit: tr("visit.host_late_by", minutes=minutes)
                 if (minutes := visitors.host_minutes_late(store, visit)) else ""}
-        list_and_detail(store, sheet, actor, lang, key=f"{KEY}__list", extra=late)
+        list_and_detail(store, sheet, actor, lang, key=f"{KEY}__list", extra=late,
+                        extra_reads=visitors.LATENESS_READS)
     if can_create:
         with tabs[1]:
             register(store, sheet, actor, lang)

@@ -95,15 +95,18 @@ def display_frame(store: Store, sheet: Sheet, rows: list[dict], lang: str, colum
 
 
 def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query: Query | None = None,
-               columns: list[str] | None = None, extra: dict | None = None, editable: bool = False) -> int | None:
+               columns: list[str] | None = None, extra: dict | None = None, extra_reads: tuple = (),
+               editable: bool = False) -> int | None:
     """Draw filters, one page of the grid and the downloads; returns the selected record's id.
+    extra_reads: fields the `extra` figures read that the grid does not show (fetched, not drawn).
     editable: offer roles with `update` the switch to editing the page as a table (only where the
     screen saves edits with the plain store.update, not through domain code of its own)."""
     query = query or filter_bar(store, sheet, lang, key)
     query.page = st.session_state.get(f"{key}__page", 1)
     editing = editable and edit_toggle(sheet, actor, lang, key=key)
     wanted = editor_columns(sheet, actor, columns or sheet.columns) if editing else columns or sheet.columns
-    page = store.query(sheet.name, actor, query, columns=wanted + (["version"] if editing else []))
+    fetched = wanted + [name for name in extra_reads if name not in wanted and not editing]
+    page = store.query(sheet.name, actor, query, columns=fetched + (["version"] if editing else []))
     if editing and (page.total or auth.can(actor, sheet, "create")):
         table_editor(store, sheet, actor, lang, page, query, wanted, key=key)
         selected = None
@@ -127,7 +130,7 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
             st.pagination(page.pages, default=page.page, key=f"{key}__page", max_visible_pages=7)
         st.caption(t("sheet.rows", lang, total=page.total) + ("" if page.total == 0 or selected or editing
                                                               else " · " + t("sheet.select_hint", lang)))
-    if auth.can(actor, sheet, "export") and page.total:
+    if store.may_export(sheet.name, actor) and page.total:
         footer[1].download_button(t("sheet.download_csv", lang), icon=":material/download:",
                                   data=lambda: csv_bytes(store, sheet.name, actor, query, lang),
                                   file_name=f"{sheet.name}.csv", mime="text/csv", on_click="ignore",

@@ -18,8 +18,9 @@ def header(sheet, lang: str) -> None:
         st.caption(sheet.description.get(lang) or sheet.description.get("en"))
 
 
-def list_and_detail(store, sheet, actor, lang: str, *, key: str, extra: dict | None = None) -> None:
-    selected = sheet_grid(store, sheet, actor, lang, key=key, extra=extra, editable=True)
+def list_and_detail(store, sheet, actor, lang: str, *, key: str, extra: dict | None = None,
+                    extra_reads: tuple = ()) -> None:
+    selected = sheet_grid(store, sheet, actor, lang, key=key, extra=extra, extra_reads=extra_reads, editable=True)
     if selected is not None:
         record_detail(store, sheet, actor, lang, selected, key=key)
 

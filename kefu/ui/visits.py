@@ -48,7 +48,7 @@ def presence_board(store, actor, lang: str, *, key: str) -> None:
         if not present:
             st.caption(t("visit.nobody_in", lang))
         for visit in present:
-            row = st.columns([3, 1, 1], vertical_alignment="center")
+            row = st.columns([2, 1, 1], vertical_alignment="center")
             late = visitors.host_minutes_late(store, visit)
             line = _who(visit, names) + "  \n" + t("visit.since", lang, time=_clock(visit["arrived_at"]))
             if visit.get("received_at"):
