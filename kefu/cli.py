@@ -181,7 +181,7 @@ def cmd_import(args) -> int:
         actor = auth.get_user(store, row[0])
     sheet = store.sheet(args.sheet)
     importing.require_import(sheet, actor)
-    table = importing.read_file(Path(args.file).read_bytes(), args.file, worksheet=args.worksheet)
+    table = importing.read_path(args.file, worksheet=args.worksheet)
     mapping = importing.auto_map(sheet, table.headers)
     for pair in args.map or []:
         header, _, name = pair.partition("=")

@@ -1129,7 +1129,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "im.no_worksheet": ("The workbook has no sheet '{worksheet}' (it has {names}).", "工作簿中没有名为“{worksheet}”的工作表（现有：{names}）。"),
     "im.no_header": ("The file has no header row.", "文件没有表头行。"),
     "im.no_rows": ("The file has a header row but no data rows.", "文件只有表头，没有数据行。"),
-    "im.too_many_rows": ("The file has {rows} rows; at most {max} can be imported at once.", "文件有 {rows} 行，一次最多导入 {max} 行。"),
+    "im.too_many_rows": ("The file runs past row {max}: at most {max} rows can be imported at once, empty rows included. "
+                         "Delete the empty rows at its end, or split it into smaller files.",
+                         "文件超过 {max} 行：一次最多导入 {max} 行（空行也计算在内）。请删除末尾的空行，或拆分为较小的文件。"),
+    "im.too_many_columns": ("Row {row} has {columns} columns; at most {max} can be imported. Is it the right file?",
+                            "第 {row} 行有 {columns} 列，最多可导入 {max} 列。请确认是否选错了文件。"),
+    "im.cell_too_long": ("Row {row}, column '{column}': a cell holds more than {max} characters, the most a cell may "
+                         "hold (as in Excel). Is it the right file?",
+                         "第 {row} 行“{column}”列：单元格超过 {max} 个字符，这是单元格的上限（与 Excel 相同）。请确认是否选错了文件。"),
+    "im.cell_too_long_row": ("Row {row}: a cell holds more than {max} characters, the most a cell may hold (as in "
+                             "Excel). Is it the right file?",
+                             "第 {row} 行：单元格超过 {max} 个字符，这是单元格的上限（与 Excel 相同）。请确认是否选错了文件。"),
+    "im.line_too_long": ("Line {line} of the file holds {length} characters, more than a row of {columns} cells of at most "
+                         "{cell} characters can. Is it the right file?",
+                         "文件第 {line} 行有 {length} 个字符，超过 {columns} 列、每格最多 {cell} 个字符的一行所能容纳的长度。请确认是否选错了文件。"),
+    "im.too_many_cells": ("The file holds more than {max} cells: split it into smaller files.",
+                          "文件的单元格超过 {max} 个，请拆分为较小的文件。"),
+    "im.xlsx_unpacks": ("This Excel file would unpack to {size} MB, {ratio} times its own size: no workbook of its "
+                        "size holds that much (at most {max} MB is read). It is not read: it is damaged or made to "
+                        "harm. Open it in Excel and save it again, or split it.",
+                        "此 Excel 文件解压后将达 {size} MB，是文件本身的 {ratio} 倍，同等大小的工作簿不可能有这么多内容"
+                        "（最多读取 {max} MB）。文件已损坏或是恶意文件，不予读取。请用 Excel 打开后重新保存，或拆分文件。"),
+    "im.xlsx_strings": ("The workbook's text table unpacks to {size} MB; at most {max} MB can be read. Save the sheet "
+                        "as CSV in Excel, or split it, and import that.",
+                        "工作簿的文本表解压后有 {size} MB，最多可读取 {max} MB。请在 Excel 中另存为 CSV，或拆分后再导入。"),
     "im.duplicate_header": ("The header '{header}' appears twice (columns {first} and {second}). Rename one and import again.",
                             "表头“{header}”出现了两次（第 {first} 列和第 {second} 列），请改名后重新导入。"),
     "im.sheet_not_importable": ("Records of {sheet} are made by the system and cannot be imported from a file.",

@@ -19,6 +19,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import re
 import unicodedata
 import zipfile
 from itertools import groupby
@@ -38,7 +40,19 @@ from kefu.sheets import Field, Problem, Sheet, ValidationError
 from kefu.store import Checked, Store, quote_ident
 
 MAX_BYTES = 30 * 2**20          # a file larger than this is refused before it is read
-MAX_ROWS = 200_000
+MAX_ROWS = 200_000              # rows of a file, empty ones included (the header is row 0 of this count)
+MAX_COLUMNS = 200               # the widest register has some thirty fields: a wider file is not one of its lists
+MAX_CELL = 32_767               # characters in one cell: Excel's own limit
+MAX_CELLS = 4_000_000           # cells held in memory for one file (each row up to its last filled cell)
+# An .xlsx is a zip: what its directory says the parts unpack to is checked before any part is read
+# (Python's zipfile never unpacks more than a part's declared size), so a small file that would unpack to
+# gigabytes is refused at once, in a few kilobytes of memory.
+XLSX_MAX_UNPACKED = 500 * 2**20  # all parts together
+XLSX_MAX_STRINGS = 32 * 2**20    # the shared-strings table, which the reader holds whole in memory (~140 B a string)
+XLSX_MAX_RATIO = 100             # unpacked/packed of a large part: spreadsheets reach 10-20, a zip bomb 1,000
+XLSX_RATIO_FLOOR = 20 * 2**20    # a part smaller than this unpacks harmlessly, however tightly packed
+MAX_LINE = MAX_COLUMNS * (2 * MAX_CELL + 3)   # the longest a CSV line of a row within those bounds can be
+LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")   # a CSV line with its end (as newline="" reads it)
 SAMPLE_BYTES = 200_000          # what the encoding is guessed from
 AHEAD_CHUNKS = 10                # from this many chunks, a second process works out their search values ahead
 CHUNK = 1000                    # rows per insert batch inside the one transaction; progress is told per chunk
@@ -97,9 +111,60 @@ def read_file(data: bytes, filename: str = "", *, worksheet: str | None = None, 
         seen[key] = position
     if not table.rows:
         raise ImportRefused("im.no_rows")
-    if len(table.rows) > MAX_ROWS:
-        raise ImportRefused("im.too_many_rows", rows=len(table.rows), max=MAX_ROWS)
     return table
+
+
+def read_path(path, *, worksheet: str | None = None) -> Table:
+    """A file named on the command line, read as read_file reads an upload: a file over MAX_BYTES is
+    refused by its size before it is read, and no more than that is ever read (a pipe, a device)."""
+    with open(path, "rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        if size > MAX_BYTES:
+            raise ImportRefused("im.too_big", size=f"{size / 2**20:.1f}", max=f"{MAX_BYTES / 2**20:.0f}")
+        data = source.read(MAX_BYTES + 1)
+    return read_file(data, str(path), worksheet=worksheet)
+
+
+class _Rows:
+    """The rows a reader finds, kept within bounds as they come (a bad file is refused at its first row
+    past a bound, before the rest is read): at most MAX_ROWS rows counting empty ones, MAX_COLUMNS
+    columns, MAX_CELL characters a cell and MAX_CELLS cells in all. The first row with a value is the
+    header; empty rows are left out; a row is kept up to its last filled cell."""
+
+    def __init__(self):
+        self.headers: list[str] | None = None
+        self.rows: list[list] = []
+        self.numbers: list[int] = []
+        self.cells = 0
+
+    def add(self, number: int, cells: list) -> None:
+        if number > MAX_ROWS + 1:
+            raise ImportRefused("im.too_many_rows", max=f"{MAX_ROWS:,}")
+        if len(cells) > MAX_COLUMNS:
+            raise ImportRefused("im.too_many_columns", row=number, columns=f"{len(cells):,}", max=MAX_COLUMNS)
+        end = len(cells)
+        while end and _blank(cells[end - 1]):
+            end -= 1
+        if not end:
+            return
+        if end < len(cells):
+            cells = cells[:end]
+        for position, cell in enumerate(cells):
+            if isinstance(cell, str) and len(cell) > MAX_CELL:
+                raise ImportRefused("im.cell_too_long", row=number, column=self.column(position),
+                                    max=f"{MAX_CELL:,}")
+        if self.headers is None:
+            self.headers = ["" if cell is None else str(cell).strip() for cell in cells]
+            return
+        self.cells += end
+        if self.cells > MAX_CELLS:
+            raise ImportRefused("im.too_many_cells", max=f"{MAX_CELLS:,}")
+        self.rows.append(cells)
+        self.numbers.append(number)
+
+    def column(self, position: int) -> str:
+        header = self.headers[position] if self.headers and position < len(self.headers) else ""
+        return header or f"#{position + 1}"
 
 
 def detect_encoding(data: bytes) -> str:
@@ -147,20 +212,27 @@ def _read_csv(data: bytes) -> Table:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    headers, rows, numbers = None, [], []
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    found = _Rows()
+    number = 0
     try:
         for number, record in enumerate(reader, 1):
-            if headers is None:
-                if any(cell.strip() for cell in record):
-                    headers, header_row = [cell.strip() for cell in record], number
-                continue
-            if any(cell.strip() for cell in record):
-                rows.append(record)
-                numbers.append(number)
+            found.add(number, record)
     except csv.Error as exc:
+        if "field limit" in str(exc):             # a cell over csv's own limit (131,072 characters)
+            raise ImportRefused("im.cell_too_long_row", row=number + 1, max=f"{MAX_CELL:,}") from None
         raise ImportRefused("im.bad_csv", detail=str(exc)) from None
-    return Table(headers=headers or [], rows=rows, numbers=numbers, kind="csv", encoding=encoding)
+    return Table(headers=found.headers or [], rows=found.rows, numbers=found.numbers, kind="csv", encoding=encoding)
+
+
+def _lines(text: str):
+    """The text's lines one at a time, for csv (a StringIO copy of the text would hold 4 bytes a
+    character); a line longer than any row within bounds is refused before it is cut into cells."""
+    for number, match in enumerate(LINE.finditer(text), 1):
+        if match.end() - match.start() > MAX_LINE:
+            raise ImportRefused("im.line_too_long", line=number, length=f"{match.end() - match.start():,}",
+                                columns=MAX_COLUMNS, cell=f"{MAX_CELL:,}")
+        yield match.group()
 
 
 def _mostly_unprintable(text: str) -> bool:
@@ -173,29 +245,48 @@ def _mostly_unprintable(text: str) -> bool:
 
 def _read_xlsx(data: bytes, worksheet: str | None) -> Table:
     import openpyxl
+    _check_unpacked(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
         raise ImportRefused("im.bad_xlsx", detail=type(exc).__name__) from None
     try:
         names = book.sheetnames
         if worksheet is not None and worksheet not in names:
             raise ImportRefused("im.no_worksheet", worksheet=worksheet, names="、".join(names))
         sheet = book[worksheet or names[0]]
-        headers, rows, numbers = None, [], []
+        # The size the sheet declares (A1:XFD1048576, say) is not trusted: read_only mode would pad every
+        # row to it. Each row then ends at its last cell.
+        sheet.reset_dimensions()
+        found = _Rows()
         for number, record in enumerate(sheet.iter_rows(values_only=True), 1):
-            cells = [_xlsx_cell(value) for value in record]
-            if not any(not _blank(cell) for cell in cells):
-                continue
-            if headers is None:
-                headers = ["" if cell is None else str(cell).strip() for cell in cells]
-                continue
-            rows.append(cells)
-            numbers.append(number)
-        return Table(headers=headers or [], rows=rows, numbers=numbers, kind="xlsx", worksheets=names,
-                     worksheet=worksheet or names[0])
+            if len(record) > MAX_COLUMNS and record[MAX_COLUMNS:].count(None) == len(record) - MAX_COLUMNS:
+                record = record[:MAX_COLUMNS]       # a formatted but empty cell far to the right
+            found.add(number, [_xlsx_cell(value) for value in record])
+        return Table(headers=found.headers or [], rows=found.rows, numbers=found.numbers, kind="xlsx",
+                     worksheets=names, worksheet=worksheet or names[0])
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:       # a part found damaged while read
+        raise ImportRefused("im.bad_xlsx", detail=type(exc).__name__) from None
     finally:
         book.close()
+
+
+def _check_unpacked(data: bytes) -> None:
+    """Refuse a workbook whose parts would unpack to more than a spreadsheet of its size could hold (a zip
+    bomb), or whose shared-strings table is too large to hold in memory, from the zip's directory alone."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ImportRefused("im.bad_xlsx", detail=type(exc).__name__) from None
+    total = sum(part.file_size for part in parts)
+    bomb = [part for part in parts if part.file_size > max(XLSX_RATIO_FLOOR, XLSX_MAX_RATIO * part.compress_size)]
+    if bomb or total > XLSX_MAX_UNPACKED:
+        raise ImportRefused("im.xlsx_unpacks", size=f"{total / 2**20:,.0f}", ratio=f"{total / len(data):,.0f}",
+                            max=f"{XLSX_MAX_UNPACKED / 2**20:,.0f}")
+    strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
+    if strings > XLSX_MAX_STRINGS:
+        raise ImportRefused("im.xlsx_strings", size=f"{strings / 2**20:,.0f}", max=f"{XLSX_MAX_STRINGS / 2**20:,.0f}")
 
 
 def _xlsx_cell(value):

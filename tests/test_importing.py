@@ -4,11 +4,14 @@ from __future__ import annotations
 import csv
 import io
 import os
+import random
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import openpyxl
@@ -546,3 +549,253 @@ def test_created_at_from_a_file_is_refused_by_the_store_for_other_registers_and_
         store.insert("tickets", {"caller_name": "张三", "channel": "visit", "kind": "inquiry", "subject": "x",
                                  "description": "y"}, people["manager"], created_at="2099-01-01T00:00:00+08:00")
     assert count(store, "tickets") == 0 and count(store, "customers") == 0
+
+
+# --------------------------------------------------------------------------------------------- hostile files
+# Every file the import takes by its name (.csv, .xlsx) that is no spreadsheet of a register, or one built to
+# exhaust the machine: refused with a message naming the problem, nothing written, memory bounded.
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+OOXML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+GIB = 2**30
+
+
+def handmade_xlsx(rows, *, strings=None, dimension: str | None = None, level: int = 6) -> bytes:
+    """A workbook written part by part with zipfile: `rows` (the sheet's <row> elements) and `strings` (the
+    shared strings' <si> elements) are iterables of XML bytes streamed into the zip, so a part can unpack to
+    gigabytes while the file stays a few megabytes."""
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as book:
+        book.writestr("[Content_Types].xml", (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{OOXML}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{OOXML}.worksheet+xml"/>'
+            + (f'<Override PartName="/xl/sharedStrings.xml" ContentType="{OOXML}.sharedStrings+xml"/>' if strings else "")
+            + "</Types>"))
+        book.writestr("_rels/.rels", f'<Relationships xmlns="{PACKAGE}"><Relationship Id="rId1" '
+                                     f'Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        book.writestr("xl/workbook.xml", f'<workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets>'
+                                         '<sheet name="客户" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        book.writestr("xl/_rels/workbook.xml.rels", (
+            f'<Relationships xmlns="{PACKAGE}"><Relationship Id="rId1" Type="{RELS}/worksheet" '
+            'Target="worksheets/sheet1.xml"/>'
+            + (f'<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>' if strings else "")
+            + "</Relationships>"))
+        with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            part.write(f'<worksheet xmlns="{MAIN}">'.encode()
+                       + (f'<dimension ref="{dimension}"/>'.encode() if dimension else b"") + b"<sheetData>")
+            for row in rows:
+                part.write(row)
+            part.write(b"</sheetData></worksheet>")
+        if strings:
+            with book.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+                part.write(f'<sst xmlns="{MAIN}">'.encode())
+                for item in strings:
+                    part.write(item)
+                part.write(b"</sst>")
+    return out.getvalue()
+
+
+def xml_row(number: int, *cells, column: str = "") -> bytes:
+    """A <row> of inline-text cells (from column A, or the one cell at `column`)."""
+    where = f' r="{column}{number}"' if column else ""
+    return (f'<row r="{number}">' + "".join(f'<c{where} t="inlineStr"><is><t>{cell}</t></is></c>' for cell in cells)
+            + "</row>").encode()
+
+
+HEADER_ROW = xml_row(1, *HEADER.split(","))
+GOOD_ROW = xml_row(2, "C00001", "海棠湾酒店", "企业", "张三", "13812345678", "A（优）", "keeper")
+
+
+@lru_cache(maxsize=2)
+def zip_bomb(size: int = 2 * GIB) -> bytes:
+    """A workbook of a few megabytes whose sheet unpacks to `size` bytes of rows."""
+    row = b'<row><c t="inlineStr"><is><t>' + b"A" * 1000 + b"</t></is></c></row>"
+    chunk = row * (2**20 // len(row))
+    return handmade_xlsx([HEADER_ROW, *(chunk for _ in range(size // len(chunk)))], level=1)
+
+
+def strings_bomb(size: int = GIB) -> bytes:
+    """A workbook whose shared-strings table (which the reader holds whole) unpacks to `size` bytes."""
+    item = b"<si><t>x</t></si>" * 60_000
+    return handmade_xlsx([HEADER_ROW, b'<row r="2"><c t="s"><v>0</v></c></row>'],
+                         strings=(item for _ in range(size // len(item))), level=1)
+
+
+def many_strings(size: int = 40 * 2**20) -> bytes:
+    """A workbook with a shared-strings table of distinct short texts, `size` bytes unpacked: no zip bomb
+    (it packs like any text), but more text than the reader holds in memory."""
+    def items():
+        written, n = 0, 0
+        while written < size:
+            item = f"<si><t>客户{n:x}</t></si>".encode()
+            written, n = written + len(item), n + 1
+            yield item
+    return handmade_xlsx([HEADER_ROW, b'<row r="2"><c t="s"><v>0</v></c></row>'], strings=items(), level=1)
+
+
+def rows_of_nothing_xlsx() -> bytes:
+    """1,048,576 rows (Excel's last row), none holding anything."""
+    return handmade_xlsx([HEADER_ROW, *(f'<row r="{n}"/>'.encode() for n in range(2, 1_048_577))])
+
+
+def truncated(data: bytes, keep: float) -> bytes:
+    return data[:int(len(data) * keep)]
+
+
+GOOD_XLSX = handmade_xlsx([HEADER_ROW, GOOD_ROW])
+LONG_TEXT = "长" * 2**20                                                   # 1 MB and more in UTF-8
+HOSTILE = {   # name: (how the file is made, the message's code, what the Chinese message says)
+    "truncated.xlsx": (lambda: GOOD_XLSX[:len(GOOD_XLSX) // 2], "im.bad_xlsx", "Excel 文件已损坏"),
+    "truncated-end.xlsx": (lambda: GOOD_XLSX[:-60], "im.bad_xlsx", "Excel 文件已损坏"),
+    "photo.csv": (lambda: random.Random(7).randbytes(300_000), "im.binary", "不是文本 CSV 文件"),
+    "no-nul-binary.csv": (lambda: bytes(range(1, 256)) * 2_000, "im.binary", "不是文本 CSV 文件"),
+    "10000-columns.csv": (lambda: (",".join(f"列{n}" for n in range(10_000)) + "\n" + "x," * 9_999 + "x\n").encode(),
+                          "im.too_many_columns", "第 1 行有 10,000 列，最多可导入 200 列"),
+    "10000-columns.xlsx": (lambda: handmade_xlsx([xml_row(1, *(f"列{n}" for n in range(10_000)))]),
+                           "im.too_many_columns", "第 1 行有 10,000 列"),
+    "far-right.xlsx": (lambda: handmade_xlsx([HEADER_ROW, GOOD_ROW, xml_row(3, "?", column="XFD")]),
+                       "im.too_many_columns", "第 3 行有 16,384 列"),
+    "50mb-line.csv": (lambda: b"a," * (25 * 2**20), "im.too_big", "文件大小为 50.0 MB，一次最多导入 30 MB"),
+    "14mb-line.csv": (lambda: b"a," * (7 * 2**20), "im.line_too_long", "文件第 1 行有 14,680,064 个字符"),
+    "1mb-cell.csv": (lambda: (HEADER + "\nC1," + LONG_TEXT + ",企业,张三,13812345678,A,keeper\n").encode(),
+                     "im.cell_too_long_row", "第 2 行：单元格超过 32,767 个字符"),
+    "40000-characters.csv": (lambda: (HEADER + "\nC1," + "长" * 40_000 + ",企业,张三,13812345678,A,keeper\n").encode(),
+                             "im.cell_too_long", "第 2 行“客户名称”列：单元格超过 32,767 个字符"),
+    "1mb-cell.xlsx": (lambda: handmade_xlsx([HEADER_ROW, xml_row(2, "C1", LONG_TEXT)]),
+                      "im.cell_too_long", "第 2 行“客户名称”列：单元格超过 32,767 个字符"),
+    "rows-of-nothing.csv": (lambda: (HEADER + "\n" + ",,,,,,\n" * (2**20 - 1)).encode(),
+                            "im.too_many_rows", "文件超过 200,000 行"),
+    "blank-lines.csv": (lambda: b"\r\n" * 2**20, "im.too_many_rows", "文件超过 200,000 行"),
+    "row-999999999999.xlsx": (lambda: handmade_xlsx([HEADER_ROW, xml_row(999_999_999_999, "C1")]),
+                              "im.too_many_rows", "文件超过 200,000 行"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_file_is_refused_with_a_message_naming_the_problem(name):
+    build, code, says = HOSTILE[name]
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file(build(), name)
+    assert refused.value.code == code
+    assert says in refused.value.message("zh")
+    english = refused.value.message("en")
+    assert english != code and not any("\u4e00" <= ch <= "\u9fff" for ch in english.replace("客户名称", ""))
+
+
+def test_a_workbook_whose_text_table_is_too_large_to_hold_is_refused_before_it_is_read():
+    data = many_strings()
+    with pytest.raises(ImportRefused) as refused:
+        importing.read_file(data, "text.xlsx")
+    assert refused.value.code == "im.xlsx_strings"
+    assert refused.value.message("zh").startswith("工作簿的文本表解压后有 40 MB，最多可读取 32 MB")
+
+
+def test_a_sheet_that_declares_the_whole_grid_is_read_by_its_cells():
+    """A1:XFD1048576 declared: read-only openpyxl would pad every row to 16,384 cells (and add rows to the
+    1,048,576th); the file is read as the two rows and seven columns it holds."""
+    table = importing.read_file(handmade_xlsx([HEADER_ROW, GOOD_ROW], dimension="A1:XFD1048576"), "grid.xlsx")
+    assert table.headers == HEADER.split(",")
+    assert table.rows == [["C00001", "海棠湾酒店", "企业", "张三", "13812345678", "A（优）", "keeper"]]
+
+
+def test_a_cell_at_excel_s_limit_and_an_empty_styled_cell_far_right_still_import(store, people):
+    far = b'<row r="2"><c t="inlineStr"><is><t>C1</t></is></c><c t="inlineStr"><is><t>' + ("长" * 100).encode() \
+        + b'</t></is></c><c r="XFD2" s="1"/></row>'
+    table = importing.read_file(handmade_xlsx([HEADER_ROW, far]), "styled.xlsx")
+    assert [len(cell) for cell in table.rows[0]] == [2, 100]
+    at_limit = (HEADER + "\nC1,海棠,企业,张三,13812345678,A,keeper," + "x" * importing.MAX_CELL + "\n").encode()
+    assert len(importing.read_file(at_limit, "limit.csv").rows[0][-1]) == importing.MAX_CELL
+
+
+BOUNDED = {   # built in the test, written to files, each read by the import in a child process
+    "bomb.xlsx": (zip_bomb, "im.xlsx_unpacks", "此 Excel 文件解压后将达 2,0"),            # 2,047 MB
+    "strings-bomb.xlsx": (strings_bomb, "im.xlsx_unpacks", "此 Excel 文件解压后将达 1,02"),   # 1,023 MB
+    "rows-of-nothing.xlsx": (rows_of_nothing_xlsx, "im.too_many_rows", "文件超过 200,000 行"),
+    "50mb-line.csv": (lambda: b"x" * (50 * 2**20), "im.too_big", "文件大小为 50.0 MB"),
+    "1mb-cells.csv": (lambda: (HEADER + "\n" + ("C1," + LONG_TEXT + ",企业,张三,,A,keeper\n") * 8).encode(),
+                      "im.cell_too_long_row", "第 2 行"),
+}
+MEMORY_BOUND_MB = 400
+READER = """
+import resource, sys
+from kefu import importing
+for path in sys.argv[1:]:
+    try:
+        importing.read_path(path)
+        print(path, "read", flush=True)
+    except importing.ImportRefused as exc:
+        print(path, exc.code, exc.message("zh"), flush=True)
+    print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, flush=True)
+"""
+
+
+def test_zip_bombs_and_huge_files_are_refused_in_bounded_memory(tmp_path):
+    """Peak memory of the process reading them (its ru_maxrss, from wait4), the program's own imports
+    included (some 170 MB): under MEMORY_BOUND_MB. A zip bomb that were read would take gigabytes; the
+    child may take no more than 2 GB of address space, so a regression fails here, not the machine."""
+    import resource
+    paths = []
+    for name, (build, _, _) in BOUNDED.items():
+        path = tmp_path / name
+        path.write_bytes(build())
+        paths.append(str(path))
+    assert os.path.getsize(tmp_path / "bomb.xlsx") < 20 * 2**20
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * GIB + 512 * 2**20,) * 2)
+    child = subprocess.Popen([sys.executable, "-c", READER, *paths], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=limit,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = child.stdout.read()
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, err
+    told = dict(line.split(" ", 1) for line in out.splitlines() if not line.startswith("peak"))
+    for name, (_, code, says) in BOUNDED.items():
+        assert told[str(tmp_path / name)].startswith(code + " " + says), (name, told[str(tmp_path / name)])
+    peaks = [int(line.split()[1]) for line in out.splitlines() if line.startswith("peak")]
+    assert usage.ru_maxrss // 1024 < MEMORY_BOUND_MB, (usage.ru_maxrss // 1024, dict(zip(BOUNDED, peaks)))
+    print("peak memory (MB) after each file:", dict(zip(BOUNDED, peaks)))
+
+
+def test_the_command_line_refuses_a_zip_bomb_in_the_user_s_language(store, people, tmp_path):
+    """(A file over the limit is refused by its size before the command line reads it: read_path, in the
+    memory test above.)"""
+    store.close()
+    (tmp_path / "bomb.xlsx").write_bytes(zip_bomb(GIB))
+    refused = run_cli("--db", str(store.path), "import", "customers", str(tmp_path / "bomb.xlsx"), "--lang", "zh",
+                      "--user", "boss")
+    assert refused.returncode == 1 and "此 Excel 文件解压后将达 1,02" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'customers'").fetchone()[0] == 0
+
+
+def test_the_import_screen_tells_each_hostile_file_s_problem_and_writes_nothing(demo_db):
+    """The manager uploads each file on the import screen (AppTest): the message in Chinese, no column
+    mapping, no check button, nothing written."""
+    from apptest import db_value, login, open_page
+    counts = lambda: (db_value(demo_db, "SELECT count(*) FROM customers"),          # noqa: E731
+                      db_value(demo_db, "SELECT count(*) FROM kefu_audit"))
+    at = open_page(login("demo-manager"), "imports")
+    before = counts()                                   # the login is audited
+    at.selectbox(key="import__sheet").set_value("customers").run()
+    files = {name: (HOSTILE[name][0](), HOSTILE[name][2]) for name in (
+        "truncated.xlsx", "photo.csv", "10000-columns.csv", "1mb-cell.xlsx", "row-999999999999.xlsx", "14mb-line.csv")}
+    files["bomb.xlsx"] = (zip_bomb(GIB), "此 Excel 文件解压后将达 1,02")
+    for name, (data, says) in files.items():
+        at.file_uploader(key="import__file").set_value((name, data, "application/octet-stream"))
+        at = at.run()
+        assert not at.exception, (name, at.exception)
+        shown = [re.sub(r"\\(.)", r"\1", e.value).replace(":color[]", "") for e in at.error]   # as Markdown shows it
+        assert [text for text in shown if says in text], (name, shown)
+        assert "import__check" not in [b.key for b in at.button] and not at.data_editor, name
+    assert counts() == before
