@@ -15,7 +15,7 @@ from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes, xlsx_bytes
 from kefu.fields import format_fen
 from kefu.i18n import t
-from kefu.rules import RulesError, read_rules
+from kefu.rules import RulesError, bring_in_force, read_rules
 from kefu.rules import folder as rules_folder
 from kefu.sheets import ROLES, SchemaError, ValidationError, load_sheets
 from kefu.store import Query, Store
@@ -30,7 +30,21 @@ def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
             print(f"migrate: {step}", file=sys.stderr)
         for index in kpi.prepare(store):
             print(f"migrate: created index {index}", file=sys.stderr)
+        for name in bring_in_force(store):
+            print(f"rules: {name}.toml now holds the version in force today", file=sys.stderr)
     return store
+
+
+def _rules_in_force(sheets, settings) -> None:
+    import sqlite3
+    store = Store(config.db_path(), sheets, settings)
+    try:
+        for name in bring_in_force(store):
+            print(f"rules: {name}.toml now holds the version in force today", file=sys.stderr)
+    except sqlite3.Error:                         # a database not yet migrated has no saved rules
+        pass
+    finally:
+        store.close()
 
 
 def cmd_check(args) -> int:
@@ -45,6 +59,8 @@ def cmd_check(args) -> int:
     except config.ConfigError as exc:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
+    if sheets and settings and not args.rules and config.db_path().exists():
+        _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems
     if sheets and settings:

@@ -71,6 +71,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "or.changed_on_disk": ("The rules file was changed since you opened it: reload the page to see the change, then make "
                            "yours again. Nothing was saved.", "自您打开以来，此规则文件已被修改：请刷新页面查看，再重新修改。未保存。"),
     "or.no_change": ("Nothing to save: the figures are as they are now.", "没有需要保存的修改：各项与当前相同。"),
+    "or.not_carried": ("'{key}' is added or taken away. Nothing was saved.", "“{key}”被新增或删除。未保存。"),
+    "or.pending_conflict": ("Version {version}, waiting to take effect on {day}, cannot take this change as well: {reason}",
+                            "第 {version} 版将于 {day} 生效，无法同时包含此修改：{reason}"),
+    "or.pending": ("Version {version} (saved by {by}) takes effect on {day}: until then the figures below are in force.",
+                   "第 {version} 版（{by} 保存）将于 {day} 生效；在此之前以下数值有效。"),
     "or.no_user": ("No active user '{name}'.", "没有名为“{name}”的在用账号。"),
     "or.no_version": ("{name} has no version {version}.", "{name} 没有第 {version} 版。"),
     "or.bad_date": ("Takes effect from: '{value}' is not a date like 2026-11-22.", "生效日期：“{value}”不是日期，如 2026-11-22。"),

@@ -8,13 +8,16 @@
 - A save writes the new values into the file's own text (tomlkit: comments and layout kept), checks that
   text with the SAME loader the app reads it with (kefu/kpi.py, incentives.py, sla.py, club.py, surveys.py,
   workflow.py: one parser, one set of errors), and only then keeps it: a version in kefu_versions (who, when,
-  the day it takes effect, audited with the figures before and after) and the file on disk, in one transaction.
+  the day it takes effect, audited with the figures before and after) and, from its day, the file on disk,
+  in one transaction.
   A refusal (RulesRefused) names the key in the user's language and writes nothing.
-- Effective dates: a save takes effect from a day the user picks (default today). The file on disk is the
-  newest text; readers that work on a period ask kefu/rules.py text_on for the text in force then, so an
-  earlier quarter's ranking keeps its weights, and an approved incentive run keeps its stored figures.
-  SLA hours apply to tickets by the day they were received: saving them re-times the open tickets received
-  on or after the effective day, and no other.
+- Effective dates: a save takes effect from a day the user picks (default today). The file on disk holds the
+  text in force today: a save from a later day waits in the database and is written to the file on its day
+  (kefu/rules.py bring_in_force), so every reader that does not work on a period (escalation, the
+  workflow, fines, club, surveys) keeps today's figures until then. Readers that work on a period ask
+  kefu/rules.py text_on for the text in force then, so an earlier quarter's ranking keeps its weights, and
+  an approved incentive run keeps its stored figures. SLA hours apply to tickets by the day they were
+  received: saving them re-times the open tickets received on or after the effective day, and no other.
 - preview(): what a change would do before it is saved: the current quarter's staff ranking under the new
   KPI weights beside the current one, the totals of incentive runs not yet approved under the new figures,
   the due times of open tickets under the new SLA hours.
@@ -25,9 +28,7 @@ The screen and the command line call one function each (save_figures, apply_file
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -629,7 +630,7 @@ def diff(old: str, new: str, old_name: str = "before", new_name: str = "after") 
 # ---------------------------------------------------------------------------------------------- saving
 
 def today_in(store) -> date:
-    return datetime.now(store.settings.tz).date()
+    return rule_files.today(store)
 
 
 def _day(value, store) -> date:
@@ -655,20 +656,6 @@ def current_text(store, actor, name: str) -> str:
     return _disk(check_name(name))
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace the file at once (a reader sees the old text or the new, never half)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".toml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class Saved:
     name: str
@@ -678,55 +665,155 @@ class Saved:
     retimed: int = 0                 # open tickets given new due times (SLA)
 
 
+def _flat_paths(text: str) -> dict:
+    """Every value of a rules text by its key, with its path in the parsed file: key -> (path, value)."""
+    out = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*path, key))
+        elif isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+            for number, value in enumerate(node):
+                walk(value, (*path, number))
+        else:
+            out[key_of(path)] = (path, node)
+    walk(tomllib.loads(text), ())
+    return out
+
+
+def carried(body: str, base: str, new: str) -> str:
+    """`body` (a version waiting for a later day) with the changes from `base` to `new` made in it too,
+    where it holds what `base` held (a figure the later version set itself keeps its own value).
+    KefuError naming the key when a change cannot be made in it (a key added or taken away)."""
+    if body == base:
+        return new
+    if new == base:
+        return body
+    before, after, later = _flat_paths(base), _flat_paths(new), _flat_paths(body)
+    doc = tomlkit.parse(body)
+    for key in list(after) + [k for k in before if k not in after]:
+        if key in before and key in after and _same(before[key][1], after[key][1]):
+            continue
+        if key not in before or key not in after or key not in later:
+            raise KefuError("or.not_carried", key=key)
+        if not _same(later[key][1], before[key][1]):
+            continue
+        *parents, last = later[key][0]
+        parent = _node(doc, tuple(parents))
+        trivia = getattr(parent[last], "trivia", None)
+        comment = (trivia.comment, trivia.comment_ws) if trivia is not None else None
+        parent[last] = after[key][1]
+        if comment and hasattr(parent[last], "trivia"):
+            parent[last].trivia.comment, parent[last].trivia.comment_ws = comment
+    return tomlkit.dumps(doc)
+
+
+class PendingConflict(KefuError):
+    """The save cannot be made in a version waiting for a later day: names that version and the reason."""
+    code = "or.pending_conflict"
+
+    def __init__(self, version: int, day: str, reason: KefuError):
+        super().__init__("or.pending_conflict", version=version, day=day)
+        self.version, self.day, self.reason = version, day, reason
+
+    def message(self, lang: str) -> str:
+        return t(self.code, lang, version=self.version, day=self.day, reason=self.reason.message(lang))
+
+
 def save_text(store, actor, name: str, text: str, *, effective_from=None, note: str = "",
               expected: str | None = None) -> Saved:
     """Keep `text` as rules/<name>.toml from `effective_from` (default today): checked by the app's loader
-    (RulesRefused names the key; nothing written), kept as a version (audited with the figures before and
-    after) and written to the file, in one transaction. expected: the text the user's form was made from;
-    if the file changed since, the save is refused (KefuError or.changed_on_disk) rather than overwrite it."""
+    (RulesRefused names the key; nothing written) and kept as a version (audited with the figures before
+    and after), in one transaction. The file on disk holds the text in force today: it is written now when
+    the day is today or earlier, else on its day (kefu/rules.py bring_in_force). A version saved earlier
+    for a later day, still waiting, is saved again after this one with this save's changes made in it
+    too (PendingConflict when they cannot be). expected: the text the user's form was made from; if the
+    file changed since, the save is refused (KefuError or.changed_on_disk) rather than overwrite it."""
     require_save(actor)
     check_name(name)
     day = _day(effective_from, store)
     check(store, name, text)
+    rule_files.bring_in_force(store)                       # a version whose day has come is the file's first
     path = rule_files.file(name)
-    written, disk = False, None
+    replaced, disk = False, None
     with _WRITE_LOCK:
         try:
             with store.transaction() as conn:              # BEGIN IMMEDIATE: one writer at a time, all processes
                 disk = path.read_text(encoding="utf-8")
                 if expected is not None and versions.digest(disk) != versions.digest(expected):
                     raise KefuError("or.changed_on_disk")
-                if disk == text:
-                    raise KefuError("or.no_change")
-                latest = versions.latest(store, "rules", name)
-                if latest is not None and latest.sha256 != versions.digest(disk):
+                today = rule_files.today(store)
+                waiting = rule_files.later(conn, name, today.isoformat())
+                last = rule_files.written(conn, name)
+                kept = versions.get(store, "rules", name, last) if last is not None else None
+                if kept is not None and kept.sha256 != versions.digest(disk):
                     versions.record(store, conn, auth.SYSTEM, "rules", name, disk,
-                                    effective_from=latest.effective_from, note="edited by hand")
-                changed = changes(name, disk, text, store.sheets)
+                                    effective_from=kept.effective_from, note="edited by hand")
+                    for again in waiting:                  # still in force on their days, after the hand edit
+                        if again[3] <= day.isoformat():
+                            versions.record(store, conn, auth.SYSTEM, "rules", name, again[1],
+                                            effective_from=again[3], note=f"version {again[0]} again, after the hand edit")
+                base = rule_files.text_on(store, name, max(day, today))     # what the save changes
+                if text == base and text == rule_files.text_on(store, name, day):
+                    raise KefuError("or.no_change")
+                changed = changes(name, base, text, store.sheets)
                 saved = versions.record(
                     store, conn, actor, "rules", name, text, effective_from=day.isoformat(), note=note, previous=disk,
                     audit_before={"figures": {c.key: c.before for c in changed}},
                     audit_after={"figures": {c.key: c.after for c in changed}})
+                for again in [v for v in waiting if v[3] > day.isoformat()]:
+                    try:
+                        body = carried(again[1], base, text)
+                        check(store, name, body)
+                    except KefuError as exc:
+                        raise PendingConflict(again[0], again[3], exc) from None
+                    versions.record(store, conn, actor, "rules", name, body, effective_from=again[3],
+                                    note=f"version {again[0]} with the changes of version {saved.version}")
                 retimed = _retime(store, actor, check(store, name, text), day) if name == "sla" else 0
-                _write(path, text)
-                written = True
+                now = rule_files.in_force(conn, name, today)
+                rule_files.mark_written(conn, name, now[0])
+                if now[1] != disk:
+                    rule_files.write_file(path, now[1])
+                    replaced = True
         except BaseException:
-            if written and disk is not None:
-                _write(path, disk)                          # the commit failed: the file goes back too
+            if replaced and disk is not None:
+                rule_files.write_file(path, disk)           # the commit failed: the file goes back too
             raise
     from kefu import incentives
     incentives._RULES_CACHE.clear()
     return Saved(name, saved, day, changed, retimed)
 
 
+def pending(store, actor, name: str) -> list[versions.Version]:
+    """The versions waiting for a later day to take effect (kefu/rules.py), first day first."""
+    require_read(actor)
+    check_name(name)
+    rows = rule_files.later(store.conn, name, rule_files.today(store).isoformat())
+    return [versions.get(store, "rules", name, row[0]) for row in rows]
+
+
 def save_figures(store, actor, name: str, values: dict, *, effective_from=None, expected: str | None = None,
                  note: str = "") -> Saved:
-    """The screen's save: the form's figures (key -> value) written into the file's text, then save_text.
-    expected: the text the form was made from (the file on disk when it was opened)."""
+    """The screen's save: the form's figures (key -> value) written into the text in force on the day
+    (form_text), then save_text. expected: the text the form was made from (the file when it was opened)."""
     require_save(actor)
     base = expected if expected is not None else _disk(check_name(name))
-    return save_text(store, actor, name, text_with(name, base, values, store.sheets), effective_from=effective_from,
+    return save_text(store, actor, name, form_text(store, name, base, values, effective_from), effective_from=effective_from,
                      note=note, expected=base)
+
+
+def form_text(store, name: str, base: str, values: dict, effective_from=None) -> str:
+    """The form's figures as a text from `effective_from`. The form shows `base` (today's file); when a
+    version waits for a day on or before the chosen one, the figures the user changed are set in the text
+    in force on that day, so the waiting version's own changes are kept."""
+    on_day = rule_files.text_on(store, name, max(_day(effective_from, store), today_in(store)))
+    if on_day == base:
+        return text_with(name, base, values, store.sheets)
+    shown = {figure.key: figure for figure in figures(name, base, store.sheets)}
+    changed = {key: value for key, value in values.items()
+               if key not in shown or not _same(value_for(shown[key], value, name, store.sheets), shown[key].value)}
+    return text_with(name, on_day, changed, store.sheets)
 
 
 def apply_file(store, actor, file: str | Path, *, effective_from=None, dry_run: bool = False) -> "Saved | Preview":
@@ -918,7 +1005,7 @@ def preview(store, actor, name: str, text: str, *, effective_from=None, today: d
     day = _day(effective_from, store)
     today = today or today_in(store)
     new_rules = check(store, name, text)
-    old = _disk(name)
+    old = rule_files.text_on(store, name, max(day, today_in(store)))   # what it would change, from its day
     shown = Preview(name, day, changes(name, old, text, store.sheets), diff(old, text, f"rules/{name}.toml",
                                                                               f"rules/{name}.toml (new)"))
     if name == "kpi":
@@ -932,8 +1019,9 @@ def preview(store, actor, name: str, text: str, *, effective_from=None, today: d
 
 def preview_figures(store, actor, name: str, values: dict, *, effective_from=None, expected: str | None = None,
                     today: date | None = None) -> Preview:
-    """The screen's preview: the form's figures written into the file's text, then preview()."""
+    """The screen's preview: the form's figures written into the text in force on the day (form_text),
+    then preview()."""
     require_save(actor)
     base = expected if expected is not None else _disk(check_name(name))
-    return preview(store, actor, name, text_with(name, base, values, store.sheets), effective_from=effective_from,
-                   today=today)
+    return preview(store, actor, name, form_text(store, name, base, values, effective_from),
+                   effective_from=effective_from, today=today)

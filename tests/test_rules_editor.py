@@ -3,13 +3,15 @@ app's own loader with the key named in the user's language and nothing written; 
 comments and layout, is versioned and audited; saved figures take effect from a day (an earlier quarter's
 ranking keeps its weights, an approved incentive run stays byte for byte); restore; the "what changes"
 previews on a small hand-built office. Every test works on a copy of rules/ ($KEFU_RULES)."""
+import json
 import shutil
-from datetime import date, datetime
+import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from kefu import auth, cli, incentives, kpi, office_rules, tickets, versions
+from kefu import auth, cli, incentives, kpi, office_rules, tickets, versions, workflow
 from kefu import rules as rule_files
 from kefu.errors import KefuError, PermissionDenied
 from kefu.office_rules import RulesRefused
@@ -235,6 +237,89 @@ def test_an_approved_run_is_unchanged_byte_for_byte_and_a_later_one_uses_the_new
             incentives.export(store, manager, "2026-10", "xlsx", "zh")) == approved
     assert incentives.compute(store, manager, "2026-10").total_fen == 3 * 27000
     assert incentives.compute(store, manager, "2026-11").total_fen == 3 * 30000
+
+
+def step_of(rules_dir, name: str) -> int:
+    import tomllib
+    steps = tomllib.loads((rules_dir / "workflow.toml").read_text(encoding="utf-8"))["transitions"]
+    return [step["name"] for step in steps].index(name) + 1
+
+
+CLAIM = {"channel": "hotline", "kind": "complaint", "category": "quality", "severity": "normal",
+         "caller_name": "陈先生", "subject": "索赔", "claim_amount": "8000"}
+
+
+def test_a_save_from_tomorrow_changes_nothing_today_and_takes_effect_tomorrow(store, manager, make_user, rules_dir,
+                                                                              monkeypatch):
+    """Readers without a period (escalation, the workflow) read the file: it holds today's rules until the day."""
+    staff = make_user("staff")
+    today = rule_files.today(store)
+    tomorrow = today + timedelta(days=1)
+    sla_file, flow_file = (rules_dir / "sla.toml").read_bytes(), (rules_dir / "workflow.toml").read_bytes()
+    reopen = step_of(rules_dir, "reopen")
+    office_rules.save_figures(store, manager, "sla", {"escalation.claim_yuan": "5000"}, effective_from=tomorrow)
+    office_rules.save_figures(store, manager, "workflow", {f"transitions[{reopen}].roles": ["staff", "supervisor",
+                                                                                           "manager"]},
+                              effective_from=tomorrow)
+    assert (rules_dir / "sla.toml").read_bytes() == sla_file
+    assert (rules_dir / "workflow.toml").read_bytes() == flow_file
+    assert store.get("tickets", tickets.intake(store, staff, CLAIM), auth.SYSTEM)["escalated"] == 0
+    assert "reopen" not in [s.name for s in workflow.load_workflow().available("closed", "staff")]
+    assert [(v.version, v.effective_from) for v in office_rules.pending(store, manager, "sla")] == [
+        (2, tomorrow.isoformat())]
+    assert "claim_yuan = 10000" in rule_files.text_on(store, "sla", today)
+    assert "claim_yuan = 5000" in rule_files.text_on(store, "sla", tomorrow)
+    assert cli.main(["--db", str(store.path), "check"]) == 0             # what the file holds is what is checked
+
+    later = time.time() + 86400                                          # a day later by the clock
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert cli.main(["--db", str(store.path), "rules", "history", "sla"]) == 0     # the day's first command
+    assert "claim_yuan = 5000" in (rules_dir / "sla.toml").read_text(encoding="utf-8")
+    assert store.get("tickets", tickets.intake(store, staff, CLAIM), auth.SYSTEM)["escalated"] == 1
+    assert "reopen" in [s.name for s in workflow.load_workflow().available("closed", "staff")]
+    assert office_rules.pending(store, manager, "sla") == []
+    written = store.conn.execute("SELECT after FROM kefu_audit WHERE action = 'rules_in_force' ORDER BY id").fetchall()
+    assert [json.loads(a)["name"] for (a,) in written] == ["sla", "workflow"]
+    assert rule_files.bring_in_force(store) == []                          # once
+
+
+def test_a_save_from_today_is_made_in_a_version_waiting_for_a_later_day_too(store, manager, rules_dir):
+    today = rule_files.today(store)
+    later = today + timedelta(days=40)
+    office_rules.save_figures(store, manager, "kpi", NEW_WEIGHTS, effective_from=later)
+    office_rules.save_figures(store, manager, "kpi", {"ranking.deductions.per_fault": 8})
+    now, then = (kpi.load_rules(text=rule_files.text_on(store, "kpi", day)) for day in (today, later))
+    assert (now.per_fault, now.weights["satisfaction"]) == (8, 50)
+    assert (then.per_fault, then.weights["satisfaction"]) == (8, 20)
+    assert "per_fault = 8                 # points off" in (rules_dir / "kpi.toml").read_text(encoding="utf-8")
+    assert [(v.version, v.effective_from, v.note) for v in kept(store, "kpi")][:2] == [
+        (4, later.isoformat(), "version 2 with the changes of version 3"), (3, today.isoformat(), "")]
+    before = (rules_dir / "kpi.toml").read_bytes()
+    office_rules.save_figures(store, manager, "kpi", {"ranking.bonus.top": 5}, effective_from=later)
+    assert kpi.load_rules(text=rule_files.text_on(store, "kpi", later)).weights["satisfaction"] == 20   # kept
+    with pytest.raises(office_rules.PendingConflict) as caught:            # top 3 -> 5 waits; next 8 -> 4 today
+        office_rules.save_figures(store, manager, "kpi", {"ranking.bonus.next": 4})
+    assert caught.value.message("en").startswith(f"Version 5, waiting to take effect on {later.isoformat()}, cannot "
+                                                 "take this change as well: KPI weights and rankings — ")
+    assert "(ranking.bonus.next)" in caught.value.message("en")
+    assert (rules_dir / "kpi.toml").read_bytes() == before and len(kept(store, "kpi")) == 5
+
+
+def test_a_hand_edit_before_the_day_is_kept_and_the_waiting_version_still_comes(store, manager, rules_dir,
+                                                                                monkeypatch):
+    tomorrow = rule_files.today(store) + timedelta(days=1)
+    office_rules.save_figures(store, manager, "club_surveys", {"threshold": 3})
+    office_rules.save_figures(store, manager, "club_surveys", {"threshold": 4}, effective_from=tomorrow)
+    path = rules_dir / "club_surveys.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("min_answers = 10", "min_answers = 20"), encoding="utf-8")
+    assert "min_answers = 20" in rule_files.text_on(store, "club_surveys", rule_files.today(store))  # the edit stands
+    later = time.time() + 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert rule_files.bring_in_force(store) == ["club_surveys"]
+    text = path.read_text(encoding="utf-8")
+    assert "threshold = 4" in text and "min_answers = 10" in text
+    assert [v.note for v in kept(store, "club_surveys")][:2] == ["version 3 again, after the hand edit", "edited by hand"]
+    assert "min_answers = 20" in versions.get(store, "rules", "club_surveys", 4).body
 
 
 # ---------------------------------------------------------------------------------------------- restore

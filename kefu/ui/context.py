@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kefu import auth, backup, config, designer, kpi, privacy
+from kefu import auth, backup, config, designer, kpi, privacy, rules
 from kefu.errors import DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
@@ -34,6 +34,7 @@ def store() -> Store:
     try:
         opened = _open_store(str(config.db_path()), str(config.config_path()), str(schema_dir()))
         designer.refresh(opened)          # a register saved in another session or process: reloaded, no restart
+        rules.bring_in_force(opened)      # office rules saved for a later day: written to their file on the day
         return opened
     except SchemaError as exc:
         _stop(t("app.schema_error_title", lang), exc.problems, lang)

@@ -33,6 +33,9 @@ def office_rules_screen(store, actor, lang: str) -> None:
     done = st.session_state.pop(f"{KEY}__done", None)
     if done:
         st.success(done, icon=":material/check_circle:")
+    for waiting in office_rules.pending(store, actor, name):       # saved for a later day: not in the file yet
+        st.info(tr("or.pending", version=waiting.version, by=plain(waiting.saved_by_name), day=waiting.effective_from),
+                icon=":material/event:")
     figures_tab, history_tab = st.tabs([pick(office_rules.FILE_LABELS[name], lang), tr("or.history")])
     with figures_tab:
         rules_form(store, actor, name, base, editor, lang)
