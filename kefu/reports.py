@@ -1,5 +1,7 @@
-"""Reports: the weekly and monthly complaint report and inquiry report, and the monthly business-change
-report, for any period, as figures for the screen and as a CSV.
+"""Reports: the weekly and monthly complaint report and inquiry report, the monthly business-change
+report and the customer traffic report (客户流量分析: contacts and visits by hour, day and channel), for a
+week, a month, a quarter, a year (001: 每周、每月、每季度、每年提交服务分析报表) or any dates, as figures
+for the screen and as a CSV.
 
 A ticket report covers the tickets *received* in the period (created_at from the first day 00:00 to the
 last day 23:59:59, office time), not deleted, of the report's kinds, as they stand when the report is
@@ -44,10 +46,13 @@ from kefu.workflow import Workflow, load_workflow
 VIEW = "reports"
 TICKETS, CHANGES = "tickets", "business_changes"
 TICKET_REPORTS = {"complaint": ("complaint",), "inquiry": ("inquiry",)}
-REPORTS = ("complaint", "inquiry", "business_change")
-PRESETS = ("this_week", "last_week", "this_month", "last_month")
+VISITORS = "visitors"
+REPORTS = ("complaint", "inquiry", "business_change", "traffic")
+PRESETS = ("this_week", "last_week", "this_month", "last_month", "this_quarter", "last_quarter", "this_year",
+           "last_year")
 TOP_CATEGORIES = 5
 DAILY_TREND_MAX_DAYS = 62             # a longer period is charted week by week
+WEEKLY_TREND_MAX_DAYS = 190           # and a longer one still (a year) month by month
 RATINGS = (1, 2, 3, 4, 5)
 SATISFIED = 4                         # a score of 4 or 5 counts as satisfied
 
@@ -55,14 +60,19 @@ SATISFIED = 4                         # a score of 4 or 5 counts as satisfied
 # ---------------------------------------------------------------------------------------------- periods
 
 def period(kind: str, day: date, last: date | None = None) -> tuple[date, date]:
-    """(first day, the day after the last): the week (Monday to Sunday) or the calendar month holding
-    `day`, or for "custom" the days from `day` to `last` inclusive (in either order)."""
+    """(first day, the day after the last): the week (Monday to Sunday), the calendar month, quarter or
+    year holding `day`, or for "custom" the days from `day` to `last` inclusive (in either order)."""
     if kind == "week":
         monday = day - timedelta(days=day.weekday())
         return monday, monday + timedelta(days=7)
     if kind == "month":
         first = day.replace(day=1)
-        return first, (first + timedelta(days=32)).replace(day=1)
+        return first, _next_month(first)
+    if kind == "quarter":
+        first = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+        return first, _next_month(_next_month(_next_month(first)))
+    if kind == "year":
+        return date(day.year, 1, 1), date(day.year + 1, 1, 1)
     if kind == "custom":
         last = day if last is None else last
         low, high = min(day, last), max(day, last)
@@ -70,17 +80,25 @@ def period(kind: str, day: date, last: date | None = None) -> tuple[date, date]:
     raise ValueError(f"unknown period {kind!r}")
 
 
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1)
+
+
 def preset(name: str, today: date) -> tuple[date, date]:
-    """This week, last week, this month, last month, counted from today (office date)."""
-    if name == "this_week":
-        return period("week", today)
-    if name == "last_week":
-        return period("week", today - timedelta(days=7))
-    if name == "this_month":
-        return period("month", today)
-    if name == "last_month":
-        return period("month", today.replace(day=1) - timedelta(days=1))
-    raise ValueError(f"unknown period {name!r}")
+    """This or last week, month, quarter or year, counted from today (office date)."""
+    which, _, unit = name.partition("_")
+    if which not in ("this", "last") or unit not in ("week", "month", "quarter", "year"):
+        raise ValueError(f"unknown period {name!r}")
+    start, end = period(unit, today)
+    return period(unit, start - timedelta(days=1)) if which == "last" else (start, end)
+
+
+def previous(start: date, end: date) -> tuple[date, date]:
+    """The period before: the calendar month, quarter or year before one of those, else as many days."""
+    for unit in ("month", "quarter", "year"):
+        if period(unit, start) == (start, end):
+            return period(unit, start - timedelta(days=1))
+    return start - (end - start), start
 
 
 def today(store: Store) -> date:
@@ -306,20 +324,34 @@ def ordered_counts(field_obj, counted: dict) -> dict:
     return ordered
 
 
-def _trend(days: dict, start: date, end: date) -> tuple[str, list]:
-    """Received per day (or per week, Monday first, for a long period), zero days included."""
+def trend_unit(start: date, end: date) -> str:
+    """How a period is charted: day by day up to two months, week by week (Monday first) up to half a
+    year, else month by month."""
     span = (end - start).days
-    if span <= DAILY_TREND_MAX_DAYS:
-        return "day", [(start + timedelta(days=i), days.get((start + timedelta(days=i)).isoformat(), 0))
-                       for i in range(span)]
-    weeks: dict[date, int] = {}
-    first = start - timedelta(days=start.weekday())
-    for i in range(0, (end - first).days, 7):
-        weeks[first + timedelta(days=i)] = 0
+    return "day" if span <= DAILY_TREND_MAX_DAYS else "week" if span <= WEEKLY_TREND_MAX_DAYS else "month"
+
+
+def bucket_of(day: date, unit: str) -> date:
+    """The first day of the day's bucket."""
+    return day if unit == "day" else day - timedelta(days=day.weekday()) if unit == "week" else day.replace(day=1)
+
+
+def bucket_starts(start: date, end: date, unit: str) -> list[date]:
+    """The first day of every bucket the period touches, in order (the first may begin before start)."""
+    starts, day = [], bucket_of(start, unit)
+    while day < end:
+        starts.append(day)
+        day = day + timedelta(days=1 if unit == "day" else 7) if unit != "month" else _next_month(day)
+    return starts
+
+
+def _trend(days: dict, start: date, end: date) -> tuple[str, list]:
+    """Received per day (per week, Monday first, or per month for a long period), empty buckets included."""
+    unit = trend_unit(start, end)
+    counts = dict.fromkeys(bucket_starts(start, end, unit), 0)
     for day, n in days.items():
-        moment = date.fromisoformat(day)
-        weeks[moment - timedelta(days=moment.weekday())] += n
-    return "week", sorted(weeks.items())
+        counts[bucket_of(date.fromisoformat(day), unit)] += n
+    return unit, sorted(counts.items())
 
 
 TICKET_COLUMNS = ("kind", "channel", "category", "severity", "state", "escalated", "group_complaint",
@@ -438,10 +470,146 @@ def business_change_report(store: Store, actor, start: date, end: date, *, now: 
     return report
 
 
+# ---------------------------------------------------------------------------------------------- traffic
+
+VISITS = "visits"                     # the visitor book's series beside the ticket channels
+
+
+@dataclass
+class TrafficReport:
+    """Customer traffic (客户流量, 001 客户流量监测): the contacts received (tickets, by channel: 400 hotline,
+    visit, web, letter, e-mail) and the visits (arrivals in the visitor book) of a period, by hour of the
+    day, by weekday and by day (week or month for a long period). Each series is keyed by the channel's
+    stored value, or VISITS; `previous_*` are the same totals for the period before (previous())."""
+    start: date
+    end: date
+    as_of: datetime
+    sheet: Sheet = field(repr=False)
+    name: str = "traffic"
+    contacts: int = 0
+    visits: int | None = 0                # None: the role may not read the visitor book
+    by_channel: dict = field(default_factory=dict)
+    by_hour: dict = field(default_factory=dict)        # series -> [24 counts]
+    by_weekday: dict = field(default_factory=dict)     # series -> [7 counts], Monday first
+    by_weekday_hour: dict = field(default_factory=dict)   # (weekday, hour) -> contacts
+    trend_unit: str = "day"
+    trend: list = field(default_factory=list)          # [(first day of the bucket, {series: count})]
+    previous_start: date | None = None
+    previous_end: date | None = None
+    previous_contacts: int = 0
+    previous_visits: int | None = 0
+
+    @property
+    def total(self) -> int:
+        return self.contacts + (self.visits or 0)
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def series(self) -> list[str]:
+        return [*self.by_channel, *([VISITS] if self.visits is not None else [])]
+
+    def busiest_hour(self, series: str | None = None) -> int | None:
+        """The hour with the most contacts (of one series), the earliest of a tie; None without any."""
+        counts = self.hours_of(series)
+        return counts.index(max(counts)) if any(counts) else None
+
+    def hours_of(self, series: str | None = None) -> list[int]:
+        """Per hour: one series, or every contact of every channel (None)."""
+        if series is not None:
+            return self.by_hour[series]
+        return [sum(self.by_hour[c][h] for c in self.by_channel) for h in range(24)]
+
+    def weekdays_of(self, series: str | None = None) -> list[int]:
+        if series is not None:
+            return self.by_weekday[series]
+        return [sum(self.by_weekday[c][d] for c in self.by_channel) for d in range(7)]
+
+    def busiest_weekday(self) -> int | None:
+        counts = self.weekdays_of()
+        return counts.index(max(counts)) if any(counts) else None
+
+    def change(self, now: int | None, before: int | None) -> float | None:
+        """Change against the period before, as a share (0.25 = 25% more); None when there was nothing."""
+        return None if now is None or not before else (now - before) / before
+
+    def label(self, series: str, lang: str) -> str:
+        if series == VISITS:
+            return t("rp.visits_series", lang)
+        return self.sheet.by_name["channel"].choice_label(series, lang)
+
+
+def traffic_report(store: Store, actor, start: date, end: date, *, now: datetime | None = None) -> TrafficReport:
+    """The contacts and visits from start to the day before end. The hour is the office's clock hour as
+    stored (local ISO text); a visit counts from its arrival (an expected visitor who has not come is not
+    traffic). Two grouped SELECTs read the period (tickets by channel, day and hour over the created_at
+    index; visits by day and hour over arrived_at), two counts the period before."""
+    sheet = store.sheet(TICKETS)
+    require(actor, sheet)
+    visitors = store.sheets.get(VISITORS)
+    reads_visits = visitors is not None and (actor.role == "system" or auth.can(actor, visitors, "read"))
+    now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
+    before = previous(start, end)
+    report = TrafficReport(start=start, end=end, as_of=now, sheet=sheet, previous_start=before[0],
+                           previous_end=before[1])
+    channels = {c["value"]: 0 for c in sheet.by_name["channel"].choices}
+    cube: dict[tuple[str, str, int], int] = {}
+    for channel, day, hour, n in store.conn.execute(
+            "SELECT channel, substr(created_at, 1, 10), CAST(substr(created_at, 12, 2) AS INTEGER), count(*) "
+            "FROM tickets WHERE created_at >= ? AND created_at < ? AND +deleted_at IS NULL GROUP BY 1, 2, 3",
+            _bounds(start, end)):
+        channels.setdefault(channel, 0)
+        cube[(channel, day, hour)] = n
+    if reads_visits:
+        for day, hour, n in store.conn.execute(
+                "SELECT substr(arrived_at, 1, 10), CAST(substr(arrived_at, 12, 2) AS INTEGER), count(*) "
+                "FROM visitors WHERE arrived_at >= ? AND arrived_at < ? AND +deleted_at IS NULL GROUP BY 1, 2",
+                _bounds(start, end)):
+            cube[(VISITS, day, hour)] = n
+    else:
+        report.visits = report.previous_visits = None
+    series = [*channels, *([VISITS] if reads_visits else [])]
+    report.by_hour = {s: [0] * 24 for s in series}
+    report.by_weekday = {s: [0] * 7 for s in series}
+    report.trend_unit = trend_unit(start, end)
+    buckets = {first: dict.fromkeys(series, 0) for first in bucket_starts(start, end, report.trend_unit)}
+    for (name, day, hour), n in cube.items():
+        moment = date.fromisoformat(day)
+        report.by_hour[name][hour % 24] += n
+        report.by_weekday[name][moment.weekday()] += n
+        buckets[bucket_of(moment, report.trend_unit)][name] += n
+        if name == VISITS:
+            report.visits += n
+        else:
+            channels[name] += n
+            report.contacts += n
+            key = (moment.weekday(), hour % 24)
+            report.by_weekday_hour[key] = report.by_weekday_hour.get(key, 0) + n
+    report.by_channel = ordered_counts(sheet.by_name["channel"], channels)
+    report.trend = sorted(buckets.items())
+    low, high = _bounds(*before)
+    report.previous_contacts = store.conn.execute(
+        "SELECT count(*) FROM tickets WHERE created_at >= ? AND created_at < ? AND +deleted_at IS NULL",
+        (low, high)).fetchone()[0]
+    if reads_visits:
+        report.previous_visits = store.conn.execute(
+            "SELECT count(*) FROM visitors WHERE arrived_at >= ? AND arrived_at < ? AND +deleted_at IS NULL",
+            (low, high)).fetchone()[0]
+    return report
+
+
 def build(store: Store, actor, name: str, start: date, end: date, **options):
     """The report called `name` (REPORTS) for the period."""
     if name == "business_change":
         return business_change_report(store, actor, start, end, **options)
+    if name == "traffic":
+        return traffic_report(store, actor, start, end, **options)
     if name in TICKET_REPORTS:
         return ticket_report(store, actor, start, end, name=name, **options)
     raise ValueError(f"unknown report {name!r}")
@@ -469,8 +637,31 @@ def period_text(report, lang: str) -> str:
     return t("rp.period_text", lang, start=report.start.isoformat(), last=report.last_day.isoformat())
 
 
+def hour_text(hour: int | None) -> str | None:
+    return None if hour is None else f"{hour:02d}:00-{hour + 1:02d}:00"
+
+
 def summary(report, lang: str) -> list[tuple[str, object]]:
     """The headline figures, (label, value): hours to one decimal, rates in percent, None when empty."""
+    if isinstance(report, TrafficReport):
+        weekday = report.busiest_weekday()
+        out = [
+            (t("rp.contacts", lang), report.contacts),
+            (t("rp.contacts_per_day", lang), round(report.contacts / report.days, 1)),
+            (t("rp.busiest_hour", lang), hour_text(report.busiest_hour())),
+            (t("rp.busiest_weekday", lang), None if weekday is None else t(f"day.{weekday}", lang)),
+            (t("rp.previous_period", lang), t("rp.period_text", lang, start=report.previous_start.isoformat(),
+                                               last=(report.previous_end - timedelta(days=1)).isoformat())),
+            (t("rp.previous_contacts", lang), report.previous_contacts),
+            (t("rp.contacts_change", lang), _percent(report.change(report.contacts, report.previous_contacts))),
+        ]
+        if report.visits is not None:
+            out[2:2] = [(t("rp.visits", lang), report.visits),
+                        (t("rp.visits_per_day", lang), round(report.visits / report.days, 1)),
+                        (t("rp.busiest_visit_hour", lang), hour_text(report.busiest_hour(VISITS)))]
+            out += [(t("rp.previous_visits", lang), report.previous_visits),
+                    (t("rp.visits_change", lang), _percent(report.change(report.visits, report.previous_visits)))]
+        return out
     if isinstance(report, ChangeReport):
         return [
             (t("rp.changes_total", lang), report.total),
@@ -505,8 +696,25 @@ def summary(report, lang: str) -> list[tuple[str, object]]:
     ]
 
 
+def _traffic_tables(report: TrafficReport, lang: str) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Per channel; then per hour and per weekday, the contacts of all channels, each channel and the visits."""
+    everything = t("rp.all_contacts", lang)
+    tables = [(t("rp.by", lang, what=report.sheet.by_name["channel"].label_in(lang)),
+               [(report.label(c, lang), n) for c, n in report.by_channel.items()]
+               + ([(report.label(VISITS, lang), report.visits)] if report.visits is not None else []))]
+    for what, counts, names in (
+            ("rp.by_hour", report.hours_of, [hour_text(h) for h in range(24)]),
+            ("rp.by_weekday", report.weekdays_of, [t(f"day.{d}", lang) for d in range(7)])):
+        for series in (None, *report.series):
+            heading = t(what, lang, series=everything if series is None else report.label(series, lang))
+            tables.append((heading, list(zip(names, counts(series)))))
+    return tables
+
+
 def breakdowns(report, lang: str) -> list[tuple[str, list[tuple[str, int]]]]:
     """The report's tables, (title, [(label, count)]), in the user's language."""
+    if isinstance(report, TrafficReport):
+        return _traffic_tables(report, lang)
     if isinstance(report, ChangeReport):
         return [(_by(report, "kind", lang), [(report.label("kind", v, lang), n) for v, n in report.by_kind.items()]),
                 (_by(report, "staff", lang), list(report.by_staff))]
@@ -530,6 +738,11 @@ def rows(report, lang: str) -> list[tuple[str, str, object]]:
     out += [(t("rp.section_summary", lang), label, value) for label, value in summary(report, lang)]
     for section, items in breakdowns(report, lang):
         out += [(section, label, count) for label, count in items]
+    if isinstance(report, TrafficReport):
+        for series in report.series:
+            heading = t("rp.traffic_" + report.trend_unit, lang, series=report.label(series, lang))
+            out += [(heading, day.isoformat(), counts[series]) for day, counts in report.trend]
+        return out
     trend = t("rp.trend_" + report.trend_unit, lang)
     out += [(trend, day.isoformat(), count) for day, count in report.trend]
     return out

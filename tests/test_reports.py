@@ -145,6 +145,30 @@ def test_presets_count_from_today():
     assert reports.preset("last_month", today) == (date(2026, 12, 1), date(2027, 1, 1))
 
 
+@pytest.mark.parametrize("name, expected", [
+    ("this_quarter", (date(2027, 4, 1), date(2027, 7, 1))),
+    ("last_quarter", (date(2027, 1, 1), date(2027, 4, 1))),
+    ("this_year", (date(2027, 1, 1), date(2028, 1, 1))),
+    ("last_year", (date(2026, 1, 1), date(2027, 1, 1))),
+])
+def test_每季度_每年_presets_for_the_managers_service_analysis_reports(name, expected):
+    assert reports.preset(name, date(2027, 5, 31)) == expected
+
+
+def test_last_quarter_in_january_is_the_previous_years_fourth():
+    assert reports.preset("last_quarter", date(2027, 1, 1)) == (date(2026, 10, 1), date(2027, 1, 1))
+
+
+@pytest.mark.parametrize("name", reports.REPORTS)
+def test_every_report_kind_takes_a_quarter_and_a_year(month, manager, name):
+    quarter = reports.build(month, manager, name, *reports.preset("this_quarter", date(2026, 11, 5)), now=NOW)
+    year = reports.build(month, manager, name, *reports.preset("last_year", date(2027, 2, 1)), now=NOW)
+    assert quarter.trend_unit == "week" and year.trend_unit == "month" and len(year.trend) == 12
+    if name == "complaint":                   # the four of November, the one of October and the one of December
+        assert (quarter.total, year.total) == (6, 6)
+        assert [n for _, n in year.trend][9:] == [1, 4, 1] and len(quarter.trend) == 14
+
+
 @pytest.mark.parametrize("start, end", [
     ("2026-11-20T17:00:00+08:00", "2026-11-23T10:00:00+08:00"),     # over a weekend
     ("2026-09-30T16:00:00+08:00", "2026-10-09T10:30:00+08:00"),     # over National Day

@@ -1,5 +1,6 @@
-"""Reports (报表): the complaint and inquiry reports by week or month, the business-change report, for any
-period: headline figures, charts, the full table and a one-click CSV. Every figure comes from kefu.reports."""
+"""Reports (报表): the complaint and inquiry reports, the business-change report and the customer traffic
+report, by week, month, quarter, year or any dates: headline figures, charts, the full table and a one-click
+CSV. Every figure comes from kefu.reports."""
 from __future__ import annotations
 
 from datetime import date
@@ -41,7 +42,9 @@ def render() -> None:
     if not report.total:
         st.info(tr("rp.empty"), icon=":material/inbox:")
         return
-    if isinstance(report, reports.ChangeReport):
+    if isinstance(report, reports.TrafficReport):
+        traffic_figures(report, tr, lang)
+    elif isinstance(report, reports.ChangeReport):
         change_figures(report, tr, lang)
     else:
         ticket_figures(report, tr, lang)
@@ -110,13 +113,108 @@ def bar_chart(heading: str, items: list[tuple[str, int]], tr, *, sort: bool = Fa
     st.altair_chart(chart, width="stretch")
 
 
+DAY_FORMAT = {"day": "%m-%d", "week": "%m-%d", "month": "%Y-%m"}
+
+
 def trend_chart(report, tr) -> None:
     st.markdown(f"**{tr('rp.trend_' + report.trend_unit)}**")
     frame = pd.DataFrame([(day.isoformat(), n) for day, n in report.trend], columns=["day", "count"])
     chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m-%d")),
+        x=alt.X("day:T", title=None, axis=alt.Axis(format=DAY_FORMAT[report.trend_unit])),
         y=alt.Y("count:Q", title=tr("rp.count"), axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=[alt.Tooltip("day:T", title=tr("rp.day"), format="%Y-%m-%d"),
+                 alt.Tooltip("count:Q", title=tr("rp.count"))],
+    ).properties(height=220)
+    st.altair_chart(chart, width="stretch")
+
+
+def traffic_figures(report: reports.TrafficReport, tr, lang: str) -> None:
+    """Customer traffic: the headline figures, then contacts by channel beside visits, by hour, by weekday
+    and over the period, the weekday x hour heatmap, and the channels with the visitor book."""
+    figures = dict(reports.summary(report, lang))
+    keys = ["rp.contacts", "rp.contacts_per_day", "rp.busiest_hour", "rp.busiest_weekday"]
+    if report.visits is not None:
+        keys[2:2] = ["rp.visits", "rp.visits_per_day"]
+    for column, key in zip(st.columns(len(keys)), keys):
+        change = {"rp.contacts": "rp.contacts_change", "rp.visits": "rp.visits_change"}.get(key)
+        delta = figures.get(tr(change)) if change else None
+        column.metric(tr(key), shown(figures[tr(key)]), border=True,
+                      delta=None if delta is None else f"{delta:+}% · {tr('rp.previous_period')}",
+                      delta_color="off")
+    st.caption(tr("rp.traffic_definitions"))
+    channels = list(report.by_channel)
+    hours = [f"{h:02d}" for h in range(24)]
+    weekdays = [tr(f"day.{d}") for d in range(7)]
+    left, right = st.columns([3, 2]) if report.visits is not None else (st.container(), None)
+    with left:
+        stacked_chart(tr("rp.chart_hour_contacts"), [(hours[h], report.label(c, lang), report.by_hour[c][h])
+                                                   for c in channels for h in range(24)], hours, tr)
+    if right is not None:
+        with right:
+            column_chart(tr("rp.chart_hour_visits"), list(zip(hours, report.by_hour[reports.VISITS])), tr,
+                         x_title=tr("rp.hour"))
+    left, right = st.columns([3, 2]) if report.visits is not None else (st.container(), None)
+    with left:
+        stacked_chart(tr("rp.chart_weekday_contacts"), [(weekdays[d], report.label(c, lang), report.by_weekday[c][d])
+                                                      for c in channels for d in range(7)], weekdays, tr)
+    if right is not None:
+        with right:
+            column_chart(tr("rp.chart_weekday_visits"), list(zip(weekdays, report.by_weekday[reports.VISITS])), tr,
+                         x_title=tr("rp.weekday"))
+    days = [day.isoformat() if report.trend_unit != "month" else day.isoformat()[:7] for day, _ in report.trend]
+    left, right = st.columns([3, 2]) if report.visits is not None else (st.container(), None)
+    with left:
+        stacked_chart(tr("rp.chart_trend_contacts_" + report.trend_unit),
+                      [(label, report.label(c, lang), counts[c]) for label, (_, counts) in zip(days, report.trend)
+                       for c in channels], days, tr)
+    if right is not None:
+        with right:
+            column_chart(tr("rp.chart_trend_visits_" + report.trend_unit),
+                         [(label, counts[reports.VISITS]) for label, (_, counts) in zip(days, report.trend)], tr)
+    left, right = st.columns([3, 2])
+    with left:
+        heatmap(report, hours, weekdays, tr)
+    with right:
+        bar_chart(tr("rp.chart_by_channel"), [(report.label(s, lang), report.visits if s == reports.VISITS
+                                               else report.by_channel[s]) for s in report.series], tr)
+
+
+def stacked_chart(heading: str, items: list[tuple[str, str, int]], order: list[str], tr) -> None:
+    """Columns in the given order, each stacked by channel (the sheet's order, legend below)."""
+    st.markdown(f"**{heading}**")
+    frame = pd.DataFrame(items, columns=["x", "channel", "count"])
+    channels = list(dict.fromkeys(frame["channel"]))
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("x:N", title=None, sort=order, axis=alt.Axis(labelAngle=0 if len(order) <= 24 else -60)),
+        y=alt.Y("sum(count):Q", title=tr("rp.count"), axis=alt.Axis(tickMinStep=1, format="d")),
+        color=alt.Color("channel:N", title=tr("rp.channel"), sort=channels, legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("x:N", title=" "), alt.Tooltip("channel:N", title=tr("rp.channel")),
+                 alt.Tooltip("count:Q", title=tr("rp.count"))],
+    ).properties(height=240)
+    st.altair_chart(chart, width="stretch")
+
+
+def column_chart(heading: str, items: list[tuple[str, int]], tr, *, x_title: str | None = None) -> None:
+    st.markdown(f"**{heading}**")
+    frame = pd.DataFrame(items, columns=["x", "count"])
+    chart = alt.Chart(frame).mark_bar(color="#2e7d32").encode(
+        x=alt.X("x:N", title=x_title, sort=[x for x, _ in items],
+                axis=alt.Axis(labelAngle=0 if len(items) <= 24 else -60)),
+        y=alt.Y("count:Q", title=tr("rp.count"), axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=[alt.Tooltip("x:N", title=" "), alt.Tooltip("count:Q", title=tr("rp.count"))],
+    ).properties(height=240)
+    st.altair_chart(chart, width="stretch")
+
+
+def heatmap(report: reports.TrafficReport, hours: list[str], weekdays: list[str], tr) -> None:
+    st.markdown(f"**{tr('rp.chart_heatmap')}**")
+    frame = pd.DataFrame([(hours[h], weekdays[d], report.by_weekday_hour.get((d, h), 0))
+                          for d in range(7) for h in range(24)], columns=["hour", "weekday", "count"])
+    chart = alt.Chart(frame).mark_rect().encode(
+        x=alt.X("hour:O", title=tr("rp.hour"), sort=hours, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("weekday:O", title=None, sort=weekdays),
+        color=alt.Color("count:Q", title=tr("rp.count"), scale=alt.Scale(scheme="blues")),
+        tooltip=[alt.Tooltip("weekday:O", title=tr("rp.weekday")), alt.Tooltip("hour:O", title=tr("rp.hour")),
                  alt.Tooltip("count:Q", title=tr("rp.count"))],
     ).properties(height=220)
     st.altair_chart(chart, width="stretch")
