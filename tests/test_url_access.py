@@ -272,6 +272,20 @@ def test_a_record_id_put_in_the_session_opens_nothing_the_staff_may_not_see(plan
             assert [w.value for w in at.warning][:1] == ["该记录不存在或已删除。"], value
 
 
+def test_a_row_position_no_grid_row_has_opens_nothing(planted_db):
+    """A list's click sends the row's position on the page; a position the page has not (a forged message)
+    selects nothing, and breaks nothing."""
+    from apptest import login, open_page
+    at = open_page(login("demo-staff"), "customers")
+    key = at.dataframe[0].key
+    for position in (10**6, 2**63, -1, -(10**6), "0", 1.5):
+        at.session_state[key] = {"selection": {"rows": [position], "columns": [], "cells": []}}
+        at = at.run()
+        assert not at.exception, (position, at.exception)
+        assert "customers__open" not in at.session_state or not at.session_state["customers__open"], position
+        assert not leaked(at)
+
+
 def test_a_caller_with_the_archive_s_phone_is_told_by_keeper_not_by_name(planted_db):
     from apptest import db_value, login, open_page
     at = open_page(login("demo-staff"), "tickets")

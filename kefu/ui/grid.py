@@ -122,7 +122,10 @@ def sheet_grid(store: Store, sheet: Sheet, actor, lang: str, *, key: str, query:
         event = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row",
                              key=f"{key}__grid_{shown}", width="stretch",
                              column_config={t("common.id", lang): st.column_config.NumberColumn(width="small")})
-        chosen = event.selection.rows if event is not None else []
+        # a position the browser sends is a row of this page or nothing (a crafted one is no IndexError, and
+        # -1 is not "the last row")
+        chosen = [r for r in (event.selection.rows if event is not None else [])
+                  if isinstance(r, int) and 0 <= r < len(frame)]
         selected = int(frame.iloc[chosen[0]][t("common.id", lang)]) if chosen else None
     footer = st.columns([4, 1, 1])
     with footer[0]:
