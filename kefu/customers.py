@@ -99,8 +99,9 @@ def archive(store: Store, actor, customer_id: int) -> dict:
     if actor.role != "system" and actor.role not in sheet.approval.roles:
         raise PermissionDenied()
     record = store.get(SHEET, customer_id, actor)
-    return store.update(SHEET, customer_id, {"status": "archived"}, actor, expected_version=record["version"],
-                        allow_readonly=True)
+    # the sales director approves and archives without the right to edit an archive's fields
+    return store.update(SHEET, customer_id, {"status": "archived"}, auth.acting_for(actor),
+                        expected_version=record["version"], allow_readonly=True)
 
 
 def business_change_order(store: Store, row: dict) -> list[Problem]:                 # noqa: ARG001

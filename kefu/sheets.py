@@ -18,14 +18,14 @@ from kefu import fields as ft
 from kefu.config import ROOT
 from kefu.i18n import label as pick_label, t
 
-ROLES = ("staff", "supervisor", "manager", "gm", "finance", "admin")
+ROLES = ("staff", "supervisor", "manager", "gm", "finance", "admin", "sales_director")
 ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
               "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
               "checks", "import", "import_created_at", "notices"}
-ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors"}
+ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors", "exporters", "max_grant_days"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 LABEL_MAX = 60              # characters of a register's, field's or choice's label in one language
@@ -221,6 +221,9 @@ class RowAccess:
     via: str | None = None
     see_all: frozenset = frozenset()
     grantors: frozenset = frozenset()
+    exporters: frozenset | None = None     # roles that export every row they see; None: no limit beyond `export`.
+                                           # Others export only the rows granted to them with export.
+    max_grant_days: int = 90               # a grant ends at most this many days from today
 
 
 @dataclass(frozen=True)
@@ -553,8 +556,15 @@ def _parse_row_access(where: str, raw, known: dict, problems: list[str]) -> RowA
         problems.append(f"{where} owner must name a user field")
     if via is not None and (via not in known or known[via].type_name != "ref"):
         problems.append(f"{where} via must name a ref field")
+    days = raw.get("max_grant_days", 90)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
+        problems.append(f"{where} max_grant_days must be a whole number of days from 1 to 3660")
+        days = 90
+    exporters = raw.get("exporters")
     return RowAccess(owner=owner, via=via, see_all=_roles(where, "see_all", raw.get("see_all", []), problems),
-                     grantors=_roles(where, "grantors", raw.get("grantors", []), problems))
+                     grantors=_roles(where, "grantors", raw.get("grantors", []), problems),
+                     exporters=None if exporters is None else _roles(where, "exporters", exporters, problems),
+                     max_grant_days=days)
 
 
 def _parse_approval(where: str, raw, known: dict, problems: list[str]) -> Approval | None:

@@ -16,7 +16,7 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field as dc_field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,7 +99,9 @@ CREATE TABLE IF NOT EXISTS kefu_grants (
     expires_at REAL NOT NULL,
     revoked_at REAL,
     revoked_by INTEGER,
-    reason TEXT
+    reason TEXT,
+    keeper INTEGER,
+    actions TEXT NOT NULL DEFAULT 'read'
 );
 CREATE INDEX IF NOT EXISTS kefu_grants_user ON kefu_grants(sheet, user_id, row_id);
 CREATE INDEX IF NOT EXISTS kefu_grants_row ON kefu_grants(sheet, row_id);
@@ -162,6 +164,8 @@ CREATE TABLE IF NOT EXISTS kefu_versions (
 # Columns added to a system table after files were made with it: a file that lacks one gets it at migration.
 SYSTEM_ADDED_COLUMNS = {
     "kefu_sessions": {"cookie_hash": "TEXT", "handoff_hash": "TEXT", "handoff_expires": "REAL"},
+    # a grant of a keeper's whole book (row_id 0, keeper = that keeper); what the grant allows: read, or read,export
+    "kefu_grants": {"keeper": "INTEGER", "actions": "TEXT NOT NULL DEFAULT 'read'"},
 }
 SYSTEM_LATE_DDL = """
 CREATE UNIQUE INDEX IF NOT EXISTS kefu_sessions_cookie ON kefu_sessions(cookie_hash);
@@ -580,19 +584,29 @@ class Store:
         conn.execute(f"INSERT INTO {table}(rowid, grams) VALUES (?, ?)", (row_id, grams))
 
     # -- row access: who sees which rows -----------------------------------------------------------
-    def visible_clause(self, sheet: Sheet, actor, alias: str = "") -> tuple[str, list] | None:
+    def visible_clause(self, sheet: Sheet, actor, alias: str = "", *, export: bool = False) -> tuple[str, list] | None:
         """SQL condition limiting `sheet` to the rows actor may see, or None for all rows.
-        Owner sheets: own rows and rows granted until a time; via sheets: rows whose parent is visible."""
+        Owner sheets: own rows, rows granted until a time, and the rows of a keeper whose whole book was
+        granted; via sheets: rows whose parent is visible. export=True: the rows actor may export, which
+        for a role outside the sheet's exporters are only the rows granted with export."""
         access = sheet.row_access
-        if access is None or actor is None or actor.role == "system" or actor.role in access.see_all:
+        if access is None or actor is None or actor.role == "system":
+            return None
+        limited = export and access.exporters is not None and actor.role not in access.exporters
+        if actor.role in access.see_all and not limited:
             return None
         prefix = f"{alias}." if alias else ""
         if access.owner:
-            return (f"({prefix}{quote_ident(access.owner)} = ? OR {prefix}id IN (SELECT row_id FROM kefu_grants "
-                    f"WHERE sheet = ? AND user_id = ? AND expires_at > ? AND revoked_at IS NULL))",
-                    [actor.id, sheet.name, actor.id, time.time()])
+            wanted = "AND actions LIKE '%export%' " if limited else ""
+            live = f"sheet = ? AND user_id = ? AND expires_at > ? AND revoked_at IS NULL {wanted}"
+            now = time.time()
+            own = f"{prefix}{quote_ident(access.owner)} = ? OR " if not limited else ""
+            return (f"({own}{prefix}id IN (SELECT row_id FROM kefu_grants WHERE {live}) "
+                    f"OR {prefix}{quote_ident(access.owner)} IN (SELECT keeper FROM kefu_grants WHERE keeper IS NOT NULL "
+                    f"AND {live}))",
+                    [*([actor.id] if not limited else []), sheet.name, actor.id, now, sheet.name, actor.id, now])
         parent = self.sheets[sheet.by_name[access.via].ref_sheet]
-        inner = self.visible_clause(parent, actor)
+        inner = self.visible_clause(parent, actor, export=export)
         if inner is None:
             return None
         return (f"{prefix}{quote_ident(access.via)} IN (SELECT id FROM {quote_ident(parent.name)} WHERE {inner[0]})",
@@ -963,8 +977,12 @@ class Store:
             conn.execute(f"PRAGMA secure_delete = {int(was)}")
 
     # -- grants: time-limited access to one row ----------------------------------------------------
-    def grant(self, sheet_name: str, row_id: int, user_id, actor, *, until, reason: str = "") -> int:
-        """Let one user see one row (of an owner sheet) until a date; only the sheet's grantors may."""
+    def grant(self, sheet_name: str, row_id: int | None, user_id, actor, *, until, reason: str = "",
+              keeper: int | None = None, export: bool = False) -> int:
+        """Let one user see one row (of an owner sheet) until a date, or, given keeper and no row, every
+        row that keeper keeps (a supervisor covering a colleague's book); export=True lets the user export
+        those rows too. Only the sheet's grantors may; the date is after today and at most the sheet's
+        max_grant_days away."""
         sheet = self.sheet(sheet_name)
         access = sheet.row_access
         if access is None or not access.owner:
@@ -976,30 +994,55 @@ class Store:
             day = Date().parse(None, until, self.ctx) if until else None
         except FieldError:
             day = None
-        today = datetime.now(self.settings.tz).date().isoformat()
+        today = datetime.now(self.settings.tz).date()
         if day is None:
             problems.append(Problem("until", "err.bad_date", {}))
-        elif day <= today:
+        elif day <= today.isoformat():
             problems.append(Problem("until", "err.grant_past", {}))
+        elif day > (today + timedelta(days=access.max_grant_days)).isoformat():
+            problems.append(Problem("until", "err.grant_too_long", {"max": access.max_grant_days}))
         reason = (reason or "").strip()
         if len(reason) > 200:
             problems.append(Problem("reason", "err.too_long", {"max": 200, "got": len(reason)}))
+        book = row_id is None
         with self.transaction() as conn:
             if not isinstance(user_id, int) or not conn.execute(
                     "SELECT 1 FROM kefu_users WHERE id = ? AND active = 1", (user_id,)).fetchone():
                 problems.append(Problem("user", "err.bad_user", {}))
+            if book and (not isinstance(keeper, int) or not conn.execute(
+                    "SELECT 1 FROM kefu_users WHERE id = ?", (keeper,)).fetchone()):
+                problems.append(Problem("keeper", "err.bad_user", {}))
             if problems:
                 raise ValidationError(None, problems)
-            if self._fetch(conn, sheet, row_id) is None:
+            if not book and self._fetch(conn, sheet, row_id) is None:
                 raise NotFound()
             expires = datetime.fromisoformat(day).replace(tzinfo=self.settings.tz).timestamp() + 86400
+            actions = "read,export" if export else "read"
             grant_id = conn.execute(
-                "INSERT INTO kefu_grants(sheet, row_id, user_id, granted_by, granted_at, expires_at, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sheet.name, row_id, user_id, actor.id, self.now(), expires, reason or None)).lastrowid
+                "INSERT INTO kefu_grants(sheet, row_id, user_id, granted_by, granted_at, expires_at, reason, keeper, "
+                "actions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sheet.name, 0 if book else row_id, user_id, actor.id, self.now(), expires, reason or None,
+                 keeper if book else None, actions)).lastrowid
             self._audit(conn, actor, "kefu_grants", grant_id, "grant", None,
-                        {"sheet": sheet.name, "row_id": row_id, "user_id": user_id, "until": day, "reason": reason})
+                        {"sheet": sheet.name, "row_id": None if book else row_id, "keeper": keeper if book else None,
+                         "user_id": user_id, "until": day, "actions": actions, "reason": reason})
         return grant_id
+
+    def may_export(self, sheet_name: str, actor) -> bool:
+        """May actor export this sheet at all: the `export` right and, on a sheet whose exports are kept to
+        its exporters (archives, and the records under them), that role or a live grant naming export."""
+        sheet = self.sheet(sheet_name)
+        if not auth.can(actor, sheet, "export"):
+            return False
+        access = sheet.row_access
+        while access is not None and access.via:
+            sheet = self.sheets[sheet.by_name[access.via].ref_sheet]
+            access = sheet.row_access
+        if access is None or access.exporters is None or actor.role == "system" or actor.role in access.exporters:
+            return True
+        return actor.id is not None and self.conn.execute(
+            "SELECT 1 FROM kefu_grants WHERE sheet = ? AND user_id = ? AND expires_at > ? AND revoked_at IS NULL "
+            "AND actions LIKE '%export%'", (sheet.name, actor.id, time.time())).fetchone() is not None
 
     def revoke(self, grant_id: int, actor) -> None:
         with self.transaction() as conn:
@@ -1028,9 +1071,10 @@ class Store:
             params.append(row_key(row_id))
         cursor = self.conn.execute(
             f"SELECT g.id, g.row_id, r.{quote_ident(sheet.title)} AS title, g.user_id, u.display_name AS user_name, "
-            f"g.granted_by, b.display_name AS granted_by_name, g.granted_at, g.expires_at, g.revoked_at, g.reason "
+            f"g.granted_by, b.display_name AS granted_by_name, g.granted_at, g.expires_at, g.revoked_at, g.reason, "
+            f"g.keeper, k.display_name AS keeper_name, g.actions "
             f"FROM kefu_grants g JOIN kefu_users u ON u.id = g.user_id LEFT JOIN kefu_users b ON b.id = g.granted_by "
-            f"LEFT JOIN {quote_ident(sheet.name)} r ON r.id = g.row_id WHERE {where} ORDER BY g.id DESC LIMIT 500",
+            f"LEFT JOIN kefu_users k ON k.id = g.keeper LEFT JOIN {quote_ident(sheet.name)} r ON r.id = g.row_id WHERE {where} ORDER BY g.id DESC LIMIT 500",
             params)
         names = [d[0] for d in cursor.description]
         now = time.time()
@@ -1038,6 +1082,11 @@ class Store:
         for values in cursor:
             row = dict(zip(names, values))
             row["active"] = row["revoked_at"] is None and row["expires_at"] > now
+            row["export"] = "export" in (row["actions"] or "")
+            if sheet.title in sheet.pii_fields and not auth.can(actor, sheet, "pii"):
+                row["title"] = mask(row["title"])
+            if row["keeper"] is not None:
+                row["row_id"] = None
             row["until"] = datetime.fromtimestamp(row["expires_at"] - 86400, self.settings.tz).date().isoformat()
             rows.append(row)
         return rows
@@ -1070,10 +1119,10 @@ class Store:
     def masked(self, sheet: Sheet, row: dict) -> dict:
         return {k: (mask(v) if k in sheet.pii_fields else v) for k, v in row.items()}
 
-    def _where(self, sheet: Sheet, query: Query, actor=None) -> tuple[str, list]:
+    def _where(self, sheet: Sheet, query: Query, actor=None, *, export: bool = False) -> tuple[str, list]:
         clauses: list[str] = []
         params: list = []
-        visible = self.visible_clause(sheet, actor)
+        visible = self.visible_clause(sheet, actor, export=export)
         if visible is not None:
             clauses.append(visible[0])
             params.extend(visible[1])
@@ -1203,13 +1252,14 @@ class Store:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
-    def iter_rows(self, sheet_name: str, actor, query: Query, *, reveal: bool, batch: int = 2000):
+    def iter_rows(self, sheet_name: str, actor, query: Query, *, reveal: bool, batch: int = 2000,
+                  export: bool = False):
         """Every matching record the actor may see, in order, in batches (for exports); masked unless
-        reveal and `pii`."""
+        reveal and `pii`. export=True: only the rows the actor may export (visible_clause)."""
         sheet = self.sheet(sheet_name)
         auth.require(actor, sheet, "read")
         show = reveal and auth.can(actor, sheet, "pii")
-        where, params = self._where(sheet, query, actor)
+        where, params = self._where(sheet, query, actor, export=export)
         offset = 0
         while True:
             rows = self._select(sheet, where, params, query.sort, None, batch, offset)
@@ -1277,8 +1327,17 @@ class Store:
         if not ids:
             return {}
         where, params = self._named_only(sheet, ids, actor)
-        return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
-                                      f"WHERE {where}", params))
+        shown = self._title_shown(sheet, actor)
+        return {row_id: shown(title) for row_id, title in self.conn.execute(
+            f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} WHERE {where}", params)}
+
+    @staticmethod
+    def _title_shown(sheet: Sheet, actor):
+        """How a record's title is shown where another record names it: masked when the title is personal
+        data (a customer's name, 003 保密范围: 姓名) and the actor's role has no `pii` on its sheet."""
+        if actor is not None and sheet.title in sheet.pii_fields and not auth.can(actor, sheet, "pii"):
+            return mask
+        return lambda title: title
 
     def _named_only(self, sheet: Sheet, ids: list[int], actor) -> tuple[str, list]:
         """The condition for the records among `ids` whose title the actor may read where another record
@@ -1319,8 +1378,9 @@ class Store:
         referenced = [self._visible_titles(self.sheets[sheet.by_name[name].ref_sheet], [row[2 + n] for row in rows],
                                            actor) for n, name in enumerate(sheet.search_refs)]
         labelled = []
+        shown = self._title_shown(sheet, actor)
         for row_id, title, *refs in rows:
-            parts = [title if title not in (None, "") else f"#{row_id}"]
+            parts = [shown(title) if title not in (None, "") else f"#{row_id}"]
             parts += [titles.get(value) for titles, value in zip(referenced, refs)]
             labelled.append((row_id, " · ".join(str(part) for part in parts if part not in (None, ""))))
         return labelled
@@ -1331,8 +1391,10 @@ class Store:
             return {}
         clause = self.visible_clause(sheet, actor) or ("1", [])
         marks = ", ".join("?" for _ in ids)
-        return dict(self.conn.execute(f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
-                                      f"WHERE id IN ({marks}) AND {clause[0]}", [*ids, *clause[1]]))
+        shown = self._title_shown(sheet, actor)
+        return {row_id: shown(title) for row_id, title in self.conn.execute(
+            f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
+            f"WHERE id IN ({marks}) AND {clause[0]}", [*ids, *clause[1]])}
 
     def is_empty(self) -> bool:
         """True when no user exists yet: the app then asks for the first administrator."""

@@ -38,6 +38,7 @@ DEMO_ACCOUNTS = [  # (user name, full name, role): the README lists these; for t
     ("demo-gm", "赵志强", "gm"),
     ("demo-finance", "孙会计", "finance"),
     ("demo-admin", "周管理", "admin"),
+    ("demo-sales", "钱立新", "sales_director"),
 ]
 EXTRA_STAFF = 24
 PURPOSES = ["business"] * 5 + ["inquiry"] * 3 + ["complaint"] * 2 + ["inspection", "interview", "delivery", "other"]
@@ -302,11 +303,11 @@ def seed_archives(store: Store, rng, fake, keepers: list[int], today, *, custome
     archives = [_customer(rng, fake, demo_staff if n % 25 == 0 else rng.choice(keepers), f"KH{n:06d}")
                 for n in range(1, customers + 1)]
     ids = store.insert_many("customers", archives, auth.SYSTEM)
-    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'")
-                            .fetchone()[0])
-    for customer_id in ids:
+    director = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-sales'")
+                             .fetchone()[0])
+    for customer_id in ids:                             # 客户档案由销售总监进行审批确认
         if rng.random() < 0.75:
-            store.approve("customers", customer_id, manager)
+            store.approve("customers", customer_id, director)
     transactions, relations, changes = [], [], []
     for customer_id, archive in zip(ids, archives):
         transactions += _transactions(rng, customer_id, today, rng.randint(0, 10))
@@ -325,6 +326,10 @@ def seed_archives(store: Store, rng, fake, keepers: list[int], today, *, custome
     others = [i for i, a in zip(ids, archives) if a["owner"] != demo_staff][:2]
     for customer_id in others:                          # the gm lets the demo keeper help on two more
         store.grant("customers", customer_id, demo_staff, gm, until=today + timedelta(days=7), reason="协助处理客户投诉")
+    supervisor = store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-supervisor'").fetchone()[0]
+    covered = next(k for k in keepers if k not in (demo_staff, supervisor))
+    store.grant("customers", None, supervisor, gm, keeper=covered, until=today + timedelta(days=14),
+                reason="代管休假同事的客户档案")           # a supervisor covers a colleague's whole book
     return {"customers": len(ids), "transactions": len(transactions), "relationship_log": len(relations),
             "business_changes": len(changes)}
 

@@ -17,6 +17,7 @@ from kefu import auth, club, config, customers, tickets, visitors
 from kefu.errors import KefuError
 from kefu.sheets import ROLES, ValidationError, load_sheets
 from kefu.store import Query, Store
+from screens import DEMO
 
 TAG = re.compile(r"Hx\d+Q")
 # Markup first, its text marked "hx" (lower case: no screen's own text has it): a field of 20 characters still
@@ -49,7 +50,7 @@ def hostile_office(db: Path) -> dict[str, str]:
     store = Store(db, load_sheets(), config.load())
     try:
         saved, numbers = {}, itertools.count(1)
-        users = {role: auth.get_user(store, _user_id(store, f"demo-{role}")) for role in ROLES}
+        users = {role: auth.get_user(store, _user_id(store, DEMO[role])) for role in ROLES}
         for name, ids in _shown_records(store, users).items():
             for row_id in sorted(ids):
                 _make_hostile(store, store.sheet(name), row_id, saved, numbers)

@@ -11,7 +11,7 @@ OPENS = {
     "account": set(ROLES),
     "visitors": EVERYONE_BUT_FINANCE | {"admin"},
     "roster": EVERYONE_BUT_FINANCE | {"admin"},
-    "customers": EVERYONE_BUT_FINANCE,
+    "customers": EVERYONE_BUT_FINANCE | {"sales_director"},     # the sales director approves archives
     "tickets": EVERYONE_BUT_FINANCE,
     "members": EVERYONE_BUT_FINANCE,
     "events": EVERYONE_BUT_FINANCE,
@@ -41,6 +41,8 @@ OPENS = {
     "designer": {"admin"},
 }
 NOT_ALLOWED = "您的角色无权打开此页面。"
+# The demo account of each role (seed/demo.py DEMO_ACCOUNTS): demo-<role>, but demo-sales for the sales director.
+DEMO = {role: f"demo-{role}" for role in ROLES} | {"sales_director": "demo-sales"}
 
 
 def opens(role: str) -> set[str]:

@@ -8,10 +8,10 @@ from apptest import login, nav_paths, open_page, select_row, shown, start, submi
 from kefu import auth, config, visitors
 from kefu.sheets import ROLES, load_sheets
 from kefu.store import Store
-from screens import NOT_ALLOWED, OPENS, opens
+from screens import DEMO, NOT_ALLOWED, OPENS, opens
 
 # the navigation each demo user is offered ('' is the home page), from the matrix in tests/screens.py
-NAVIGATION = {f"demo-{role}": {"" if path == "home" else path for path in opens(role)} for role in ROLES}
+NAVIGATION = {DEMO[role]: {"" if path == "home" else path for path in opens(role)} for role in ROLES}
 
 
 def test_the_matrix_names_every_screen_the_app_has():
@@ -35,7 +35,7 @@ def test_each_role_opens_its_screens_and_is_refused_the_others(demo_db, username
     for path in OPENS:
         open_page(at, "" if path == "home" else path)
         assert not at.exception, (path, at.exception)
-        if path in opens(username.removeprefix("demo-")):
+        if path in opens(next(role for role, name in DEMO.items() if name == username)):
             assert NOT_ALLOWED not in texts(at) and at.title, path
         else:
             assert [w.value for w in at.warning] == [NOT_ALLOWED], path

@@ -7,7 +7,7 @@ import pytest
 
 from browser import log_in
 from kefu.sheets import ROLES
-from screens import NOT_ALLOWED, OPENS, opens
+from screens import DEMO, NOT_ALLOWED, OPENS, opens
 
 pytestmark = pytest.mark.browser
 TABS = 6      # addresses typed at once, each in its own tab, so the server runs several screens' scripts together
@@ -64,7 +64,7 @@ def visit_all(context, base: str, paths) -> dict[str, tuple[str | None, bool, bo
 def test_each_role_is_offered_its_screens_and_opens_only_those_by_url(server, chromium, role):
     context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    log_in(page, server.url, f"demo-{role}")
+    log_in(page, server.url, DEMO[role])
     assert menu(page, server.url) == opens(role)
     wrong = []
     for path, (shown, refused, login, table) in visit_all(context, server.url, typed_by(role)).items():

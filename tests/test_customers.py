@@ -21,7 +21,7 @@ def archive(owner, **extra) -> dict:
 
 
 ROLES = {"supervisor1": "supervisor", "manager2": "manager", "gm3": "gm", "finance4": "finance", "admin5": "admin",
-         "keeper": "staff", "other": "staff"}
+         "keeper": "staff", "other": "staff", "sales6": "sales_director"}
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +97,16 @@ def attempt(store, who, action, archive_id):
         return False
 
 
-MATRIX = [  # who, then whether each action is allowed: own archive for keeper, someone else's for other
-    ("keeper",     dict(read=1, list=1, update=1, delete=0, add_transaction=1, approve=0, reveal=0, export=0)),
+MATRIX = [  # who, then whether each action is allowed: own archive for keeper, someone else's for other.
+    # 000 客户档案管理: 未经公司总经理授权，任何人不得查阅及外传 — without a grant a supervisor and a manager are
+    # refused like any colleague; the keeper reads the name and contact of the archive they keep (专人管理);
+    # 客户档案由销售总监进行审批确认 — the sales director reads (masked) and approves, never exports.
+    ("keeper",     dict(read=1, list=1, update=1, delete=0, add_transaction=1, approve=0, reveal=1, export=0)),
     ("other",      dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
-    ("supervisor", dict(read=1, list=1, update=1, delete=0, add_transaction=1, approve=0, reveal=0, export=1)),
-    ("manager",    dict(read=1, list=1, update=1, delete=1, add_transaction=1, approve=1, reveal=1, export=1)),
+    ("supervisor", dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
+    ("manager",    dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
     ("gm",         dict(read=1, list=1, update=1, delete=0, add_transaction=0, approve=1, reveal=1, export=1)),
+    ("sales_director", dict(read=1, list=1, update=0, delete=0, add_transaction=0, approve=1, reveal=0, export=0)),
     ("finance",    dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
     ("admin",      dict(read=0, list=0, update=0, delete=0, add_transaction=0, approve=0, reveal=0, export=0)),
 ]
@@ -115,7 +119,8 @@ def test_permission_matrix(store, office, who, expected, action):
 
 
 @pytest.mark.parametrize("action, allowed", [("read", True), ("list", True), ("update", True),
-                                             ("add_transaction", True), ("delete", False), ("reveal", False)])
+                                             ("add_transaction", True), ("delete", False), ("reveal", True),
+                                             ("export", False)])
 def test_a_grant_opens_one_archive_to_one_user_until_it_expires(store, office, action, allowed, monkeypatch):
     other, archive_id = office["other"], office["archive"]
     assert attempt(store, other, action, archive_id) is False
@@ -128,13 +133,17 @@ def test_a_grant_opens_one_archive_to_one_user_until_it_expires(store, office, a
 
 def test_grants_are_listed_revocable_and_only_the_gm_grants(store, office):
     other, archive_id = office["other"], office["archive"]
-    for role in ("keeper", "supervisor", "manager"):
+    for role in ("keeper", "supervisor", "manager", "sales_director"):
         with pytest.raises(PermissionDenied):
             store.grant("customers", archive_id, other.id, office[role], until=tomorrow())
     grant_id = store.grant("customers", archive_id, other.id, office["gm"], until=tomorrow(7))
-    listed = store.grants("customers", office["manager"])
+    listed = store.grants("customers", office["gm"])
     assert [(g["user_id"], g["title"], g["active"], g["until"]) for g in listed] == \
         [(other.id, "张三贸易有限公司", True, tomorrow(7))]
+    # the sales director sees every archive's grants, the customer's name masked (no pii); the manager none
+    assert [g["title"] for g in store.grants("customers", office["sales_director"])] == ["张******"]
+    with pytest.raises(PermissionDenied):
+        store.grants("customers", office["manager"])
     store.revoke(grant_id, office["gm"])
     assert store.grants("customers", office["gm"])[0]["active"] is False
     assert attempt(store, other, "read", archive_id) is False
@@ -144,6 +153,7 @@ def test_grants_are_listed_revocable_and_only_the_gm_grants(store, office):
 
 @pytest.mark.parametrize("until, user, code", [
     ("yesterday", "other", "err.bad_date"), (tomorrow(0), "other", "err.grant_past"),
+    (tomorrow(-3), "other", "err.grant_past"), (tomorrow(91), "other", "err.grant_too_long"),
     (tomorrow(), "disabled", "err.bad_user"), (tomorrow(), "nobody", "err.bad_user"),
 ])
 def test_bad_grants_are_refused(store, office, make_user, until, user, code):
@@ -155,23 +165,36 @@ def test_bad_grants_are_refused(store, office, make_user, until, user, code):
     with pytest.raises(ValidationError) as caught:
         store.grant("customers", office["archive"], people[user], office["gm"], until=until)
     assert code in caught.value.by_field().values()
+    if code == "err.grant_too_long":                        # the message names the configured maximum
+        assert caught.value.messages("zh") == ["until：授权期限最长 90 天"]
     assert store.conn.execute("SELECT count(*) FROM kefu_grants").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'kefu_grants'").fetchone()[0] == 0
 
 
-def test_masking_in_grid_detail_history_and_csv(store, office):
-    keeper, supervisor, manager = office["keeper"], office["supervisor"], office["manager"]
+def test_保密范围_姓名_name_and_contact_are_masked_in_grid_detail_history_csv_and_titles(store, office):
+    keeper, supervisor, gm, archive_id = office["keeper"], office["supervisor"], office["gm"], office["archive"]
     row = store.query("customers", keeper).rows[0]
     assert row["phone"] == "138****5678" and row["email"] == "z***@example.com" and row["address"].startswith("海*")
-    assert store.get("customers", office["archive"], keeper, reveal=True)["phone"] == "138****5678"
-    assert store.history("customers", office["archive"], supervisor)[0]["after"]["phone"] == "138****5678"
+    assert (row["name"], row["contact"]) == ("张******", "张*")           # the grid masks for everyone
+    assert store.get("customers", archive_id, keeper, reveal=True)["name"] == "张三贸易有限公司"   # the keeper
+    store.grant("customers", archive_id, supervisor.id, gm, until=tomorrow(3), export=True)
+    shown = store.get("customers", archive_id, supervisor, reveal=True)  # a supervisor has no pii on archives
+    assert (shown["name"], shown["contact"], shown["phone"]) == ("张******", "张*", "138****5678")
+    assert store.history("customers", archive_id, supervisor)[0]["after"]["name"] == "张******"
+    assert store.titles("customers", [archive_id], supervisor) == {archive_id: "张******"}
+    assert store.ref_labels("customers", [archive_id], supervisor) == {archive_id: "张******"}
+    assert store.titles("customers", [archive_id], keeper) == {archive_id: "张三贸易有限公司"}
     masked = csv_bytes(store, "customers", supervisor, Query(), "zh").decode("utf-8-sig")
     assert "13812345678" not in masked and "zhangsan@example.com" not in masked and "138****5678" in masked
-    clear = csv_bytes(store, "customers", manager, Query(), "zh").decode("utf-8-sig")
-    assert "13812345678" in clear
+    assert "张三贸易" not in masked and "张******" in masked
+    clear = csv_bytes(store, "customers", gm, Query(), "zh").decode("utf-8-sig")
+    assert "13812345678" in clear and "张三贸易有限公司" in clear
 
 
 def test_every_reveal_and_every_export_is_in_the_access_log(store, office):
     manager, supervisor, gm = office["manager"], office["supervisor"], office["gm"]
+    for who in (manager, supervisor):
+        store.grant("customers", office["archive"], who.id, gm, until=tomorrow(), export=who is supervisor)
     store.get("customers", office["archive"], manager, reveal=True)
     csv_bytes(store, "customers", supervisor, Query(), "zh")
     csv_bytes(store, "customers", gm, Query(), "en")
@@ -224,14 +247,16 @@ def test_duplicate_warning_names_matches_and_hides_what_the_user_may_not_see(sto
     assert customers.duplicates(store, keeper, {"name": "全新客户", "phone": "13000000000"}) == []
 
 
-def test_approval_flow(store, office):
-    keeper, manager, archive_id = office["keeper"], office["manager"], office["archive"]
+def test_客户档案由销售总监进行审批确认_the_sales_director_approves(store, office):
+    keeper, manager, archive_id = office["keeper"], office["sales_director"], office["archive"]
     record = store.get("customers", archive_id, keeper)
     assert record["status"] == "draft" and record["approved_by"] is None
     with pytest.raises(PermissionDenied):
         store.approve("customers", archive_id, keeper)
     with pytest.raises(ValidationError):                       # nobody sets the status by hand
-        store.update("customers", archive_id, {"status": "approved"}, manager)
+        store.update("customers", archive_id, {"status": "approved"}, office["gm"])
+    with pytest.raises(PermissionDenied):                      # the department manager no longer approves
+        store.approve("customers", archive_id, office["manager"])
     store.approve("customers", archive_id, manager)
     record = store.get("customers", archive_id, keeper)
     assert record["status"] == "approved" and record["approved_by"] == manager.id and record["approved_at"]
@@ -324,3 +349,78 @@ def test_与客户核对_开通后及时通知客户_a_business_change_is_checke
     assert done["done_at"] and done["checked_with_customer"]
     told = store.update("business_changes", made, {"customer_notified_at": "2026-11-21T15:00:00+08:00"}, keeper)
     assert told["customer_notified_at"]
+
+
+# -- 000 客户档案管理: 未经公司总经理授权，任何人不得查阅及外传 ---------------------------------------------------
+def test_未经总经理授权任何人不得查阅_a_supervisor_without_a_grant_is_refused(store, office):
+    supervisor, archive_id = office["supervisor"], office["archive"]
+    with pytest.raises(NotFound):
+        store.get("customers", archive_id, supervisor)
+    assert store.query("customers", supervisor).total == 0
+    with pytest.raises(NotFound):                          # the records under the archive follow it
+        customers.summary(store, supervisor, archive_id)
+    with pytest.raises(PermissionDenied):
+        csv_bytes(store, "customers", supervisor, Query(), "zh")
+    assert store.titles("customers", [archive_id], supervisor) == {}     # a ticket of it shows "#1"
+
+
+def test_未经总经理授权_a_grant_of_a_keeper_s_book_opens_that_book_until_its_date(store, office, monkeypatch):
+    keeper, other, supervisor, gm = office["keeper"], office["other"], office["supervisor"], office["gm"]
+    theirs = store.insert("customers", archive(other, code="KH000009", name="李四餐饮"), other)
+    store.insert("transactions", {"customer": office["archive"], "traded_on": "2026-11-01", "item": "维保",
+                                  "amount": "100.00"}, keeper)
+    store.grant("customers", None, supervisor.id, gm, keeper=keeper.id, until=tomorrow(5), reason="代管王小丽的客户")
+    assert {r["id"] for r in store.query("customers", supervisor).rows} == {office["archive"]}
+    assert store.query("transactions", supervisor).total == 1
+    with pytest.raises(NotFound):
+        store.get("customers", theirs, supervisor)
+    made = store.insert("customers", archive(keeper, code="KH000010"), keeper)     # the book, as it grows
+    assert store.get("customers", made, supervisor)["code"] == "KH000010"
+    listed = store.grants("customers", gm)[0]
+    assert (listed["row_id"], listed["keeper"], listed["keeper_name"], listed["export"]) == \
+        (None, keeper.id, keeper.display_name, False)
+    with pytest.raises(PermissionDenied):                  # a read grant does not let the book out (不得外传)
+        csv_bytes(store, "customers", supervisor, Query(), "zh")
+    later = time.time() + 7 * 86400
+    monkeypatch.setattr("kefu.store.time.time", lambda: later)
+    assert store.query("customers", supervisor).total == 0
+    with pytest.raises(NotFound):
+        store.get("customers", made, supervisor)
+
+
+def test_不得外传_every_export_of_archives_needs_the_gm_or_a_grant_naming_export(store, office, monkeypatch):
+    manager, gm, archive_id = office["manager"], office["gm"], office["archive"]
+    second = store.insert("customers", archive(office["keeper"], code="KH000011"), office["keeper"])
+    store.grant("customers", second, manager.id, gm, until=tomorrow())            # read only
+    with pytest.raises(PermissionDenied):
+        csv_bytes(store, "customers", manager, Query(), "zh")
+    with pytest.raises(PermissionDenied):                  # the records under the archives too
+        csv_bytes(store, "transactions", manager, Query(), "zh")
+    assert not store.may_export("customers", manager)
+    store.grant("customers", archive_id, manager.id, gm, until=tomorrow(), export=True)
+    assert store.may_export("customers", manager)
+    exported = csv_bytes(store, "customers", manager, Query(), "zh").decode("utf-8-sig")
+    assert "KH000001" in exported and "KH000011" not in exported     # only what the export grant names
+    assert "KH000011" in csv_bytes(store, "customers", gm, Query(), "zh").decode("utf-8-sig")
+    later = time.time() + 3 * 86400
+    monkeypatch.setattr("kefu.store.time.time", lambda: later)
+    with pytest.raises(PermissionDenied):
+        csv_bytes(store, "customers", manager, Query(), "zh")
+
+
+def test_a_book_grant_names_an_existing_keeper_and_nothing_is_written_otherwise(store, office):
+    with pytest.raises(ValidationError) as caught:
+        store.grant("customers", None, office["supervisor"].id, office["gm"], keeper=99999, until=tomorrow())
+    assert caught.value.by_field() == {"keeper": "err.bad_user"}
+    assert store.conn.execute("SELECT count(*) FROM kefu_grants").fetchone()[0] == 0
+
+
+def test_an_older_file_gains_the_grant_columns_at_migration(store, office):
+    store.grant("customers", office["archive"], office["other"].id, office["gm"], until=tomorrow())
+    for column in ("keeper", "actions"):
+        store.conn.execute(f"ALTER TABLE kefu_grants DROP COLUMN {column}")
+    store.migrate()
+    columns = {row[1] for row in store.conn.execute("PRAGMA table_info(kefu_grants)")}
+    assert {"keeper", "actions"} <= columns
+    assert attempt(store, office["other"], "read", office["archive"]) is True       # the old grant still reads
+    assert attempt(store, office["other"], "export", office["archive"]) is False

@@ -21,7 +21,7 @@ from kefu import config
 from kefu.sheets import ROLES, ValidationError, load_sheets
 from kefu.store import Store
 from kefu.ui.text import plain
-from screens import opens
+from screens import DEMO, opens
 
 SHOWN = 40          # a screen may shorten a value (to 40 characters at least): this much must show as written
 MARKDOWN = {"Title", "Header", "Subheader", "Markdown", "Caption", "Info", "Warning", "Error", "Success", "Toast"}
@@ -114,7 +114,7 @@ def test_every_role_sees_record_data_escaped_on_every_screen(hostile, monkeypatc
             seen.update(TAG.findall(markdown))
 
     for role in ROLES:
-        at = login(f"demo-{role}")
+        at = login(DEMO[role])
         for path in sorted(opens(role)):
             at = open_page(at, "" if path == "home" else path)
             check(at, f"{role} {path}")
@@ -211,7 +211,7 @@ def test_hostile_records_show_as_typed_in_chromium(hostile, server, chromium):
         paths = list(screens)
         context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
         first = context.new_page()
-        log_in(first, server.url, f"demo-{role}")
+        log_in(first, server.url, DEMO[role])
         tabs = [first] + [context.new_page() for _ in range(TABS - 1)]
         for start in range(0, len(paths), TABS):
             batch = list(zip(tabs, paths[start:start + TABS]))

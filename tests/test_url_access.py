@@ -140,7 +140,7 @@ def test_an_id_that_is_no_record_is_not_found_and_breaks_nothing(office):
     assert counts == {sheet: store.conn.execute(f"SELECT count(*) FROM {sheet}").fetchone()[0] for sheet in counts}
 
 
-def test_a_ticket_linked_to_the_archive_names_it_by_number_for_staff_and_by_name_for_a_supervisor(office):
+def test_a_ticket_linked_to_the_archive_names_it_by_number_for_staff_masked_for_the_director_named_for_the_gm(office):
     store, staff, archive = office["store"], office["staff"], office["archive"]
     sheet, field = store.sheet("tickets"), store.sheet("tickets").by_name["customer"]
     ticket = store.get("tickets", office["ticket"], staff)            # tickets are everyone's: she may open it
@@ -148,9 +148,12 @@ def test_a_ticket_linked_to_the_archive_names_it_by_number_for_staff_and_by_name
     shown.prefetch([ticket])
     assert shown.value(field, ticket["customer"]) == f"#{archive}"
     assert store.ref_labels("customers", [archive], staff) == {}
-    supervisor = auth.get_user(store, store.conn.execute(
-        "SELECT id FROM kefu_users WHERE username = 'demo-supervisor'").fetchone()[0])
-    seen = Formatter(store, sheet, "zh", supervisor)
+    director, gm = (auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = ?",
+                                                            (name,)).fetchone()[0]) for name in ("demo-sales", "demo-gm"))
+    masked = Formatter(store, sheet, "zh", director)                   # sees every archive, without pii (姓名)
+    masked.prefetch([ticket])
+    assert masked.value(field, ticket["customer"]) == f"{MARK[0]}******"
+    seen = Formatter(store, sheet, "zh", gm)
     seen.prefetch([ticket])
     assert seen.value(field, ticket["customer"]) == f"{MARK}甲乙丙有限公司"
 

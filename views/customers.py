@@ -4,7 +4,7 @@ import streamlit as st
 from kefu import auth, customers
 from kefu.i18n import t
 from kefu.ui import context
-from kefu.ui.archive import archive_panel, grants_table
+from kefu.ui.archive import archive_panel, grant_form, grants_table
 from kefu.ui.grid import sheet_grid
 from kefu.ui.screen import new_record, open_screen
 from kefu.ui.text import plain
@@ -40,6 +40,9 @@ def render() -> None:
     if show_grants:
         with tabs[tr("cust.grants")]:
             grants_table(store, actor, lang, key=f"{KEY}__all_grants")
+            if actor.role in access.grantors:                 # a keeper's whole book, for a colleague covering
+                with st.expander(tr("cust.grant_book_title"), icon=":material/key:"):
+                    grant_form(store, actor, lang, None, key=f"{KEY}__book_grant")
 
 
 def new_archive(store, sheet, actor, lang) -> None:

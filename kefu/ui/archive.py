@@ -81,9 +81,14 @@ def grants_table(store, actor, lang: str, *, row_id: int | None = None, key: str
     if not rows:
         st.caption(t("cust.no_grants", lang))
         return
+    def covers(r) -> str:
+        return t("cust.grant_book", lang, keeper=r["keeper_name"] or "?") if r["row_id"] is None else (r["title"] or "")
+
     frame = pd.DataFrame({
-        t("log.record", lang): [r["title"] for r in rows],
+        t("log.record", lang): [covers(r) for r in rows],
         t("cust.grant_user", lang): [r["user_name"] for r in rows],
+        t("cust.grant_actions", lang): [t("cust.grant_read_export" if r["export"] else "cust.grant_read", lang)
+                                       for r in rows],
         t("cust.grant_until", lang): [r["until"] for r in rows],
         t("cust.grant_reason", lang): [r["reason"] or "" for r in rows],
         t("cust.grant_by", lang): [r["granted_by_name"] or "" for r in rows],
@@ -93,7 +98,7 @@ def grants_table(store, actor, lang: str, *, row_id: int | None = None, key: str
     active = [r for r in rows if r["active"]]
     if active and actor.role in store.sheet(customers.SHEET).row_access.grantors:
         chosen = st.selectbox(t("cust.revoke", lang), [r["id"] for r in active], index=None, key=f"{key}__pick",
-                              format_func=lambda i: next(f"{r['title']} → {r['user_name']} ({r['until']})"
+                              format_func=lambda i: next(f"{covers(r)} → {r['user_name']} ({r['until']})"
                                                          for r in active if r["id"] == i))
         if chosen and st.button(t("cust.revoke", lang), key=f"{key}__revoke", icon=":material/block:"):
             store.revoke(chosen, actor)
@@ -101,24 +106,33 @@ def grants_table(store, actor, lang: str, *, row_id: int | None = None, key: str
             st.rerun()
 
 
-def grant_form(store, actor, lang: str, customer_id: int, *, key: str) -> None:
+def grant_form(store, actor, lang: str, customer_id: int | None, *, key: str) -> None:
+    """The gm's grant: of one archive (customer_id), or, with customer_id None, of a keeper's whole book."""
     users = dict(store.active_users())
     today = datetime.now(store.settings.tz).date()
+    longest = store.sheet(customers.SHEET).row_access.max_grant_days
     with st.form(key, clear_on_submit=True):
+        keeper = None
+        if customer_id is None:
+            keeper = st.selectbox(t("cust.grant_keeper", lang), list(users), index=None,
+                                  format_func=lambda u: users.get(u, f"#{u}"), placeholder="")
         columns = st.columns([2, 1, 2])
         user_id = columns[0].selectbox(t("cust.grant_to", lang), list(users), index=None,
                                        format_func=lambda u: users.get(u, f"#{u}"), placeholder="")
         until = columns[1].date_input(t("cust.grant_until", lang), value=today + timedelta(days=7),
-                                      min_value=today + timedelta(days=1), format="YYYY-MM-DD")
+                                      min_value=today + timedelta(days=1),
+                                      max_value=today + timedelta(days=longest), format="YYYY-MM-DD")
         reason = columns[2].text_input(t("cust.grant_reason", lang), max_chars=200)
+        export = st.checkbox(t("cust.grant_export", lang))
         submitted = st.form_submit_button(t("cust.grant_button", lang), icon=":material/key:")
     if submitted:
         try:
-            store.grant(customers.SHEET, customer_id, user_id, actor, until=until, reason=reason)
+            store.grant(customers.SHEET, customer_id, user_id, actor, until=until, reason=reason, keeper=keeper,
+                        export=export)
             st.success(t("cust.granted", lang, until=until.isoformat()))
         except ValidationError as exc:
             labels = {"user": t("cust.grant_to", lang), "until": t("cust.grant_until", lang),
-                      "reason": t("cust.grant_reason", lang)}
+                      "reason": t("cust.grant_reason", lang), "keeper": t("cust.grant_keeper", lang)}
             error_list(t("sheet.fix_errors", lang),
                        [t(p.code, lang, field=labels.get(p.field, p.field), **p.params) for p in exc.problems])
         except KefuError as exc:
