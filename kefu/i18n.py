@@ -69,8 +69,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "or.refused_file": ("{file}: {reason}. Nothing was saved.", "{file}：{reason}。未保存。"),
     "or.unknown_file": ("There is no rules file '{name}' to edit (the files: {names}).", "没有可编辑的规则文件“{name}”（可编辑：{names}）。"),
     "or.unknown_key": ("'{key}' is not a figure of this file.", "“{key}”不是此文件中的可编辑项。"),
-    "or.changed_on_disk": ("The rules file was changed since you opened it: reload the page to see the change, then make "
-                           "yours again. Nothing was saved.", "自您打开以来，此规则文件已被修改：请刷新页面查看，再重新修改。未保存。"),
+    "or.changed_on_disk": ("The rules file was changed since you opened it (what changed is shown below). Nothing was "
+                           "saved; what you typed is kept.", "自您打开以来，此规则文件已被修改（变化见下方）。未保存；您填写的内容已保留。"),
+    "or.changed_title": ("Changed in the file since you opened it", "您打开以来文件中的变化"),
+    "or.rebase": ("Take the file as it is now, keeping what I changed", "采用文件的最新内容，保留我的修改"),
+    "or.rebase_help": ("Figures you did not touch take the file's new values; the ones you changed keep yours. Then "
+                       "check and save again.", "您未改动的数值改为文件中的新值，您修改过的保持不变。请检查后再次保存。"),
     "or.no_change": ("Nothing to save: the figures are as they are now.", "没有需要保存的修改：各项与当前相同。"),
     "or.not_carried": ("'{key}' is added or taken away. Nothing was saved.", "“{key}”被新增或删除。未保存。"),
     "or.pending_conflict": ("Version {version}, waiting to take effect on {day}, cannot take this change as well: {reason}",
@@ -103,6 +107,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "or.col_key": ("Key in the file", "文件中的键"),
     "or.col_before": ("Now", "当前"),
     "or.col_after": ("New", "修改后"),
+    "or.col_opened": ("When you opened it", "您打开时"),
+    "or.col_on_disk": ("In the file now", "文件现在"),
     "or.ranking_title": ("Staff ranking {year} Q{quarter}: now and with the new weights", "{year} 年第 {quarter} 季度员工排名：当前与新权重"),
     "or.ranking_not_applies": ("The new figures take effect after this quarter's ranking day: the quarter keeps the current ones.",
                                "新标准在本季度排名日之后生效：本季度仍按当前标准。"),

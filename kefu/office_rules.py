@@ -535,6 +535,11 @@ def value_for(figure: Figure, raw, name: str = "", sheets=None):
     return str(raw if raw is not None else "").strip()
 
 
+def same_value(figure: Figure, raw, name: str = "") -> bool:
+    """The form's value is the figure's own (the input was not changed)."""
+    return _same(value_for(figure, raw, name), figure.value)
+
+
 def _same(a, b) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
@@ -709,6 +714,19 @@ def carried(body: str, base: str, new: str) -> str:
     return tomlkit.dumps(doc)
 
 
+class ChangedOnDisk(KefuError):
+    """The file changed since the user's form was made from it (another save, a version whose day came,
+    a hand edit): nothing saved. opened and now: the two texts; changes: the figures that differ between
+    them; diff: the file's unified diff from the one to the other."""
+    code = "or.changed_on_disk"
+
+    def __init__(self, name: str, opened: str, now: str, sheets=None):
+        super().__init__("or.changed_on_disk")
+        self.name, self.opened, self.now = name, opened, now
+        self.changes = changes(name, opened, now, sheets)
+        self.diff = diff(opened, now, f"rules/{name}.toml (opened)", f"rules/{name}.toml (now)")
+
+
 class PendingConflict(KefuError):
     """The save cannot be made in a version waiting for a later day: names that version and the reason."""
     code = "or.pending_conflict"
@@ -742,7 +760,7 @@ def save_text(store, actor, name: str, text: str, *, effective_from=None, note: 
             with store.transaction() as conn:              # BEGIN IMMEDIATE: one writer at a time, all processes
                 disk = path.read_text(encoding="utf-8")
                 if expected is not None and versions.digest(disk) != versions.digest(expected):
-                    raise KefuError("or.changed_on_disk")
+                    raise ChangedOnDisk(name, expected, disk, store.sheets)
                 today = rule_files.today(store)
                 waiting = rule_files.later(conn, name, today.isoformat())
                 last = rule_files.written(conn, name)

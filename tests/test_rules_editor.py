@@ -158,6 +158,10 @@ def test_a_file_changed_on_disk_since_the_form_opened_is_not_overwritten(store, 
     with pytest.raises(KefuError) as caught:
         office_rules.save_figures(store, manager, "club_surveys", {"threshold": 3}, expected=opened)
     assert caught.value.code == "or.changed_on_disk"
+    assert [(c.key, c.label["en"], c.before, c.after) for c in caught.value.changes] == [
+        ("min_answers", "At least this many answers", 10, 20)]                     # what the other changed
+    shown = "\n".join(caught.value.diff)
+    assert "\n-min_answers = 10 " in shown and "\n+min_answers = 20 " in shown
     assert "min_answers = 20" in path.read_text(encoding="utf-8") and kept(store, "club_surveys") == []
 
 
@@ -443,6 +447,31 @@ def test_every_figure_has_labels_and_writes_to_its_own_key(store, rules_dir):
 
 
 # ---------------------------------------------------------------------------------------------- the screen
+
+def test_the_screen_shows_what_changed_in_the_file_meanwhile_and_keeps_what_was_typed(demo_db, rules_dir):
+    from apptest import login, open_page, submit
+    path = rules_dir / "kpi.toml"
+    at = open_page(login("demo-manager"), "office_rules")
+    weight = "office_rules__kpi__ranking.weights.{}".format
+    at.number_input(key=weight("satisfaction")).set_value(40)
+    at.number_input(key=weight("skill_pass_rate")).set_value(30)
+    path.write_text(path.read_text(encoding="utf-8").replace("per_fault = 5 ", "per_fault = 8 "), encoding="utf-8")
+    at = submit(at, "保存")                                       # someone else saved per_fault = 8 meanwhile
+    assert [e.value for e in at.error] == ["自您打开以来，此规则文件已被修改（变化见下方）。未保存；您填写的内容已保留。"]
+    [shown] = [d.value for d in at.dataframe if "文件现在" in d.value.columns]
+    assert shown.values.tolist() == [["每次本人过失投诉扣分", "ranking.deductions.per_fault", "5", "8"]]
+    assert "-per_fault = 5 " in at.code[0].value and "+per_fault = 8 " in at.code[0].value
+    assert (at.number_input(key=weight("satisfaction")).value, at.number_input(key=weight("skill_pass_rate")).value) \
+        == (40, 30)
+    assert "satisfaction = 50" in path.read_text(encoding="utf-8")
+    at = submit(at, "采用文件的最新内容，保留我的修改")
+    assert at.number_input(key="office_rules__kpi__ranking.deductions.per_fault").value == 8   # the file's new value
+    assert at.number_input(key=weight("satisfaction")).value == 40                            # what was typed
+    at = submit(at, "保存")
+    assert not at.error
+    text = path.read_text(encoding="utf-8")
+    assert "satisfaction = 40" in text and "skill_pass_rate = 30" in text and "per_fault = 8 " in text
+
 
 def test_the_screen_refuses_naming_the_key_keeps_what_was_typed_and_the_admin_only_reads(demo_db, rules_dir):
     from apptest import login, open_page, submit

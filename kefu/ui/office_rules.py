@@ -124,6 +124,8 @@ def rules_form(store, actor, name: str, base: str, editor: bool, lang: str) -> N
             shown = office_rules.preview_figures(store, actor, name, values, effective_from=effective, expected=base)
     except KefuError as exc:
         st.error(exc.message(lang), icon=":material/error:")
+        if isinstance(exc, office_rules.ChangedOnDisk):
+            changed_on_disk(store, exc, lang)
         return
     if save:
         message = tr("or.saved", version=saved.version.version, day=saved.effective_from.isoformat())
@@ -133,6 +135,40 @@ def rules_form(store, actor, name: str, base: str, editor: bool, lang: str) -> N
         st.session_state[f"{KEY}__done"] = message
         st.rerun()
     preview_section(shown, lang)
+
+
+def changed_on_disk(store, exc, lang: str) -> None:
+    """What changed in the file since the form was made from it: the figures and the file's diff, and a
+    button that takes the new text while keeping the figures the user changed (the form keeps them anyway)."""
+    tr = context.tr
+    st.subheader(tr("or.changed_title"))
+    if exc.changes:
+        st.dataframe(pd.DataFrame([{tr("or.col_figure"): pick(c.label, lang), tr("or.col_key"): c.key,
+                                    tr("or.col_opened"): _cell(c.before), tr("or.col_on_disk"): _cell(c.after)}
+                                   for c in exc.changes]), hide_index=True, width="stretch",
+                     key=f"{KEY}__changed_{exc.name}")
+    st.code("\n".join(exc.diff) or " ", language="diff")
+    st.button(tr("or.rebase"), icon=":material/sync:", help=tr("or.rebase_help"), key=f"{KEY}__rebase_{exc.name}",
+              on_click=rebase, args=(exc.name, exc.opened, exc.now, store.sheets))
+
+
+def rebase(name: str, opened: str, now: str, sheets) -> None:
+    """The form made from `now` instead of `opened`: a figure whose input still holds the value it opened
+    with takes the new value; one the user changed keeps what was typed."""
+    before = {figure.key: figure for figure in office_rules.figures(name, opened, sheets)}
+    for figure in office_rules.figures(name, now, sheets):
+        widget, old = _widget(name, figure), before.get(figure.key)
+        if widget in st.session_state and old is not None and not _untouched(st.session_state[widget], old, name):
+            continue
+        st.session_state.pop(widget, None)            # drawn again from the file's new value
+    st.session_state[f"{KEY}__base_{name}"] = now
+
+
+def _untouched(typed, figure, name: str) -> bool:
+    try:
+        return office_rules.same_value(figure, typed, name)
+    except KefuError:
+        return False
 
 
 def reset(name: str) -> None:
