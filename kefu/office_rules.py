@@ -212,8 +212,9 @@ def _kpi(b: _Builder, sheets) -> None:
     entered = _pair("Entered by the manager in the quarterly review (季度考核评分).", "由经理在季度考核评分中录入。")
     b.group(("ranking", "weights"), _pair("Quarterly ranking weights (percent, adding up to 100)",
                                           "季度考核权重（百分比，合计 100）"),
-            _pair("The department manager's KPI table: each part's weight in a staff member's total score.",
-                  "部门经理的考核表：各项在员工总分中所占的权重。"),
+            _pair("The department manager's KPI table: each part's weight in a staff member's total score. The "
+                  "rulebook's table weighs them 50, 20, 10, 10, 10 in this order.",
+                  "部门经理的考核表：各项在员工总分中所占的权重。制度中的考核表依次为 50、20、10、10、10。"),
             [b.figure(("ranking", "weights", k), "weight", v, weight_meanings.get(k, entered))
              for k, v in weight_labels.items()])
     b.group(("ranking", "satisfaction"), _pair("How customer satisfaction is computed (percent shares, adding up to 100)",
@@ -233,11 +234,11 @@ def _kpi(b: _Builder, sheets) -> None:
                       _pair("Taken off the total for each complaint found to be the person's own fault.",
                             "每有一次经查属本人过失的投诉，从总分中扣除的分数。")),
              b.figure(("ranking", "bonus", "top"), "count", _pair("First bonus places (1 to …)", "一等奖励名次（第 1 至…名）"),
-                      _pair("Places 1 to this are marked for the higher quarterly bonus (rules/incentives.toml).",
-                            "第 1 名至此名次获较高的季度评优奖励（金额见奖惩标准）。")),
+                      _pair("Places 1 to this are marked for the higher quarterly bonus (rules/incentives.toml); "
+                            "the rulebook's: 1-3.", "第 1 名至此名次获较高的季度评优奖励（金额见奖惩标准）；制度为第 1-3 名。")),
              b.figure(("ranking", "bonus", "next"), "count", _pair("Second bonus places (… to)", "二等奖励名次（…至第几名）"),
-                      _pair("The places after the first ones, up to this, get the second bonus.",
-                            "一等名次之后至此名次获第二档奖励。")),
+                      _pair("The places after the first ones, up to this, get the second bonus; the rulebook's: 4-8.",
+                            "一等名次之后至此名次获第二档奖励；制度为第 4-8 名。")),
              b.figure(("ranking", "roles"), "roles", _pair("Who is ranked", "参评角色"),
                       _pair("The roles whose members appear on the staff ranking.", "出现在员工排名中的角色。"),
                       _role_choices())])
@@ -271,9 +272,11 @@ def _incentives(b: _Builder, sheets) -> None:
             _pair("Paid to the bonus places of the staff ranking (the places are set under KPI weights and rankings).",
                   "按员工季度排名的奖励名次发放（名次在“绩效权重与排名”中设置）。"),
             [b.figure(("ranking_bonus", "top"), "money", _pair("First bonus places", "一等奖励名次"),
-                      _pair("Paid to each of the first bonus places (1-3).", "一等名次（第 1-3 名）每人金额。")),
+                      _pair("Paid to each of the first bonus places (the rulebook's places 1-3).",
+                            "一等奖励名次每人金额（制度为第 1-3 名）。")),
              b.figure(("ranking_bonus", "next"), "money", _pair("Second bonus places", "二等奖励名次"),
-                      _pair("Paid to each of the second bonus places (4-8).", "二等名次（第 4-8 名）每人金额。"))])
+                      _pair("Paid to each of the second bonus places (the rulebook's places 4-8).",
+                            "二等奖励名次每人金额（制度为第 4-8 名）。"))])
     shares = [b.figure(("commission", "person_share"), "ratio", _pair("Salesperson's share (%)", "销售人员分成（%）"),
                        _pair("Of the commission, to the salesperson; the rest goes to the department pool.",
                              "提成中归销售人员的比例，其余归部门。")),

@@ -4,6 +4,7 @@ comments and layout, is versioned and audited; saved figures take effect from a 
 ranking keeps its weights, an approved incentive run stays byte for byte); restore; the "what changes"
 previews on a small hand-built office. Every test works on a copy of rules/ ($KEFU_RULES)."""
 import json
+import re
 import shutil
 import time
 from datetime import date, datetime, timedelta
@@ -91,6 +92,18 @@ def test_an_unknown_role_in_the_workflow_is_refused_by_the_command_line(store, r
     assert (rules_dir / "workflow.toml").read_bytes() == before and kept(store, "workflow") == []
 
 
+def test_no_comment_in_the_file_repeats_a_figure_a_save_changes(store, manager, rules_dir):
+    """The comments above a table say what its figures mean, and the rulebook's own figures as the
+    rulebook's: after a save none of them states the old figures as the file's."""
+    office_rules.save_figures(store, manager, "kpi", {**NEW_WEIGHTS, "ranking.bonus.top": 4, "ranking.bonus.next": 9})
+    comments = [line.split("#", 1)[1] for line in (rules_dir / "kpi.toml").read_text(encoding="utf-8").splitlines()
+                if "#" in line]
+    stale = [c for c in comments if re.search(r"(?<![\d.])(50|20|3|8)(?![\d.])", c) and "rulebook" not in c]
+    assert stale == []
+    weights = office_rules.groups("kpi", (rules_dir / "kpi.toml").read_text(encoding="utf-8"))[0]
+    assert "The rulebook's table weighs them 50, 20, 10, 10, 10 in this order." in weights.meaning["en"]
+
+
 def test_a_broken_text_is_refused_naming_the_file(store, manager, rules_dir):
     with pytest.raises(RulesRefused) as caught:
         office_rules.save_text(store, manager, "club_surveys", "threshold = = 3\n")
@@ -136,8 +149,8 @@ def test_a_save_keeps_comments_and_layout_is_versioned_and_audited(store, manage
         "-skill_pass_rate = 20          # entered by the manager in the quarterly review (季度考核评分)",
         "+satisfaction = 40             # computed from the data, see [ranking.satisfaction]",
         "+skill_pass_rate = 30          # entered by the manager in the quarterly review (季度考核评分)",
-        "-top = 3                       # places 1-3",
-        "+top = 4                       # places 1-4"]
+        "-top = 3                       # the first bonus places: 1 to top",
+        "+top = 4                       # the first bonus places: 1 to top"]
     assert kpi.load_rules().weights["satisfaction"] == 40          # the app reads it at once
     history = kept(store, "kpi")
     assert [(v.version, v.effective_from, v.saved_by_name) for v in history] == [
@@ -333,7 +346,8 @@ def test_restore_brings_a_version_back_as_a_new_one(store, manager, rules_dir):
     office_rules.save_figures(store, manager, "incentives", {"ranking_bonus.top": "1800"})
     office_rules.save_figures(store, manager, "incentives", {"ranking_bonus.next": "1200"})
     diff = office_rules.compare(store, manager, "incentives", 3)
-    assert "-next = 1000                   # places 4-8" in diff and "+next = 1200                   # places 4-8" in diff
+    assert "-next = 1000                   # each of the second bonus places" in diff
+    assert "+next = 1200                   # each of the second bonus places" in diff
     saved = office_rules.restore(store, manager, "incentives", 1, effective_from="2026-12-01")
     assert (rules_dir / "incentives.toml").read_bytes() == original
     assert (saved.version.version, saved.version.note) == (4, "restored version 1")
