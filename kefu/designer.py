@@ -509,26 +509,56 @@ def sha(text: str | None) -> str | None:
 
 # -- the screen's table of fields -----------------------------------------------------------------------------
 # One row per field, in order, as the designer's table shows it; choices as "value|English|中文" separated by
-# semicolons. These two functions are the whole translation between that table and the file's [[fields]].
+# semicolons (full-width ｜ and ； too, as typed with a Chinese keyboard; a backslash keeps any of them, or
+# itself, inside a label). These functions are the whole translation between that table and the file's [[fields]].
 ROW_KEYS = ("name", "type", "label_en", "label_zh", "help_en", "help_zh", "required", "pii", "unique", "index",
             "readonly", "max_length", "pattern", "min", "max", "choices", "sheet", "default", "not_before")
 _FLAGS = ("required", "pii", "unique", "index", "readonly")
 
 
+_CHOICE_SEPARATORS = (";", "；")
+_PART_SEPARATORS = ("|", "｜")
+
+
+def _escaped(text) -> str:
+    return "".join("\\" + c if c == "\\" or c in _CHOICE_SEPARATORS or c in _PART_SEPARATORS else c
+                   for c in str(text or ""))
+
+
 def choices_text(choices: list[dict]) -> str:
-    return "; ".join(f"{c.get('value', '')}|{c.get('en', '')}|{c.get('zh', '')}" for c in choices)
+    return "; ".join("|".join(_escaped(c.get(k, "")) for k in ("value", "en", "zh")) for c in choices)
 
 
 def parse_choices(text: str) -> list[dict]:
     """'day|Day|白班; evening|Evening|晚班' -> [{value, en, zh}, ...] (a missing part is left empty, which
-    the loader then names)."""
-    found = []
-    for part in (text or "").replace("；", ";").split(";"):
-        if not part.strip():
-            continue
-        value, en, zh = (piece.strip() for piece in (part.replace("｜", "|").split("|", 2) + ["", ""])[:3])
-        found.append({"value": value, "en": en, "zh": zh})
-    return found
+    the loader then names). A separator after a backslash is part of the label: 'a|A \\; B|甲'."""
+    choices, parts, piece, escaped = [], [], [], False
+
+    def end_part():
+        parts.append("".join(piece).strip())
+        piece.clear()
+
+    def end_choice():
+        end_part()
+        if any(parts):
+            value, en, zh = (parts[:2] + ["|".join(parts[2:])] if len(parts) > 3 else parts + ["", ""])[:3]
+            choices.append({"value": value, "en": en, "zh": zh})
+        parts.clear()
+
+    for char in text or "":
+        if escaped:
+            piece.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _CHOICE_SEPARATORS:
+            end_choice()
+        elif char in _PART_SEPARATORS:
+            end_part()
+        else:
+            piece.append(char)
+    end_choice()
+    return choices
 
 
 def rows_from_fields(fields: list[dict]) -> list[dict]:

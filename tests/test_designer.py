@@ -533,6 +533,19 @@ def test_the_screens_table_of_fields_says_every_hand_written_field_back(path):
     assert designer.fields_from_rows(designer.rows_from_fields(fields), fields) == fields
 
 
+def test_a_choice_label_holding_the_tables_separators_comes_back_whole():
+    """A label may hold ; | (or the full-width ； ｜ a Chinese keyboard types, which also separate): the table
+    writes them after a backslash, and reads them back as they were."""
+    choices = [{"value": "no_repeat", "en": "No repeat (reward; no longer entered)", "zh": "无返修（奖励；已停用）"},
+               {"value": "a_b", "en": "A | B \\ C", "zh": "甲｜乙"}]
+    text = designer.choices_text(choices)
+    assert text == ("no_repeat|No repeat (reward\\; no longer entered)|无返修（奖励\\；已停用）; "
+                    "a_b|A \\| B \\\\ C|甲\\｜乙")
+    assert designer.parse_choices(text) == choices
+    assert designer.parse_choices("day|Day|白班； night｜Night｜夜班") == [
+        {"value": "day", "en": "Day", "zh": "白班"}, {"value": "night", "en": "Night", "zh": "夜班"}]
+
+
 def test_a_row_typed_into_the_table_becomes_a_field():
     rows = [{"name": "colour", "type": "choice", "label_en": "Colour", "label_zh": "颜色", "required": True,
              "choices": "black|Black|黑色; red｜Red｜红色"},
