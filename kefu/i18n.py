@@ -176,6 +176,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.manager": ("Department manager", "部门经理"),
     "role.gm": ("General manager", "总经理"),
     "role.finance": ("Finance", "财务"),
+    "role.hr": ("HR", "人力发展部"),
     "role.admin": ("System administrator", "系统管理员"),
     "role.sales_director": ("Sales director", "销售总监"),
     # app chrome

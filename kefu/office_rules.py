@@ -954,6 +954,24 @@ class RankingPreview:
     quarter: int
     applies: bool                    # the new weights are in force for this quarter
     rows: tuple
+    bonus: tuple = ()                # BonusChange: who gains or loses a bonus place
+    places_before: dict = field(default_factory=dict)     # mark -> {"first", "last"} under the current rules
+    places_after: dict = field(default_factory=dict)
+    bonus_approved: bool = False     # the quarter's incentive run is approved: its bonuses stay as approved
+
+
+@dataclass(frozen=True)
+class BonusChange:
+    """A person who gains, loses or changes a quarterly bonus place under the new KPI rules."""
+    name: str
+    before: str | None               # "top", "next" or None
+    after: str | None
+    fen_before: int                  # the bonus of that place (rules/incentives.toml in force for the quarter)
+    fen_after: int
+
+    @property
+    def gains(self) -> bool:
+        return self.fen_after > self.fen_before
 
 
 @dataclass(frozen=True)
@@ -978,7 +996,9 @@ class Preview:
 
 
 def _ranking_preview(store, new_rules, day: date, today: date) -> RankingPreview:
-    from kefu import kpi
+    """The quarter's ranking now and under the new rules, and who gains or loses a bonus place (its amount
+    from rules/incentives.toml as the quarter's run would pay it)."""
+    from kefu import incentives, kpi
     year, quarter = kpi.quarter_of(today)
     start, end = kpi.quarter_bounds(year, quarter)
     before = kpi.staff_ranking(store, auth.SYSTEM, year, quarter)
@@ -991,7 +1011,15 @@ def _ranking_preview(store, new_rules, day: date, today: date) -> RankingPreview
                           new.bonus if new else None))
     ranked = [r for r in rows if r.place_after is not None]
     rows = sorted(ranked, key=lambda r: r.place_after) + [r for r in rows if r.place_after is None]
-    return RankingPreview(year, quarter, day <= kpi.ranking_day(start, end, today), tuple(rows))
+    period = incentives.parse_period(f"{year}-Q{quarter}")
+    money = incentives.period_rules(store, period)
+    bonus = tuple(BonusChange(r.name, r.bonus_before, r.bonus_after, incentives.ranking_bonus_fen(r.bonus_before, money),
+                              incentives.ranking_bonus_fen(r.bonus_after, money))
+                  for r in rows if r.bonus_before != r.bonus_after)
+    old_rules = kpi.rules_on(store, kpi.ranking_day(start, end, today))
+    places = lambda rules: {mark: kpi.bonus_places(mark, rules) for mark in ("top", "next")}
+    return RankingPreview(year, quarter, day <= kpi.ranking_day(start, end, today), tuple(rows), bonus,
+                          places(old_rules), places(new_rules), incentives.approved_run(store, period.label) is not None)
 
 
 def _runs_preview(store, new_rules, day: date, today: date) -> list[RunPreview]:

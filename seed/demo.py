@@ -39,6 +39,7 @@ DEMO_ACCOUNTS = [  # (user name, full name, role): the README lists these; for t
     ("demo-finance", "孙会计", "finance"),
     ("demo-admin", "周管理", "admin"),
     ("demo-sales", "钱立新", "sales_director"),
+    ("demo-hr", "郑秀兰", "hr"),
 ]
 EXTRA_STAFF = 24
 PURPOSES = ["business"] * 5 + ["inquiry"] * 3 + ["complaint"] * 2 + ["inspection", "interview", "delivery", "other"]

@@ -195,10 +195,11 @@ def preview_section(shown, lang: str) -> None:
         st.dataframe(pd.DataFrame([{
             tr("or.col_name"): row.name, tr("or.col_place_now"): row.place_before, tr("or.col_score_now"): row.score_before,
             tr("or.col_place_new"): row.place_after, tr("or.col_score_new"): row.score_after,
-            tr("or.col_bonus_new"): tr(f"db.bonus_{row.bonus_after}") if row.bonus_after else ""}
+            tr("or.col_bonus_new"): _place(row.bonus_after, ranking.places_after)}
             for row in ranking.rows]), hide_index=True, width="stretch", key=f"{KEY}__ranking_preview",
             column_config={tr("or.col_score_now"): st.column_config.NumberColumn(format="%.2f"),
                            tr("or.col_score_new"): st.column_config.NumberColumn(format="%.2f")})
+        bonus_section(ranking, lang)
     if shown.name == "incentives" and not shown.runs:
         st.info(tr("or.no_runs"), icon=":material/lock:")
     for run in shown.runs:
@@ -226,6 +227,30 @@ def preview_section(shown, lang: str) -> None:
     if shown.diff:
         with st.expander(f"rules/{shown.name}.toml"):
             st.code("\n".join(shown.diff), language="diff")
+
+
+def _place(mark: str | None, places: dict) -> str:
+    return context.tr(f"db.bonus_{mark}", **places[mark]) if mark else ""
+
+
+def bonus_section(ranking, lang: str) -> None:
+    """Who gains or loses a quarterly bonus place under the new KPI rules, and what that place pays."""
+    tr = context.tr
+    st.markdown(f"**{tr('or.bonus_title')}**")
+    if ranking.bonus_approved:
+        st.info(tr("or.bonus_approved"), icon=":material/lock:")
+    if not ranking.bonus:
+        st.caption(tr("or.bonus_same"))
+        return
+
+    def place(mark, places, fen) -> str:
+        return f"{_place(mark, places)} · {format_fen(fen)}" if mark else tr("or.no_bonus")
+    st.dataframe(pd.DataFrame([{
+        tr("or.col_name"): change.name, tr("or.col_bonus_now"): place(change.before, ranking.places_before, change.fen_before),
+        tr("or.col_bonus_new"): place(change.after, ranking.places_after, change.fen_after),
+        tr("or.col_bonus_change"): ("+" if change.gains else "") + format_fen(change.fen_after - change.fen_before)}
+        for change in ranking.bonus]), hide_index=True, width="stretch", key=f"{KEY}__bonus_preview")
+    st.caption(tr("or.bonus_money"))
 
 
 def _cell(value) -> str:
