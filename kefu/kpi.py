@@ -775,6 +775,12 @@ def _order(rows: list[Standing], rules: KpiRules) -> list[Standing]:
     return ranked + sorted((r for r in rows if not r.handled), key=lambda r: r.name)
 
 
+def bonus_places(mark: str, rules: KpiRules) -> dict:
+    """The places a bonus mark stands for under these rules: {"first": 1, "last": 3} for "top"."""
+    return {"first": 1, "last": rules.bonus_top} if mark == "top" else {"first": rules.bonus_top + 1,
+                                                                          "last": rules.bonus_next}
+
+
 def _ticket_figures_by(store: Store, people: list[int], start: date, end: date) -> dict:
     """Per person: their tickets of the period (one range of the (assignee, created_at, ...) index each,
     read in the index's order, so nothing is sorted), faults and spot checks."""

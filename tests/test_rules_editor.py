@@ -412,6 +412,24 @@ def test_the_ranking_preview_sets_the_new_weights_beside_the_current_ones(store,
     assert kept(store, "kpi") == []                                   # a preview writes nothing
 
 
+def test_the_ranking_preview_says_who_gains_or_loses_a_bonus_place(store, manager, two_quarters):
+    """Bonus places are paid from rules/incentives.toml (1,500 yuan places 1-3, 1,000 places 4-8)."""
+    a, b = two_quarters
+    shown = office_rules.preview_figures(store, manager, "kpi", {**NEW_WEIGHTS, "ranking.bonus.top": 1,
+                                                                 "ranking.bonus.next": 2},
+                                         effective_from="2026-05-01", today=date(2026, 5, 20)).ranking
+    assert [(c.name, c.before, c.after, c.fen_before, c.fen_after, c.gains) for c in shown.bonus] == [
+        ("Staff 2", "top", "next", 150000, 100000, False)]           # A falls to place 2, now a second place
+    assert (shown.places_before, shown.places_after) == ({"top": {"first": 1, "last": 3}, "next": {"first": 4, "last": 8}},
+                                                         {"top": {"first": 1, "last": 1}, "next": {"first": 2, "last": 2}})
+    more = office_rules.preview_figures(store, manager, "kpi", {"ranking.bonus.top": 0, "ranking.bonus.next": 1},
+                                        today=date(2026, 5, 20)).ranking
+    assert [(c.name, c.before, c.after, c.gains) for c in more.bonus] == [("Staff 2", "top", "next", False),
+                                                                           ("Staff 3", "top", None, False)]
+    same = office_rules.preview_figures(store, manager, "kpi", NEW_WEIGHTS, today=date(2026, 5, 20)).ranking
+    assert same.bonus == () and not same.bonus_approved
+
+
 def test_the_incentive_preview_gives_the_totals_under_the_new_figures(store, manager, make_user):
     person = make_user("staff", "staff-w")
     store.insert_many("service_points", [{"staff": person.id, "done_on": "2026-10-15", "project_type": "repair",

@@ -400,7 +400,7 @@ def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
     if not rows:
         st.info(tr("db.no_staff"), icon=":material/inbox:")
         return
-    frame = standing_frame(rows, tr, people=True)
+    frame = standing_frame(rows, tr, people=True, rules=rules)
     event = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="single-row",
                          key=f"{KEY}__ranking_{picked[0]}_{picked[1]}", width="stretch",
                          column_config=column_config(tr))
@@ -417,7 +417,7 @@ def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
         team_section(store, actor, today, rules, tr, lang)
 
 
-def standing_frame(rows: list[kpi.Standing], tr, *, people: bool) -> pd.DataFrame:
+def standing_frame(rows: list[kpi.Standing], tr, *, people: bool, rules=None) -> pd.DataFrame:
     def pct(value):
         return None if value is None else round(value * 100, 1)
     data = []
@@ -425,7 +425,7 @@ def standing_frame(rows: list[kpi.Standing], tr, *, people: bool) -> pd.DataFram
         line = {tr("db.col_place"): row.place, tr("db.col_name" if people else "db.col_team"): row.name,
                 tr("db.col_score"): row.score if row.ranked else None}
         if people:
-            line[tr("db.col_bonus")] = tr(f"db.bonus_{row.bonus}") if row.bonus else ""
+            line[tr("db.col_bonus")] = tr(f"db.bonus_{row.bonus}", **kpi.bonus_places(row.bonus, rules)) if row.bonus else ""
         else:
             line[tr("db.col_members")] = row.members
         line.update({
