@@ -32,8 +32,8 @@ AUDIT_COUNT_LIMIT = 10_000
 SYSTEM_TABLES = ("kefu_users", "kefu_grants", "kefu_meta", "kefu_incentive_runs", "kefu_privacy")
 # Every action the engine writes into kefu_audit, each with its label (audit.* for records, adm.action.*).
 RECORD_ACTIONS = ("create", "update", "delete", "restore")
-OTHER_ACTIONS = ("approve", "grant", "revoke", "login", "login_failed", "logout", "password_changed",
-                 "password_reset", "disable", "enable", "role_changed", "sessions_ended", "kiosk_token",
+OTHER_ACTIONS = ("approve", "prepare", "check", "send_back", "grant", "revoke", "login", "login_failed", "logout",
+                 "password_changed", "password_reset", "disable", "enable", "role_changed", "sessions_ended", "kiosk_token",
                  "kiosk_disabled", "anonymise", "erase", "person_export", "person_erase")
 AUDIT_ACTIONS = RECORD_ACTIONS + OTHER_ACTIONS
 # The columns of the system tables' audit entries, labelled with adm.col.*; others show their own name.

@@ -164,17 +164,31 @@ def write_out(data: bytes, output: str | None) -> None:
 
 
 def cmd_incentives(args) -> int:
-    """The run of a month or a quarter as finance's CSV (or XLSX); --approve approves it first."""
+    """The run of a month or a quarter as finance's CSV (or XLSX). --approve --user NAME: that user's step of
+    the approval chain first (the manager prepares, finance and HR check, the gm approves); --send-back
+    REASON --user NAME: send it back to the preparer. A refusal exits with 1, naming what is missing."""
     from kefu import incentives
     store = open_store(args.db)
-    if args.approve:
-        run = incentives.approve(store, auth.SYSTEM, args.period)
-        print(f"approved {run.period.label}: {len(run.lines)} lines, total {format_fen(run.total_fen)} yuan "
-              f"(department pool {format_fen(run.pool_fen)}); the period is now locked", file=sys.stderr)
-    else:
-        run = incentives.compute(store, auth.SYSTEM, args.period)
-        if not run.approved:
-            print(f"{run.period.label} is not approved: this is a draft", file=sys.stderr)
+    if args.approve or args.send_back is not None:
+        if not args.user:
+            print("--approve and --send-back take --user NAME: each step of the chain is a named person's",
+                  file=sys.stderr)
+            return 2
+        actor = cli_actor(store, args.user)
+        if args.send_back is not None:
+            incentives.send_back(store, actor, args.period, args.send_back)
+        else:
+            incentives.take_step(store, actor, args.period)
+        found = incentives.chain(store, args.period)
+        last = found.steps[-1]
+        print(f"{found.period.label}: {t('ic.step_' + last.step, 'en').lower()} by {last.user_name} "
+              f"({t('role.' + last.role, 'en')}); total {format_fen(last.total_fen)} yuan"
+              + ("; the period is now locked" if found.state == incentives.APPROVED
+                 else f"; next: {found.next[0]} ({incentives.say_roles(incentives.role_list(found.next[1]), 'en')})"),
+              file=sys.stderr)
+    run = incentives.run_for(store, auth.SYSTEM, args.period)      # approved, as prepared, or computed now
+    if not run.approved:
+        print(f"{run.period.label} is not approved: this is a draft", file=sys.stderr)
     kind = "xlsx" if args.output and args.output.lower().endswith(".xlsx") else "csv"
     write_out(incentives.csv_bytes(run, args.lang) if kind == "csv" else incentives.xlsx_bytes(run, args.lang),
               args.output)
@@ -454,7 +468,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("incentives", help="the incentive run of a month or quarter as CSV (or .xlsx), for finance")
     p.add_argument("--period", required=True, help="a month (2026-10) or a quarter (2026-Q4)")
-    p.add_argument("--approve", action="store_true", help="approve the run first (locks the period)")
+    p.add_argument("--approve", action="store_true",
+                   help="the --user's step of the approval chain first: prepare (manager), check (finance, HR) or "
+                        "approve (gm; locks the period)")
+    p.add_argument("--send-back", metavar="REASON", help="send the run back to the preparer, saying why (--user)")
+    p.add_argument("--user", help="the person taking the step (their role decides which)")
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.add_argument("-o", "--output", help="file to write, .csv or .xlsx (default: CSV on standard output)")
     p.set_defaults(func=cmd_incentives)

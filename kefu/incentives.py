@@ -14,6 +14,7 @@ its difference carried into the next run as an adjustment.
 """
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import json
@@ -41,6 +42,7 @@ MONTH_SHEETS = (POINTS, INCIDENTS, REWARDS)          # locked by a month's run
 QUARTER_SHEETS = (SALES,)                             # locked by a quarter's run
 RANGE_REWARDS = ("praise_letter", "cost_saving")      # an amount judged within bounds
 FIXED_REWARDS = ("no_repeat_project",)                # the rule's figure per record
+RETIRED_KINDS = ("no_repeat_project",)                # counted from the data now: old records read, none entered
 FINES = ("unsigned_record", "own_fault_complaint")
 MONTH_COMPONENTS = ("performance", *RANGE_REWARDS, *FIXED_REWARDS, *FINES)
 QUARTER_COMPONENTS = ("ranking_bonus", "commission")
@@ -74,8 +76,16 @@ class IncentiveRules:
     reward_bounds: dict                               # kind -> (min fen, max fen)
     fixed_fen: dict                                   # kind -> fen per record (rewards positive)
     fines_fen: dict                                   # kind -> fen per record (positive: deducted)
-    approve_roles: frozenset
+    prepare_roles: frozenset                          # who computes a run and sends it for checking
+    checks: tuple                                     # the roles that check it, in order (财务部、人力发展部)
+    approve_roles: frozenset                          # who approves it (总经理): approved, the period locked
     lock_mode: str
+    no_repeat_types: tuple = ("installation",)        # project types whose commissioning earns the reward
+    no_repeat_months: int = 6                         # the window without repeat service, and the count's rhythm
+    pay_after: dict = field(default_factory=lambda: {"quarter": 1})   # run kind -> months after its end paid
+
+    def chain_roles(self) -> frozenset:
+        return frozenset(self.prepare_roles | set(self.checks) | self.approve_roles)
 
 
 def _get(path: Path, data: dict, key: str):
@@ -182,10 +192,7 @@ def load_rules(path: Path | None = None, *, project_types: list[str] | None = No
                              code="rl.not_below", other=f"rewards.{kind}.min", value=format_fen(high),
                              bound=format_fen(low))
         bounds[kind] = (low, high)
-    roles = _get(path, data, "approval.roles")
-    if not isinstance(roles, list) or not roles or any(r not in auth.ROLES for r in roles):
-        raise RulesError(f"{path}: approval.roles must be a list of roles ({', '.join(auth.ROLES)})",
-                         key="approval.roles", code="rl.roles", roles=", ".join(auth.ROLES))
+    prepare, checks, approvers = _chain(path, _get(path, data, "approval"))
     lock = _get(path, data, "approval.lock")
     if lock not in LOCK_MODES:
         raise RulesError(f"{path}: approval.lock must be one of {', '.join(LOCK_MODES)}, not {lock!r}",
@@ -202,7 +209,71 @@ def load_rules(path: Path | None = None, *, project_types: list[str] | None = No
         fixed_fen={kind: _fen(path, f"rewards.{kind}", _get(path, data, f"rewards.{kind}")) for kind in FIXED_REWARDS},
         fines_fen={kind: _fen(path, f"fines.{kind}", _get(path, data, f"fines.{kind}"))
                    for kind in (*FINES, "unsigned_record_approved")},
-        approve_roles=frozenset(roles), lock_mode=lock)
+        prepare_roles=frozenset(prepare), checks=tuple(checks), approve_roles=frozenset(approvers), lock_mode=lock,
+        no_repeat_types=_no_repeat_types(path, data, coefficients), no_repeat_months=_no_repeat_months(path, data),
+        pay_after=_pay_after(path, data))
+
+
+def _roles(path: Path, table: dict, name: str, *, empty: bool = False) -> list:
+    key = f"approval.{name}"
+    roles = _required(path, table, key)
+    if (not isinstance(roles, list) or (not roles and not empty) or len(set(roles)) != len(roles)
+            or any(r not in auth.ROLES for r in roles)):
+        raise RulesError(f"{path}: {key} must be a list of roles ({', '.join(auth.ROLES)})", key=key, code="rl.roles",
+                         roles=", ".join(auth.ROLES))
+    return roles
+
+
+def _chain(path: Path, table) -> tuple[list, list, list]:
+    """[approval]: who prepares a run, who checks it in order, who approves it. A file of the one-step
+    approval (`roles = [...]`) is read as those roles preparing and approving, with no checks."""
+    if not isinstance(table, dict):
+        raise RulesError(f"{path}: approval must be a table", key="approval")
+    if "roles" in table and not {"prepare", "checks", "approve"} & set(table):
+        roles = _roles(path, table, "roles")
+        return roles, [], roles
+    prepare, checks, approvers = (_roles(path, table, "prepare"), _roles(path, table, "checks", empty=True),
+                                  _roles(path, table, "approve"))
+    for role in checks:
+        if role in prepare or role in approvers:
+            raise RulesError(f"{path}: approval.checks names {role}, who also prepares or approves: a check is "
+                             f"someone else's", key="approval.checks", code="rl.chain_twice", value=role)
+    return prepare, checks, approvers
+
+
+def _no_repeat_types(path: Path, data: dict, coefficients: dict) -> tuple:
+    types = data.get("no_repeat", {}).get("project_types", ["installation"]) if isinstance(data.get("no_repeat"), dict) \
+        else ["installation"]
+    if not isinstance(types, list) or not types or any(t not in coefficients for t in types):
+        raise RulesError(f"{path}: no_repeat.project_types must be a list of project types "
+                         f"({', '.join(coefficients)})", key="no_repeat.project_types", code="rl.one_of",
+                         choices=", ".join(coefficients), value=types)
+    return tuple(types)
+
+
+def _no_repeat_months(path: Path, data: dict) -> int:
+    table = data.get("no_repeat") if isinstance(data.get("no_repeat"), dict) else {}
+    months = table.get("months", 6)
+    if isinstance(months, bool) or months not in (1, 2, 3, 4, 6, 12):
+        raise RulesError(f"{path}: no_repeat.months must be 1, 2, 3, 4, 6 or 12 (a divisor of the year), not "
+                         f"{months!r}", key="no_repeat.months", code="rl.one_of", choices="1, 2, 3, 4, 6, 12",
+                         value=months)
+    return months
+
+
+def _pay_after(path: Path, data: dict) -> dict:
+    """[payment] after_quarter / after_month: months after a run's period that it is paid in (absent: not said)."""
+    table = data.get("payment") if isinstance(data.get("payment"), dict) else {}
+    found = {}
+    for kind in ("quarter", "month"):
+        key = f"payment.after_{kind}"
+        if f"after_{kind}" in table:
+            value = table[f"after_{kind}"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 12:
+                raise RulesError(f"{path}: {key} must be a whole number of months from 0 to 12, not {value!r}",
+                                 key=key, code="rl.whole_range", low=0, high=12, value=value)
+            found[kind] = value
+    return found
 
 
 def rules_for(store: Store, path: Path | None = None, *, text: str | None = None) -> IncentiveRules:
@@ -241,6 +312,8 @@ def reward_amount(store: Store, row: dict) -> list[Problem]:
     kind, amount = row.get("kind"), row.get("amount")
     if not kind:
         return []
+    if kind in RETIRED_KINDS and not _was_kind(store, row.get("id"), kind):
+        return [Problem("kind", "ic.no_repeat_retired", {})]
     rules = current_rules(store)
     if kind in rules.reward_bounds:
         low, high = rules.reward_bounds[kind]
@@ -262,6 +335,14 @@ def reward_amount(store: Store, row: dict) -> list[Problem]:
     elif amount != fixed:
         return [Problem("amount", "ic.amount_fixed", {"amount": format_fen(fixed)})]
     return []
+
+
+def _was_kind(store: Store, row_id, kind: str) -> bool:
+    """Whether a stored record already had this kind: an old record of a retired kind stays editable."""
+    if row_id is None:
+        return False
+    found = store.conn.execute(f"SELECT kind FROM {REWARDS} WHERE id = ?", (row_id,)).fetchone()
+    return found is not None and found[0] == kind
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -371,6 +452,7 @@ class Run:
     approved_at: str | None = None
     approved_by: str | None = None
     run_id: int | None = None
+    pay_month: str | None = None     # "2027-01": the month the run is paid in (rules [payment]); None: not said
 
     @property
     def approved(self) -> bool:
@@ -397,11 +479,27 @@ class Run:
     def only(self, staff: int) -> "Run":
         """The run as one staff member's statement: their lines only."""
         return Run(self.period, [line for line in self.lines if line.staff == staff], self.approved_at,
-                   self.approved_by, self.run_id)
+                   self.approved_by, self.run_id, self.pay_month)
+
+    def key(self) -> list[tuple]:
+        """The figures of the lines (not the names): what a check compares with the registers now."""
+        return [(line.staff, line.component, json.dumps(line.basis, ensure_ascii=False, sort_keys=True),
+                 line.amount_fen, line.pool_fen, line.adjusts) for line in self.lines]
+
+
+def pay_month(period: Period, rules: IncentiveRules) -> str | None:
+    """The month a period's run is paid in: after_quarter (after_month) months after its last month, so
+    2026-Q4 is paid in 2027-01 (每月4、7、10、第二年1月发放); None when the rules do not say."""
+    after = rules.pay_after.get(period.kind)
+    if after is None:
+        return None
+    months = period.last.year * 12 + period.last.month - 1 + after
+    return f"{months // 12}-{months % 12 + 1:02d}"
 
 
 def may_compute(actor, rules: IncentiveRules) -> bool:
-    return actor is not None and actor.active and (actor.role == "system" or actor.role in rules.approve_roles)
+    """Computing a run from the registers now: the roles that prepare one (and the system)."""
+    return actor is not None and actor.active and (actor.role == "system" or actor.role in rules.prepare_roles)
 
 
 def _month_lines(store: Store, period: Period, rules: IncentiveRules) -> list[Line]:
@@ -435,6 +533,8 @@ def _month_lines(store: Store, period: Period, rules: IncentiveRules) -> list[Li
             basis = [["ic.basis_range", {"count": count, "entered": format_fen(entered), "min": format_fen(low_fen),
                                          "max": format_fen(high_fen), "amount": format_fen(paid)}]]
             lines[(staff, kind)] = Line(staff, names.get(staff, f"#{staff}"), kind, basis, paid)
+    for line in _no_repeat_lines(store, period, rules, names):
+        lines[(line.staff, line.component)] = line
     per_record = {**rules.fixed_fen, **{kind: -fen for kind, fen in rules.fines_fen.items() if kind in FINES}}
     approved_fine = -rules.fines_fen["unsigned_record_approved"]
     for staff, kind, approved, count in conn.execute(
@@ -452,6 +552,54 @@ def _month_lines(store: Store, period: Period, rules: IncentiveRules) -> list[Li
             line.amount_fen += each * count
     order = {name: n for n, name in enumerate(MONTH_COMPONENTS)}
     return sorted(lines.values(), key=lambda line: (line.staff_name, line.staff, order[line.component]))
+
+
+def plus_months(day: date, months: int) -> date:
+    """The same day `months` later (or earlier), the month's last day where it has no such day."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def no_repeat_span(period: Period, rules: IncentiveRules) -> tuple[date, date] | None:
+    """(first day, day after the last) of the projects a month's run pays the no-repeat reward for: the month
+    closing a count (June and December, for six months) counts those commissioned in the six months before
+    the last six, whose six months without repeat have all passed by its end; None for any other period."""
+    months = rules.no_repeat_months
+    if period.kind != "month" or period.first.month % months:
+        return None
+    end = plus_months(period.end, -months)
+    return plus_months(end, -months), end
+
+
+def _no_repeat_lines(store: Store, period: Period, rules: IncentiveRules, names: dict) -> list[Line]:
+    """每半年由客服管理部统计核算: per staff member, the projects of the no-repeat types they commissioned in the
+    span, each without a repeat service of their own making (a service point marked own_fault_repeat naming the
+    project under repeat_of) within the months after it, at the rule's figure each."""
+    span = no_repeat_span(period, rules)
+    if span is None:
+        return []
+    each = rules.fixed_fen["no_repeat_project"]
+    kinds = ", ".join("?" for _ in rules.no_repeat_types)
+    counts: dict[int, list[int]] = {}
+    for staff, done_on, repeated_on in store.conn.execute(
+            f"SELECT p.staff, p.done_on, (SELECT min(r.done_on) FROM {POINTS} r WHERE r.repeat_of = p.id "
+            f"AND coalesce(r.own_fault_repeat, 0) AND r.deleted_at IS NULL AND r.done_on >= p.done_on) "
+            f"FROM {POINTS} p WHERE p.project_type IN ({kinds}) AND p.done_on >= ? AND p.done_on < ? "
+            f"AND NOT coalesce(p.own_fault_repeat, 0) AND p.deleted_at IS NULL ORDER BY p.staff, p.id",
+            (*rules.no_repeat_types, span[0].isoformat(), span[1].isoformat())):
+        window_end = plus_months(date.fromisoformat(done_on), rules.no_repeat_months).isoformat()
+        tally = counts.setdefault(staff, [0, 0])
+        tally[1 if repeated_on is not None and repeated_on < window_end else 0] += 1
+    last = plus_months(span[1], -1)
+    lines = []
+    for staff, (kept, lost) in sorted(counts.items()):
+        basis = [["ic.basis_no_repeat", {"count": kept, "first": f"{span[0]:%Y-%m}", "last": f"{last:%Y-%m}",
+                                         "months": rules.no_repeat_months, "each": format_fen(each),
+                                         "amount": format_fen(each * kept)}]]
+        if lost:
+            basis.append(["ic.basis_no_repeat_lost", {"count": lost}])
+        lines.append(Line(staff, names.get(staff, f"#{staff}"), "no_repeat_project", basis, each * kept))
+    return lines
 
 
 def _quarter_lines(store: Store, period: Period, rules: IncentiveRules, *, ranking: bool = True) -> list[Line]:
@@ -519,7 +667,13 @@ def compute(store: Store, actor, period: str | Period, *, rules: IncentiveRules 
     stored = approved_run(store, period.label)
     if stored is not None:
         return stored
-    run = Run(period, _lines_of(store, period, rules or period_rules(store, period)))
+    return _computed(store, period, rules)
+
+
+def _computed(store: Store, period: Period, rules: IncentiveRules | None) -> Run:
+    """The run of a period from the source registers now (no permission check: the callers check)."""
+    figures = rules or period_rules(store, period)
+    run = Run(period, _lines_of(store, period, figures), pay_month=pay_month(period, figures))
     run.lines += _adjustments(store, period, rules)
     return run
 
@@ -554,52 +708,344 @@ def _adjustments(store: Store, period: Period, rules: IncentiveRules | None) -> 
     return lines
 
 
-# ---------------------------------------------------------------------------------------------- approval
+# ---------------------------------------------------------------------------------------------- the chain
+# 以上数据由服务部统计，财务部、人力发展部核实计算 … 提交总经理批准: the manager prepares a run (stored with its lines as
+# computed then), each checking role checks it in turn, the approving role approves it; anyone whose turn it is
+# may send it back to the preparer with a reason. Every step is kept (kefu_incentive_steps) and audited.
+
+OPEN, RETURNED, APPROVED, NONE = "open", "returned", "approved", "none"
+
+
+@dataclass(frozen=True)
+class Step:
+    step: str                        # prepare, check, approve, send_back
+    role: str
+    at: str
+    user_id: int | None
+    user_name: str
+    reason: str | None
+    total_fen: int
+
+
+@dataclass
+class Chain:
+    """Where a period's run stands on its way to approval, under the rules' chain."""
+    period: Period
+    rules: IncentiveRules
+    draft_id: int | None = None      # None: never prepared
+    state: str = NONE                # none, open, returned, approved
+    steps: list = field(default_factory=list)     # every step of the period, oldest first
+    approved_before: bool = False    # approved in one step, before the chain
+
+    @property
+    def current(self) -> list:
+        """The steps since the run was last prepared."""
+        starts = [n for n, step in enumerate(self.steps) if step.step == "prepare"]
+        return self.steps[starts[-1]:] if starts else []
+
+    @property
+    def checked(self) -> list:
+        """The roles that checked the run as last prepared, in order."""
+        return [step.role for step in self.current if step.step == "check"]
+
+    @property
+    def missing(self) -> list:
+        """The checking roles that have not checked it yet, in the rules' order."""
+        return [role for role in self.rules.checks if role not in self.checked]
+
+    @property
+    def next(self) -> tuple[str, frozenset] | None:
+        """(step, roles) that come next: prepare, check (one role) or approve; None once approved."""
+        if self.state == APPROVED or self.approved_before:
+            return None
+        if self.state in (NONE, RETURNED):
+            return "prepare", self.rules.prepare_roles
+        if self.missing:
+            return "check", frozenset({self.missing[0]})
+        return "approve", self.rules.approve_roles
+
+    @property
+    def returned_by(self) -> Step | None:
+        return self.steps[-1] if self.state == RETURNED and self.steps else None
+
+    def turn_of(self, actor) -> str | None:
+        """The step this user may take now (prepare, check, approve), or None."""
+        upcoming = self.next
+        if actor is None or not actor.active or upcoming is None:
+            return None
+        step, roles = upcoming
+        if actor.role in roles:
+            return step
+        if actor.role in self.rules.prepare_roles and self.state == OPEN:
+            return "prepare"                          # the preparer may prepare again (new figures) until approved
+        return None
+
+
+def chain(store: Store, period: str | Period, *, rules: IncentiveRules | None = None) -> Chain:
+    """The chain of a period's run (no permission check; chain_for checks)."""
+    period = parse_period(period) if isinstance(period, str) else period
+    found = Chain(period, rules or rules_for(store))
+    row = store.conn.execute("SELECT id, state FROM kefu_incentive_drafts WHERE period = ?", (period.label,)).fetchone()
+    if row is not None:
+        found.draft_id, found.state = row
+        found.steps = [Step(*values) for values in store.conn.execute(
+            "SELECT step, role, at, user_id, user_name, reason, total_fen FROM kefu_incentive_steps "
+            "WHERE draft_id = ? ORDER BY id", (row[0],))]
+    elif approved_run(store, period.label) is not None:
+        found.approved_before = True
+    return found
+
+
+def chain_for(store: Store, actor, period: str | Period, *, rules: IncentiveRules | None = None) -> Chain:
+    """The chain as the roles of the chain see it."""
+    rules = rules or rules_for(store)
+    if actor is None or not actor.active or (actor.role != "system" and actor.role not in rules.chain_roles()):
+        raise PermissionDenied()
+    return chain(store, period, rules=rules)
+
+
+def _person(actor, roles) -> None:
+    """A step is a named person's of one of `roles`: not the system, not a disabled account."""
+    if actor is None or not actor.active or actor.role not in roles:
+        raise PermissionDenied()
+
+
+def _refuse_unless_open(store: Store, found: Chain) -> None:
+    label = found.period.label
+    if found.state == APPROVED or found.approved_before:
+        raise KefuError("ic.already_approved", period=label)
+    if found.state == NONE:
+        raise ChainRefused("ic.chain_not_prepared", period=label, roles=role_list(found.rules.prepare_roles))
+    if found.state == RETURNED:
+        back = found.returned_by
+        raise ChainRefused("ic.chain_returned", period=label, who=back.user_name if back else "",
+                        reason=back.reason if back else "", roles=role_list(found.rules.prepare_roles))
+
+
+def role_list(roles) -> list:
+    """Roles in the order of the role list, for a message (ChainRefused says them in the user's language)."""
+    return [role for role in auth.ROLES if role in roles]
+
+
+ROLE_PARAMS = ("role", "roles", "before", "missing", "checks")
+
+
+class ChainRefused(KefuError):
+    """A step of the chain out of turn or on a run not open for it; the roles it names are said in the
+    user's language ("财务、人力发展部", "Finance and HR")."""
+
+    def message(self, lang: str) -> str:
+        return t(self.code, lang, **{key: say_roles(value, lang) if key in ROLE_PARAMS else value
+                                     for key, value in self.params.items()})
+
+
+def say_roles(roles, lang: str) -> str:
+    names = [t(f"role.{role}", lang) for role in ([roles] if isinstance(roles, str) else roles)]
+    if lang != "en":
+        return "、".join(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _refuse_if_changed(store: Store, found: Chain, given: IncentiveRules | None) -> Run:
+    """The draft as prepared; refused when the registers now give other figures (a record was changed,
+    added or removed since): what is checked and approved is what the registers say."""
+    draft = draft_run(store, found.period.label)
+    now = _computed(store, found.period, given)
+    if now.key() != draft.key():
+        raise ChainRefused("ic.chain_changed", period=found.period.label, roles=role_list(found.rules.prepare_roles))
+    return draft
+
+
+def changed(store: Store, period: str, *, rules: IncentiveRules | None = None) -> bool:
+    """Whether the registers now give other figures than the run as prepared (while it is being checked)."""
+    found = chain(store, period, rules=rules)
+    if found.state != OPEN:
+        return False
+    return _computed(store, found.period, rules).key() != draft_run(store, found.period.label).key()
+
+
+def prepare(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Chain:
+    """The preparer's step: the run computed now is stored with its lines and sent for checking (again,
+    if it was prepared before: the checks start over)."""
+    given, rules = rules, rules or rules_for(store)
+    target = parse_period(period)
+    _person(actor, rules.prepare_roles)
+    with store.transaction() as conn:
+        found = chain(store, target, rules=rules)
+        if found.state == APPROVED or found.approved_before:
+            raise KefuError("ic.already_approved", period=target.label)
+        run = _computed(store, target, given)
+        at, who = store.now(), actor.display_name
+        if found.draft_id is None:
+            draft_id = conn.execute(
+                "INSERT INTO kefu_incentive_drafts(period, kind, state, prepared_at, prepared_by, prepared_by_name, "
+                "pay_month, total_fen, pool_fen, line_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (target.label, target.kind, OPEN, at, actor.id, who, run.pay_month, run.total_fen, run.pool_fen,
+                 len(run.lines))).lastrowid
+        else:
+            draft_id = found.draft_id
+            conn.execute("UPDATE kefu_incentive_drafts SET state = ?, prepared_at = ?, prepared_by = ?, "
+                         "prepared_by_name = ?, pay_month = ?, total_fen = ?, pool_fen = ?, line_count = ? WHERE id = ?",
+                         (OPEN, at, actor.id, who, run.pay_month, run.total_fen, run.pool_fen, len(run.lines), draft_id))
+            conn.execute("DELETE FROM kefu_incentive_draft_lines WHERE draft_id = ?", (draft_id,))
+        conn.executemany(
+            "INSERT INTO kefu_incentive_draft_lines(draft_id, seq, staff, staff_name, component, basis, amount_fen, "
+            "pool_fen, adjusts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(draft_id, seq, line.staff, line.staff_name, line.component, json.dumps(line.basis, ensure_ascii=False),
+              line.amount_fen, line.pool_fen, line.adjusts) for seq, line in enumerate(run.lines, start=1)])
+        _record_step(store, conn, actor, draft_id, target, "prepare", run, None)
+    return chain(store, target, rules=rules)
+
+
+def check(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Chain:
+    """A checking role's step (财务部、人力发展部核实计算), in the rules' order, on the run as prepared."""
+    given, rules = rules, rules or rules_for(store)
+    target = parse_period(period)
+    _person(actor, rules.checks)
+    with store.transaction() as conn:
+        found = chain(store, target, rules=rules)
+        _refuse_unless_open(store, found)
+        if actor.role in found.checked:
+            raise ChainRefused("ic.chain_checked", period=target.label, role=actor.role)
+        if found.missing[0] != actor.role:
+            before = list(found.rules.checks[:found.rules.checks.index(actor.role)])
+            raise ChainRefused("ic.chain_check_early", role=actor.role, before=before,
+                            missing=[r for r in before if r in found.missing])
+        draft = _refuse_if_changed(store, found, given)
+        _record_step(store, conn, actor, found.draft_id, target, "check", draft, None)
+    return chain(store, target, rules=rules)
+
+
+def send_back(store: Store, actor, period: str, reason: str, *, rules: IncentiveRules | None = None) -> Chain:
+    """Whoever's turn it is to check or approve sends the run back to the preparer, saying why."""
+    rules = rules or rules_for(store)
+    target = parse_period(period)
+    _person(actor, set(rules.checks) | rules.approve_roles)
+    reason = (reason or "").strip()
+    if not reason:
+        raise KefuError("ic.reason_required")
+    if len(reason) > 500:
+        raise KefuError("ic.reason_long", max=500)
+    with store.transaction() as conn:
+        found = chain(store, target, rules=rules)
+        _refuse_unless_open(store, found)
+        _refuse_out_of_turn(found, actor)
+        draft = draft_run(store, target.label)
+        conn.execute("UPDATE kefu_incentive_drafts SET state = ? WHERE id = ?", (RETURNED, found.draft_id))
+        _record_step(store, conn, actor, found.draft_id, target, "send_back", draft, reason)
+    return chain(store, target, rules=rules)
+
+
+def _refuse_out_of_turn(found: Chain, actor) -> None:
+    step, roles = found.next
+    if actor.role in roles:
+        return
+    if actor.role in found.rules.approve_roles:
+        raise ChainRefused("ic.chain_approve_early", role=actor.role, checks=list(found.rules.checks),
+                        missing=found.missing)
+    if actor.role in found.checked:
+        raise ChainRefused("ic.chain_checked", period=found.period.label, role=actor.role)
+    before = list(found.rules.checks[:found.rules.checks.index(actor.role)])
+    raise ChainRefused("ic.chain_check_early", role=actor.role, before=before,
+                    missing=[r for r in before if r in found.missing])
+
 
 def approve(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
-    """Approve the run of a period: stored as it is now, and its period locked (rules [approval] lock).
-    Only the approval roles (a manager) may; a period is approved once."""
+    """The approving role's step (提交总经理批准), after every check: the run is stored as approved, exactly
+    as prepared and checked, and its period locked (rules [approval] lock)."""
     given, rules = rules, rules or rules_for(store)      # who approves and the lock: the rules now
     target = parse_period(period)
-    if actor is None or not actor.active or (actor.role != "system" and actor.role not in rules.approve_roles):
-        raise PermissionDenied()
-    with store.transaction() as conn:                 # computed and stored with nobody writing in between
-        if approved_run(store, target.label) is not None:
-            raise KefuError("ic.already_approved", period=target.label)
-        run = compute(store, actor, target, rules=given)   # the figures in force for the period
+    _person(actor, rules.approve_roles)
+    with store.transaction() as conn:                 # checked and stored with nobody writing in between
+        found = chain(store, target, rules=rules)
+        _refuse_unless_open(store, found)
+        if found.missing:
+            raise ChainRefused("ic.chain_approve_early", role=actor.role, checks=list(rules.checks),
+                            missing=found.missing)
+        run = _refuse_if_changed(store, found, given)
         at, who = store.now(), actor.display_name
         run_id = conn.execute(
             "INSERT INTO kefu_incentive_runs(period, kind, first_day, end_day, approved_at, approved_by, "
             "approved_by_name, lock_mode, total_fen, pool_fen, line_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (target.label, target.kind, target.first.isoformat(), target.end.isoformat(), at, actor.id, who,
              rules.lock_mode, run.total_fen, run.pool_fen, len(run.lines))).lastrowid
-        conn.executemany(
+        conn.execute(
             "INSERT INTO kefu_incentive_lines(run_id, seq, staff, staff_name, component, basis, amount_fen, pool_fen, "
-            "adjusts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, seq, line.staff, line.staff_name, line.component, json.dumps(line.basis, ensure_ascii=False),
-              line.amount_fen, line.pool_fen, line.adjusts) for seq, line in enumerate(run.lines, start=1)])
+            "adjusts) SELECT ?, seq, staff, staff_name, component, basis, amount_fen, pool_fen, adjusts "
+            "FROM kefu_incentive_draft_lines WHERE draft_id = ? ORDER BY seq", (run_id, found.draft_id))
         conn.executemany(
             "INSERT INTO kefu_period_locks(sheet, first_day, end_day, period, mode, locked_at, locked_by, run_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(sheet, target.first.isoformat(), target.end.isoformat(), target.label, rules.lock_mode, at, actor.id,
               run_id) for sheet in target.sheets])
+        conn.execute("UPDATE kefu_incentive_drafts SET state = ? WHERE id = ?", (APPROVED, found.draft_id))
+        conn.execute("INSERT INTO kefu_incentive_steps(draft_id, step, role, at, user_id, user_name, reason, total_fen) "
+                     "VALUES (?, 'approve', ?, ?, ?, ?, NULL, ?)", (found.draft_id, actor.role, at, actor.id, who,
+                                                                     run.total_fen))
         store.audit_event(actor, "kefu_incentive_runs", run_id, "approve", None,
                           {"period": target.label, "lines": len(run.lines), "total": format_fen(run.total_fen),
                            "pool": format_fen(run.pool_fen), "lock": rules.lock_mode})
     return approved_run(store, target.label)
 
 
+def take_step(store: Store, actor, period: str, *, rules: IncentiveRules | None = None):
+    """The user's own step on a period's run, whichever it is now (`incentives --approve --user NAME`):
+    prepare, check or approve. Refused as that step would be when it is not their turn."""
+    rules = rules or rules_for(store)
+    found = chain(store, period, rules=rules)
+    step = found.turn_of(actor)
+    if step is None and actor is not None and actor.role in rules.checks:
+        step = "check"                                # refused, naming what is missing
+    elif step is None and actor is not None and actor.role in rules.approve_roles:
+        step = "approve"
+    elif step is None and actor is not None and actor.role in rules.prepare_roles:
+        step = "prepare"
+    if step == "prepare":
+        return prepare(store, actor, period, rules=rules)
+    if step == "check":
+        return check(store, actor, period, rules=rules)
+    if step == "approve":
+        return approve(store, actor, period, rules=rules)
+    raise PermissionDenied()
+
+
+def _record_step(store: Store, conn, actor, draft_id: int, period: Period, step: str, run: Run,
+                 reason: str | None) -> None:
+    conn.execute("INSERT INTO kefu_incentive_steps(draft_id, step, role, at, user_id, user_name, reason, total_fen) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (draft_id, step, actor.role, store.now(), actor.id,
+                                                     actor.display_name, reason, run.total_fen))
+    values = {"period": period.label, "role": actor.role, "lines": len(run.lines), "total": format_fen(run.total_fen)}
+    if reason:
+        values["reason"] = reason
+    store.audit_event(actor, "kefu_incentive_runs", draft_id, step, None, values)
+
+
+def draft_run(store: Store, label: str) -> Run | None:
+    """The run of a period as last prepared, with its lines as computed then; None if never prepared."""
+    row = store.conn.execute("SELECT id, pay_month FROM kefu_incentive_drafts WHERE period = ?", (label,)).fetchone()
+    if row is None:
+        return None
+    lines = [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
+             for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
+                 "SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts "
+                 "FROM kefu_incentive_draft_lines WHERE draft_id = ? ORDER BY seq", (row[0],))]
+    return Run(parse_period(label), lines, pay_month=row[1])
+
+
 def approved_run(store: Store, label: str) -> Run | None:
     """The stored run of an approved period, exactly as approved; None if not approved."""
-    row = store.conn.execute("SELECT id, approved_at, approved_by_name FROM kefu_incentive_runs WHERE period = ?",
-                             (label,)).fetchone()
+    row = store.conn.execute("SELECT r.id, r.approved_at, r.approved_by_name, d.pay_month, d.id IS NOT NULL "
+                             "FROM kefu_incentive_runs r LEFT JOIN kefu_incentive_drafts d ON d.period = r.period "
+                             "WHERE r.period = ?", (label,)).fetchone()
     if row is None:
         return None
     lines = [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
              for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
                  "SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts FROM kefu_incentive_lines "
                  "WHERE run_id = ? ORDER BY seq", (row[0],))]
-    return Run(parse_period(label), lines, approved_at=row[1], approved_by=row[2], run_id=row[0])
+    period = parse_period(label)
+    paid = row[3] if row[4] else pay_month(period, rules_on(store, period.last))   # approved before the chain
+    return Run(period, lines, approved_at=row[1], approved_by=row[2], run_id=row[0], pay_month=paid)
 
 
 def recent_periods(today: date, months: int = 12, quarters: int = 4) -> list[str]:
@@ -625,17 +1071,56 @@ def approved_periods(store: Store, actor) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor]
 
 
-def run_for(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
-    """What this user may see of a period's run: the approvers the run (computed, or as approved);
-    finance the approved run only; anyone else with the screen their own lines of the approved run."""
-    target = parse_period(period)
-    if may_compute(actor, rules or rules_for(store)):
-        return compute(store, actor, target, rules=rules)
+def states(store: Store) -> dict[str, str]:
+    """period -> open, returned or approved, for every period that was prepared or approved."""
+    found = dict(store.conn.execute("SELECT period, state FROM kefu_incentive_drafts"))
+    for (label,) in store.conn.execute("SELECT period FROM kefu_incentive_runs"):
+        found[label] = APPROVED
+    return found
+
+
+def periods_for(store: Store, actor, today: date, *, rules: IncentiveRules | None = None) -> list[str]:
+    """The periods this user chooses from: a preparer the recent ones (and any older one still on its way);
+    the checking and approving roles those prepared or approved; anyone else the approved ones."""
+    rules = rules or rules_for(store)
     auth.require_view(actor, VIEW)
-    run = approved_run(store, target.label)
-    if run is None:
+    if may_compute(actor, rules):
+        recent = recent_periods(today)
+        older = [label for label, state in states(store).items() if state in (OPEN, RETURNED) and label not in recent]
+        return recent + sorted(older, key=_period_order, reverse=True)
+    if actor.role in rules.chain_roles():
+        return sorted(states(store), key=_period_order, reverse=True)
+    return [row["period"] for row in approved_periods(store, actor)]
+
+
+def _period_order(label: str) -> tuple:
+    period = parse_period(label)
+    return period.first, period.kind == "month"
+
+
+def run_for(store: Store, actor, period: str, *, rules: IncentiveRules | None = None) -> Run:
+    """What this user may see of a period's run: the approved run once approved; before that, for the
+    preparers the run as prepared while it is being checked and else computed now, for the checking and
+    approving roles the run as prepared (a draft); finance every approved run; anyone else with the
+    screen their own lines of the approved run."""
+    target = parse_period(period)
+    given, rules = rules, rules or rules_for(store)
+    if actor is None or actor.role != "system":
+        auth.require_view(actor, VIEW)
+    stored = approved_run(store, target.label)
+    if stored is not None and (actor.role in ("finance", "system") or actor.role in rules.chain_roles()):
+        return stored
+    if may_compute(actor, rules):
+        found = chain(store, target, rules=rules)
+        return draft_run(store, target.label) if found.state == OPEN else _computed(store, target, given)
+    if actor.role in rules.chain_roles():
+        draft = draft_run(store, target.label)
+        if draft is None:
+            raise NotFound()
+        return draft
+    if stored is None:
         raise NotFound()
-    return run if actor.role == "finance" else run.only(actor.id)
+    return stored if actor.role == "finance" else stored.only(actor.id)
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -644,23 +1129,32 @@ def component_label(component: str, lang: str) -> str:
     return t(f"ic.c_{component}", lang)
 
 
+MONEY_COLUMNS = (5, 6, 7)            # pre-tax amount, income tax (finance fills it in), to the pool
+
+
 def table(run: Run, lang: str) -> list[list]:
     """The run as finance's table: a header, one row per line, then the totals, each totals row marked in
-    the first column (合计 / TOTAL): one per staff member, the department pool, and the whole run."""
+    the first column (合计 / TOTAL): one per staff member, the department pool, and the whole run. Amounts
+    are before tax (税前金额) with an empty income-tax column beside them (在发放时扣个人所得税: finance fills it
+    in), the month the run is paid in (每月4、7、10、第二年1月发放 for a quarter), and the day it was approved,
+    or, on every row of a run not approved, the draft mark."""
     rows = [[t("ic.col_period", lang), t("ic.col_staff_id", lang), t("ic.col_staff", lang), t("ic.col_component", lang),
-             t("ic.col_basis", lang), t("ic.col_amount", lang), t("ic.col_pool", lang), t("ic.col_approved", lang)]]
-    approved = (run.approved_at or "")[:10]
+             t("ic.col_basis", lang), t("ic.col_amount", lang), t("ic.col_tax", lang), t("ic.col_pool", lang),
+             t("ic.col_paid_in", lang), t("ic.col_approved", lang)]]
+    approved = run.approved_at[:10] if run.approved else t("ic.draft_marker", lang)
+    paid = run.pay_month or ""
     for line in run.lines:
         name = line.staff_name if line.staff is not None else t("ic.department", lang)
         rows.append([run.period.label, "" if line.staff is None else line.staff, neutralise(name),
                      neutralise(component_label(line.component, lang)), neutralise(line.basis_text(lang)),
-                     format_fen(line.amount_fen), format_fen(line.pool_fen), approved])
+                     format_fen(line.amount_fen), "", format_fen(line.pool_fen), paid, approved])
     total = t("ic.total_marker", lang)
     for staff, name, fen in run.per_person():
-        rows.append([total, staff, neutralise(name), t("ic.total_person", lang), "", format_fen(fen), "", approved])
-    rows.append([total, "", t("ic.department", lang), t("ic.total_pool", lang), "", format_fen(run.pool_fen), "",
-                 approved])
-    rows.append([total, "", "", t("ic.total_run", lang), "", format_fen(run.total_fen), "", approved])
+        rows.append([total, staff, neutralise(name), t("ic.total_person", lang), "", format_fen(fen), "", "", paid,
+                     approved])
+    rows.append([total, "", t("ic.department", lang), t("ic.total_pool", lang), "", format_fen(run.pool_fen), "", "",
+                 paid, approved])
+    rows.append([total, "", "", t("ic.total_run", lang), "", format_fen(run.total_fen), "", "", paid, approved])
     return rows
 
 
@@ -684,11 +1178,11 @@ def xlsx_bytes(run: Run, lang: str) -> bytes:
     for number, row in enumerate(rows):
         cells = list(row)
         if number:
-            for column in (5, 6):
+            for column in MONEY_COLUMNS:
                 cells[column] = None if cells[column] == "" else Decimal(cells[column])
         sheet.append(cells)
         if number:
-            for column in (5, 6):
+            for column in MONEY_COLUMNS:
                 sheet.cell(row=number + 1, column=column + 1).number_format = "0.00"
         if number == 0 or row[0] == marker:
             for cell in sheet[number + 1]:

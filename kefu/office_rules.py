@@ -314,8 +314,29 @@ def _incentives(b: _Builder, sheets) -> None:
              b.figure(("fines", "unsigned_record"), "money", _pair("Service record not signed by the customer", "服务单未经客户签字")),
              b.figure(("fines", "unsigned_record_approved"), "money", _pair("... unless approved", "经批准的除外"),
                       _pair("The fine for an unsigned record that was approved (usually 0).", "未签字但经批准的服务单的罚款（通常为 0）。"))])
+    b.group(("no_repeat",), _pair("Project without repeat service for half a year", "项目半年无返修"),
+            _pair("Counted from the service points each half-year (June and December), not entered.",
+                  "每半年（6 月、12 月）按服务积分统计，不逐条录入。"),
+            [b.figure(("no_repeat", "project_types"), "choices", _pair("Commissioned project types", "调试项目类别"),
+                      _pair("Projects of these types earn the reward when not repeated.", "这些类别的项目无返修即可获奖励。"),
+                      tuple(types.items())),
+             b.figure(("no_repeat", "months"), "count", _pair("Months without repeat (and between counts)", "无返修月数（统计周期）"),
+                      _pair("6: half a year. A divisor of 12.", "6 即半年；须能整除 12。"))])
+    b.group(("payment",), _pair("Payment month", "发放月份"),
+            _pair("Months after a period's end that its run is paid in.", "核算期结束后第几个月发放。"),
+            [b.figure(("payment", "after_quarter"), "count", _pair("A quarter's run: months after the quarter", "季度核算：季度结束后月数"),
+                      _pair("1: paid in April, July, October and January.", "1 即每年 4、7、10 月及次年 1 月发放。")),
+             b.figure(("payment", "after_month"), "count", _pair("A month's run: months after the month", "月度核算：当月结束后月数"))])
     b.group(("approval",), _pair("Approving a run", "审批"), _pair("", ""),
-            [b.figure(("approval", "roles"), "roles", _pair("Who approves a run", "审批角色"),
+            [b.figure(("approval", "prepare"), "roles", _pair("Who prepares a run", "提交核算的角色"),
+                      _pair("Computes the run and sends it for checking.", "计算核算并提交核实。"), _role_choices()),
+             b.figure(("approval", "checks"), "roles", _pair("Who checks it, in order", "依次核实的角色"),
+                      _pair("Each checks the run in this order (财务部、人力发展部核实计算).", "按此顺序逐一核实（财务部、人力发展部核实计算）。"),
+                      _role_choices()),
+             b.figure(("approval", "approve"), "roles", _pair("Who approves it", "批准的角色"),
+                      _pair("Approves after every check; the period is then locked (提交总经理批准).",
+                            "全部核实后批准，批准后本期锁定（提交总经理批准）。"), _role_choices()),
+             b.figure(("approval", "roles"), "roles", _pair("Who approves a run", "审批角色"),
                       _pair("The roles that compute and approve the incentive runs.", "计算并审批奖惩核算的角色。"),
                       _role_choices()),
              b.figure(("approval", "lock"), "choice", _pair("A change to an approved period", "已审批期间的修改"),
@@ -418,16 +439,6 @@ def _workflow(b: _Builder, sheets) -> None:
                                                                    "质检抽查：每人每周抽查工单数"))])
 
 
-    b.group((), _pair("The yearly full survey", "年度全面满意度调查"),
-            _pair("At least one full satisfaction survey a year (每年至少进行一次全面的顾客满意度调查).",
-                  "每年至少进行一次全面的顾客满意度调查。"),
-            [b.figure(("full_survey_months",), "count", _pair("Remind after this many months without one",
-                                                             "超过此月数未做全面调查时提醒"),
-                      _pair("The home screen reminds those who record survey campaigns.",
-                            "首页提醒负责登记调查活动的人员。")),
-             b.figure(("report_approvers",), "roles", _pair("Who approves the analysis report", "调查分析报告审批人"),
-                      _pair("A survey analysis report is released only after one of these roles approved it.",
-                            "满意度调查分析报告须经这些角色审批后方可发放。"), _role_choices())])
 _BUILDERS = {"kpi": _kpi, "incentives": _incentives, "sla": _sla, "club": _club, "club_surveys": _club_surveys,
              "workflow": _workflow}
 

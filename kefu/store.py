@@ -145,6 +145,46 @@ CREATE TABLE IF NOT EXISTS kefu_incentive_lines (
 );
 CREATE INDEX IF NOT EXISTS kefu_incentive_lines_run ON kefu_incentive_lines(run_id, seq);
 CREATE INDEX IF NOT EXISTS kefu_incentive_lines_staff ON kefu_incentive_lines(staff, run_id);
+-- a run on its way to approval (kefu/incentives.py): prepared with its lines as computed then, checked in turn,
+-- approved (then copied into kefu_incentive_runs) or sent back with a reason, every step kept in kefu_incentive_steps
+CREATE TABLE IF NOT EXISTS kefu_incentive_drafts (
+    id INTEGER PRIMARY KEY,
+    period TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    prepared_at TEXT NOT NULL,
+    prepared_by INTEGER,
+    prepared_by_name TEXT NOT NULL,
+    pay_month TEXT,
+    total_fen INTEGER NOT NULL,
+    pool_fen INTEGER NOT NULL,
+    line_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kefu_incentive_draft_lines (
+    id INTEGER PRIMARY KEY,
+    draft_id INTEGER NOT NULL REFERENCES kefu_incentive_drafts(id),
+    seq INTEGER NOT NULL,
+    staff INTEGER,
+    staff_name TEXT NOT NULL,
+    component TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    pool_fen INTEGER NOT NULL DEFAULT 0,
+    adjusts TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_incentive_draft_lines_draft ON kefu_incentive_draft_lines(draft_id, seq);
+CREATE TABLE IF NOT EXISTS kefu_incentive_steps (
+    id INTEGER PRIMARY KEY,
+    draft_id INTEGER NOT NULL REFERENCES kefu_incentive_drafts(id),
+    step TEXT NOT NULL,
+    role TEXT NOT NULL,
+    at TEXT NOT NULL,
+    user_id INTEGER,
+    user_name TEXT NOT NULL,
+    reason TEXT,
+    total_fen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kefu_incentive_steps_draft ON kefu_incentive_steps(draft_id, id);
 -- every saved version of a register file (kind 'sheet') or an office rules file (kind 'rules'): kefu/versions.py
 CREATE TABLE IF NOT EXISTS kefu_versions (
     id INTEGER PRIMARY KEY,

@@ -2,8 +2,13 @@
 current one and the current month so far: the projects each staff member served (service points; most
 months a little over the base of 17 points, some under, a few repeat visits of their own making), a
 handful of safety incidents, rewards and fines (praise letters and cost savings within the rule's bounds,
-projects without repeat service for half a year, service records not signed by the customer), and the
-spare-parts sales of a few salespeople with margins in every commission band, most of them fully paid.
+service records not signed by the customer), and the spare-parts sales of a few salespeople with margins in
+every commission band, most of them fully paid. The projects commissioned in the half-year that the latest
+half-year count covers (before the demo's months: a few installations each month, some repeated within six
+months by their installer's own fault, the repeat naming the project) give that count its data; the
+no-repeat reward is not entered (rules/incentives.toml [no_repeat]). Then the monthly runs stand at every
+step of the approval chain: the oldest approved, one approved after being sent back, one waiting for the
+general manager, one for HR, one sent back to the manager, and last month's waiting for finance.
 
 Points and amounts follow rules/incentives.toml as it is (coefficients, the bounds of a praise letter or
 a cost saving, the figure per record). The own-fault complaint fines are not written here: the ticket
@@ -56,8 +61,13 @@ def seed_incentives(store: Store, rng: random.Random, fake, staff_ids: list[int]
     months = _months(today)
     places = store.conn.execute("SELECT name, kind, contact FROM customers WHERE deleted_at IS NULL "
                                 "ORDER BY id").fetchall() or [("客户现场", "person", None)]
-    points = _service_points(rng, staff_ids, months, today, places, rules)
-    store.insert_many("service_points", [_public(row) for row in points], auth.SYSTEM)
+    points = _commissioned_before(random.Random(rng.random()), staff_ids, months, places, rules)
+    points += _service_points(rng, staff_ids, months, today, places, rules)
+    ids = store.insert_many("service_points", [_public(row) for row in points], auth.SYSTEM)
+    made = {id(row): row_id for row, row_id in zip(points, ids)}
+    for row, row_id in zip(points, ids):            # a repeat visit names the project it repeats
+        if row.get("_repeat_of") is not None:
+            store.update("service_points", row_id, {"repeat_of": made[id(row["_repeat_of"])]}, auth.SYSTEM)
     accidents = _incidents(rng, staff_ids, months)
     store.insert_many("safety_incidents", accidents, auth.SYSTEM)
     records = _rewards(rng, fake, staff_ids, months, points, rules)
@@ -65,8 +75,9 @@ def seed_incentives(store: Store, rng: random.Random, fake, staff_ids: list[int]
     sales = _sales(store, rng, staff_ids, months[0][0], today)
     store.insert_many("parts_sales", sales, auth.SYSTEM)
     register = store.conn.execute("SELECT count(*) FROM rewards_penalties WHERE deleted_at IS NULL").fetchone()[0]
+    runs = _chain_stages(store, months, now)
     return {"service_points": len(points), "safety_incidents": len(accidents),
-            "rewards_penalties": register, "parts_sales": len(sales)}     # the register: with the complaint fines
+            "rewards_penalties": register, "parts_sales": len(sales), "incentive_runs": runs}
 
 
 def _public(row: dict) -> dict:
@@ -134,15 +145,108 @@ def _service_points(rng, staff_ids, months, today, places, rules) -> list[dict]:
                 month_rows.append({"staff": uid, "done_on": _day_in(rng, first, last), "project_type": kind,
                                    "_what": rng.choice(PROJECTS[kind]), "_for": rng.choice(places)})
             if rng.random() < 0.06:                          # a repeat visit of one's own making: no points
-                month_rows.append({"staff": uid, "done_on": _day_in(rng, first, last), "project_type": "repair",
-                                   "own_fault_repeat": True, "_what": "返修：" + rng.choice(PROJECTS["repair"]),
-                                   "_for": rng.choice(places)})
+                repeat = {"staff": uid, "done_on": _day_in(rng, first, last), "project_type": "repair",
+                          "own_fault_repeat": True, "_what": "返修：" + rng.choice(PROJECTS["repair"]),
+                          "_for": rng.choice(places)}
+                installed = [row for row in rows if row["staff"] == uid and row["project_type"] == "installation"
+                             and not row.get("own_fault_repeat") and row["done_on"] + HALF_YEAR > repeat["done_on"]]
+                if installed:                                # of a project they installed within half a year
+                    repeat["_repeat_of"] = installed[-1]
+                    repeat["_for"] = installed[-1]["_for"]
+                month_rows.append(repeat)
         month_rows.sort(key=lambda row: (row["done_on"], row["staff"]))
         for number, row in enumerate(month_rows, start=1):   # service record numbers in date order
             row["_no"] = f"FW-{first:%Y%m}-{number:04d}"
             row["project"] = f"{row['_no']} {row['_for'][0]} {row['_what']}"
         rows += month_rows
     return rows
+
+
+def _latest_count(months, rules):
+    """The latest full month of the demo closing a half-year count (June or December), as a Period."""
+    for first, _ in reversed(months[:-1]):
+        period = incentives.parse_period(f"{first:%Y-%m}")
+        if incentives.no_repeat_span(period, rules):
+            return period
+    return incentives.parse_period(f"{months[0][0]:%Y-%m}")
+
+
+def _commissioned_before(rng, staff_ids, months, places, rules) -> list[dict]:
+    """Installations in the months the latest half-year count covers that lie before the demo's own months:
+    one to three a month for a third of the staff, and for a few of them a repeat visit of the installer's own
+    making within six months (before the demo's months too) naming the project: that project earns nothing."""
+    span = incentives.no_repeat_span(_latest_count(months, rules), rules)
+    if span is None:
+        return []
+    rows = []
+    first = span[0]
+    while first < min(span[1], months[0][0]):
+        last = incentives.plus_months(first, 1) - timedelta(days=1)
+        for uid in staff_ids[::3]:
+            for _ in range(rng.randint(1, 3)):
+                rows.append({"staff": uid, "done_on": _day_in(rng, first, last), "project_type": "installation",
+                             "_what": rng.choice(PROJECTS["installation"]), "_for": rng.choice(places)})
+        first = last + timedelta(days=1)
+    rows.sort(key=lambda row: (row["done_on"], row["staff"]))
+    repeats = []
+    for project in rng.sample(rows, min(3, len(rows))):
+        day = project["done_on"] + timedelta(days=rng.randint(20, 90))
+        if day < months[0][0]:
+            repeats.append({"staff": project["staff"], "done_on": day, "project_type": "repair",
+                            "own_fault_repeat": True, "_what": "返修：" + project["_what"] + "调试遗漏",
+                            "_for": project["_for"], "_repeat_of": project})
+    rows = sorted(rows + repeats, key=lambda row: (row["done_on"], row["staff"]))
+    per_month: dict = {}
+    for row in rows:
+        key = f"{row['done_on']:%Y%m}"
+        per_month[key] = per_month.get(key, 0) + 1
+        row["_no"] = f"FW-{key}-{per_month[key]:04d}"
+        row["project"] = f"{row['_no']} {row['_for'][0]} {row['_what']}"
+    return rows
+
+
+CHAIN_NOTES = ["服务积分与派工单核对不符，请复核", "表扬信奖励缺少客户来信附件，请补充后重新提交",
+               "安全事故扣分未计入，请核实"]
+
+
+def _chain_stages(store: Store, months, now: datetime) -> int:
+    """The monthly runs of the demo at every step of the approval chain (rules/incentives.toml [approval]),
+    oldest first: approved; approved after HR sent it back once; checked by finance and HR, waiting for the
+    general manager; checked by finance, waiting for HR; sent back by finance; prepared, waiting for finance.
+    Each step is dated a few working days into the month after the period, none after `now`."""
+    def person(username: str) -> auth.User:
+        return auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = ?",
+                                                       (username,)).fetchone()[0])
+
+    manager, finance, hr, gm = (person(f"demo-{role}") for role in ("manager", "finance", "hr", "gm"))
+    plans = [["prepare", "check", "check", "approve"],
+             ["prepare", "check", ("send_back", hr, CHAIN_NOTES[2]), "prepare", "check", "check", "approve"],
+             ["prepare", "check", "check"],
+             ["prepare", "check"],
+             ["prepare", ("send_back", finance, CHAIN_NOTES[0])],
+             ["prepare"]]
+    full = [f"{first:%Y-%m}" for first, _ in months[:-1]][-len(plans):]
+    for label, plan in zip(full, plans[-len(full):]):
+        period = incentives.parse_period(label)
+        day = period.end + timedelta(days=2)
+        checks = iter([finance, hr])
+        for step in plan:
+            stamp = min(now, datetime.combine(day, datetime.min.time(), now.tzinfo).replace(hour=10))
+            store.now = lambda stamp=stamp: stamp.replace(microsecond=0).isoformat()
+            try:
+                if step == "prepare":
+                    checks = iter([finance, hr])
+                    incentives.prepare(store, manager, label)
+                elif step == "check":
+                    incentives.check(store, next(checks), label)
+                elif step == "approve":
+                    incentives.approve(store, gm, label)
+                else:
+                    incentives.send_back(store, step[1], label, step[2])
+            finally:
+                del store.now                         # the store's own clock again
+            day += timedelta(days=1)
+    return len(full)
 
 
 def _incidents(rng, staff_ids, months) -> list[dict]:
@@ -164,8 +268,8 @@ def _judged(rng, low_fen: int, high_fen: int) -> str:
 
 
 def _rewards(rng, fake, staff_ids, months, points, rules) -> list[dict]:
-    """Per month: praise letters and cost savings (judged within bounds), projects without a repeat
-    for half a year (the rule's figure) and unsigned service records (fined, or approved at 0)."""
+    """Per month: praise letters and cost savings (judged within bounds) and unsigned service records
+    (fined, or approved at 0). Projects without a repeat for half a year are counted by the runs."""
     by_month: dict = {}
     for row in points:
         if not row.get("own_fault_repeat"):
@@ -189,21 +293,6 @@ def _rewards(rng, fake, staff_ids, months, points, rules) -> list[dict]:
             rows.append({"staff": rng.choice(staff_ids), "happened_on": _day_in(rng, first, last),
                          "kind": "cost_saving", "amount": _judged(rng, saving_low, saving_high),
                          "reason": f"{rng.choice(SAVINGS)}，经财务核实。"})
-        back = date(first.year - (first.month <= 6), (first.month - 7) % 12 + 1, 1)   # half a year before
-        installed = [p for p in by_month.get(f"{back:%Y-%m}", []) if p["project_type"] in ("installation", "overhaul")
-                     and p["done_on"] + HALF_YEAR <= last]
-        wanted = rng.randint(3, 7)
-        if f"{back:%Y-%m}" in by_month:                      # that month is in the demo: its own projects only
-            wanted = min(wanted, len(installed))
-        for _ in range(wanted):
-            if installed:                                    # commissioned then (in the demo), no repeat since
-                project = installed.pop(rng.randrange(len(installed)))
-                staff, number, since = project["staff"], project["_no"], max(first, project["done_on"] + HALF_YEAR)
-            else:                                            # commissioned before the demo's first month
-                staff, number, since = rng.choice(staff_ids), f"FW-{back:%Y%m}-{rng.randint(1, 300):04d}", first
-            rows.append({"staff": staff, "happened_on": _day_in(rng, since, last), "kind": "no_repeat_project",
-                         "amount": _yuan(rules.fixed_fen["no_repeat_project"]),
-                         "reason": f"{number} 项目完工满半年无返修，经回访确认。"})
         for n in range(rng.randint(1, 3)):
             project = rng.choice(done)
             approved = n == 1 or (n == 2 and rng.random() < 0.5)   # the first of the month is fined

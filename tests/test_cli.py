@@ -139,8 +139,10 @@ def test_check_passes_on_the_shipped_rule_files():
 
 
 def test_incentives_for_finance_scripts(tmp_path):
-    """python -m kefu incentives --period 2026-10 [--approve] [-o FILE]: a draft, then the approved file,
-    the same on every later export; the period is locked; a wrong period is refused in one line."""
+    """python -m kefu incentives --period 2026-10 [--approve --user NAME] [-o FILE]: a draft; each --approve is
+    the user's own step of the chain (the manager prepares, finance and HR check, the gm approves: 财务部、
+    人力发展部核实计算 … 提交总经理批准), out of turn refused naming what is missing; then the approved file, the
+    same on every later export; the period is locked; a wrong period is refused in one line."""
     from kefu import auth, config
     from kefu.sheets import load_sheets
     from kefu.store import Store
@@ -148,6 +150,8 @@ def test_incentives_for_finance_scripts(tmp_path):
     store = Store(db, load_sheets(), config.load())
     store.migrate()
     staff = auth.create_user(store, "wangxl", "王小丽", "staff", "correct-horse-1", auth.SYSTEM)
+    for name, role in (("liuf", "manager"), ("sunkj", "finance"), ("zhengxl", "hr"), ("zhaozq", "gm")):
+        auth.create_user(store, name, name, role, "correct-horse-1", auth.SYSTEM)
     store.insert_many("service_points", [{"staff": staff, "done_on": "2026-10-15", "project_type": "maintenance",
                                           "project": f"FW-{n}"} for n in range(20)], auth.SYSTEM)
     store.close()
@@ -156,18 +160,29 @@ def test_incentives_for_finance_scripts(tmp_path):
     assert draft.returncode == 0 and b"not approved" in draft.stderr
     rows = list(csv.reader(io.StringIO(draft.stdout.decode("utf-8-sig"))))
     assert rows[1][2:4] == ["王小丽", "月度绩效"] and rows[1][5] == "810.00" and rows[-1][:1] == ["合计"]
+    assert rows[0][5:7] == ["税前金额（元）", "个人所得税（元）"] and rows[1][-1] == "草稿（未批准）"
 
+    nobody = kefu("incentives", "--period", "2026-10", "--approve", db=db)
+    assert nobody.returncode == 2 and b"--user" in nobody.stderr
+    assert kefu("incentives", "--period", "2026-10", "--approve", "--user", "liuf", db=db).returncode == 0
+    early = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", db=db)
+    assert early.returncode == 1 and b"General manager approves after Finance and HR have checked" in early.stderr
+    assert kefu("incentives", "--period", "2026-10", "--approve", "--user", "sunkj", db=db).returncode == 0
+    back = kefu("incentives", "--period", "2026-10", "--send-back", "请附派工单", "--user", "zhengxl", db=db)
+    assert back.returncode == 0 and b"sent back by zhengxl (HR)" in back.stderr
+    for name in ("liuf", "sunkj", "zhengxl"):
+        assert kefu("incentives", "--period", "2026-10", "--approve", "--user", name, db=db).returncode == 0
     out = tmp_path / "2026-10.csv"
-    approved = kefu("incentives", "--period", "2026-10", "--approve", "-o", str(out), db=db)
+    approved = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", "-o", str(out), db=db)
     assert approved.returncode == 0, approved.stderr
-    assert b"approved 2026-10" in approved.stderr and out.read_bytes().startswith("\ufeff".encode())
+    assert b"the period is now locked" in approved.stderr and out.read_bytes().startswith("\ufeff".encode())
     again = tmp_path / "again.csv"
     assert kefu("incentives", "--period", "2026-10", "-o", str(again), db=db).returncode == 0
     assert again.read_bytes() == out.read_bytes()
     xlsx = tmp_path / "2026-10.xlsx"
     assert kefu("incentives", "--period", "2026-10", "-o", str(xlsx), db=db).returncode == 0
     assert xlsx.read_bytes()[:2] == b"PK"
-    twice = kefu("incentives", "--period", "2026-10", "--approve", db=db)
+    twice = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", db=db)
     assert twice.returncode == 1 and b"already approved" in twice.stderr
     wrong = kefu("incentives", "--period", "2026-13", db=db)
     assert wrong.returncode == 1 and b"Period: '2026-13'" in wrong.stderr

@@ -1,13 +1,16 @@
 """Incentives and penalties (kefu.incentives): the rule file refused with file and key named, the worked
-examples of DOMAIN.md in exact yuan, money exact over 10,000 lines, an empty period, approval (a manager's)
-and the lock of an approved period, adjustments carried to the next period, what finance and staff see,
-and finance's CSV and XLSX read back."""
+examples of DOMAIN.md in exact yuan, money exact over 10,000 lines, an empty period, the approval chain
+(seed 000 第十条: 以上数据由服务部统计，财务部、人力发展部核实计算; 第八条: 提交总经理批准) and the lock of an
+approved period, adjustments carried to the next period, what finance and staff see, finance's CSV and XLSX
+read back (税前金额, an empty 个人所得税 column, the payment month, a draft marked), and the half-year
+no-repeat reward counted from the service points (每半年由客服管理部统计核算)."""
 import csv
 import io
 import os
 import shutil
 import subprocess
 import time
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from kefu.incentives import Line, Run, parse_period
 from kefu.rules import RulesError
 from kefu.sheets import ValidationError
 
+HEADER = ["期间", "员工编号", "员工", "项目", "计算依据", "税前金额（元）", "个人所得税（元）", "计入部门奖金池（元）", "发放月份",
+          "审批日期"]
 RULES_TEXT = (Path(__file__).resolve().parent.parent / "rules" / "incentives.toml").read_text(encoding="utf-8")
 OCTOBER = "2026-10"
 
@@ -36,7 +41,9 @@ def test_the_shipped_rules_are_the_domain_defaults():
     assert rules.reward_bounds == {"praise_letter": (20000, 50000), "cost_saving": (20000, 50000)}
     assert rules.fixed_fen == {"no_repeat_project": 3000}
     assert rules.fines_fen == {"unsigned_record": 10000, "own_fault_complaint": 20000, "unsigned_record_approved": 0}
-    assert rules.lock_mode == "refuse" and rules.approve_roles == {"manager"}
+    assert rules.lock_mode == "refuse"
+    assert (rules.prepare_roles, rules.checks, rules.approve_roles) == ({"manager"}, ("finance", "hr"), {"gm"})
+    assert (rules.no_repeat_types, rules.no_repeat_months, rules.pay_after) == (("installation",), 6, {"quarter": 1})
 
 
 @pytest.mark.parametrize("change, named", [
@@ -54,6 +61,15 @@ def test_the_shipped_rules_are_the_domain_defaults():
     (lambda s: s.replace("praise_letter = { min = 200, max = 500 }", "praise_letter = { min = 500, max = 200 }"),
      "rewards.praise_letter.max must not be below its min"),
     (lambda s: s.replace("overhaul = 4 ", "rebuild = 4 "), "coefficients (", ),
+    (lambda s: s.replace('checks = ["finance", "hr"]', 'checks = ["finance", "gm"]'),
+     "approval.checks names gm, who also prepares or approves"),
+    (lambda s: s.replace('approve = ["gm"]', 'approve = ["boss"]'), "approval.approve must be a list of roles"),
+    (lambda s: s.replace('prepare = ["manager"]', 'prepare = []'), "approval.prepare must be a list of roles"),
+    (lambda s: s.replace("months = 6 ", "months = 5 "), "no_repeat.months must be 1, 2, 3, 4, 6 or 12"),
+    (lambda s: s.replace('project_types = ["installation"]', 'project_types = ["commissioning"]'),
+     "no_repeat.project_types must be a list of project types"),
+    (lambda s: s.replace("after_quarter = 1", "after_quarter = -1"),
+     "payment.after_quarter must be a whole number of months from 0 to 12"),
 ])
 def test_a_wrong_rule_file_is_refused_naming_file_and_key(tmp_path, store, change, named):
     path = tmp_path / "incentives.toml"
@@ -100,6 +116,20 @@ def totals(run: Run) -> dict[int, str]:
     return {staff: format_fen(fen) for staff, _, fen in run.per_person()}
 
 
+def chain_people(make_user) -> tuple:
+    """The manager who prepares, finance and HR who check, the general manager who approves."""
+    return tuple(make_user(role) for role in ("manager", "finance", "hr", "gm"))
+
+
+def approved(store, make_user, period: str, *, rules=None) -> Run:
+    """A run through the whole chain: prepared, checked by finance then HR, approved by the gm."""
+    manager, finance, hr, gm = chain_people(make_user)
+    incentives.prepare(store, manager, period, rules=rules)
+    incentives.check(store, finance, period, rules=rules)
+    incentives.check(store, hr, period, rules=rules)
+    return incentives.approve(store, gm, period, rules=rules)
+
+
 # ---------------------------------------------------------------------------------------------- worked examples
 
 @pytest.mark.parametrize("example, period, expected", [
@@ -109,7 +139,6 @@ def totals(run: Run) -> dict[int, str]:
     ("20 points, 3 of them repeat visits from own poor work: 17", OCTOBER, "0.00"),
     ("praise letter at the 500 maximum", OCTOBER, "500.00"),
     ("praise letter at 300 and cost saving at the 200 minimum", OCTOBER, "500.00"),
-    ("two projects without repeat service for half a year", OCTOBER, "60.00"),
     ("unsigned service record, and one approved", OCTOBER, "-100.00"),
     ("own-fault complaint", OCTOBER, "-200.00"),
     ("parts sold at 34.9% margin: a line saying why nothing", "2026-Q4", "0.00"),
@@ -137,9 +166,6 @@ def test_the_worked_examples_in_exact_yuan(store, make_user, example, period, ex
     elif example.startswith("praise letter at 300"):
         record(store, person, "praise_letter", "300")
         record(store, person, "cost_saving", "200")
-    elif example.startswith("two projects"):
-        record(store, person, "no_repeat_project")
-        record(store, person, "no_repeat_project")
     elif example.startswith("unsigned"):
         record(store, person, "unsigned_record")
         record(store, person, "unsigned_record", approved=True)
@@ -173,8 +199,8 @@ def test_an_amount_is_checked_against_the_rules_at_entry(store, make_user):
         record(store, person, "cost_saving")
     assert caught.value.messages("en") == ["Amount (yuan): this field is required"]
     with pytest.raises(ValidationError) as caught:
-        record(store, person, "no_repeat_project", "50")
-    assert caught.value.messages("en") == ["Amount (yuan): for this kind the rules fix 30.00 yuan; leave it empty "
+        record(store, person, "unsigned_record", "50")
+    assert caught.value.messages("en") == ["Amount (yuan): for this kind the rules fix 100.00 yuan; leave it empty "
                                            "to fill it in"]
     assert store.conn.execute("SELECT count(*) FROM rewards_penalties").fetchone()[0] == 0
     fine = record(store, person, "unsigned_record")
@@ -256,8 +282,10 @@ def test_a_period_without_data_is_an_empty_well_formed_run(store, make_user):
         run = incentives.compute(store, manager, period)
         assert run.lines == [] and run.total_fen == 0
         rows = list(csv.reader(io.StringIO(incentives.csv_bytes(run, "zh").decode("utf-8-sig"))))
-        assert rows[0][:2] == ["期间", "员工编号"] and rows[1:] == [
-            ["合计", "", "部门", "部门奖金池合计", "", "0.00", "", ""], ["合计", "", "", "本期总计", "", "0.00", "", ""]]
+        paid, draft = ("2027-01" if period == "2026-Q4" else ""), "草稿（未批准）"
+        assert rows[0] == HEADER and rows[1:] == [
+            ["合计", "", "部门", "部门奖金池合计", "", "0.00", "", "", paid, draft],
+            ["合计", "", "", "本期总计", "", "0.00", "", "", paid, draft]]
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "October", "", "2026-1"])
@@ -269,15 +297,161 @@ def test_a_bad_period_is_refused_naming_it(text):
 
 # ---------------------------------------------------------------------------------------------- approval and lock
 
-@pytest.mark.parametrize("role", ["staff", "supervisor", "gm", "finance", "admin"])
-def test_only_a_manager_approves(store, make_user, role):
-    person = make_user("staff", "worker")
+def test_财务部人力发展部核实计算_提交总经理批准_the_chain_in_order(store, make_user):
+    """The manager prepares the run (stored with its lines as computed then), finance checks it, then HR, then
+    the general manager approves it: only that makes it approved and locks the period. Each step says who and
+    when, and is audited."""
+    manager, finance, hr, gm = chain_people(make_user)
+    person = make_user("staff")
     points(store, person, 20)
+    found = incentives.prepare(store, manager, OCTOBER)
+    assert found.state == "open" and found.next == ("check", {"finance"})
+    assert totals(incentives.draft_run(store, OCTOBER)) == {person.id: "810.00"}
+    found = incentives.check(store, finance, OCTOBER)
+    assert found.next == ("check", {"hr"}) and found.checked == ["finance"]
+    found = incentives.check(store, hr, OCTOBER)
+    assert found.next == ("approve", {"gm"}) and found.missing == []
+    assert incentives.approved_run(store, OCTOBER) is None                 # checked twice: still a draft
+    assert store.conn.execute("SELECT count(*) FROM kefu_period_locks").fetchone()[0] == 0
+    points(store, person, 1, day="2026-11-02")                            # November's record: the draft stands
+    run = incentives.approve(store, gm, OCTOBER)
+    assert run.approved and run.approved_by == gm.display_name and totals(run) == {person.id: "810.00"}
+    steps = incentives.chain(store, OCTOBER).steps
+    assert [(step.step, step.role, step.user_name, step.total_fen) for step in steps] == [
+        ("prepare", "manager", manager.display_name, 81000), ("check", "finance", finance.display_name, 81000),
+        ("check", "hr", hr.display_name, 81000), ("approve", "gm", gm.display_name, 81000)]
+    assert all(step.at[:10] == run.approved_at[:10] for step in steps)
+    assert store.conn.execute("SELECT action, username FROM kefu_audit WHERE sheet = 'kefu_incentive_runs' "
+                              "ORDER BY id").fetchall() == [("prepare", manager.username), ("check", finance.username),
+                                                            ("check", hr.username), ("approve", gm.username)]
+    with pytest.raises(ValidationError):                                 # approved: October is locked
+        points(store, person, 1, day="2026-10-02")
+
+
+def refused(store, step, actor, *args) -> KefuError:
+    """A step that must be refused with nothing written: the error, for its message."""
+    def written():
+        return [store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in (
+            "kefu_audit", "kefu_incentive_steps", "kefu_incentive_drafts", "kefu_incentive_runs", "kefu_period_locks")]
+    before = written()
+    with pytest.raises(KefuError) as caught:
+        step(store, actor, OCTOBER, *args)
+    assert written() == before
+    return caught.value
+
+
+def test_总经理批准_comes_after_finance_and_hr_have_checked(store, make_user):
+    """Steps out of order are refused, naming what is missing, in the user's language."""
+    manager, finance, hr, gm = chain_people(make_user)
+    points(store, make_user("staff"), 20)
+    assert refused(store, incentives.approve, gm).message("en") == (
+        "The run of 2026-10 has not been prepared: Department manager prepares it first.")
+    assert refused(store, incentives.check, finance).message("zh") == "2026-10 的核算尚未提交：须先由部门经理提交核实。"
+    incentives.prepare(store, manager, OCTOBER)
+    early = refused(store, incentives.approve, gm)
+    assert early.message("en") == ("General manager approves after Finance and HR have checked; not checked yet: "
+                                   "Finance and HR.")
+    assert early.message("zh") == "总经理须在财务、人力发展部核实之后批准；尚未核实：财务、人力发展部。"
+    assert refused(store, incentives.check, hr).message("en") == "HR checks after Finance; not checked yet: Finance."
+    assert refused(store, incentives.send_back, gm, "看不懂").message("en").endswith("not checked yet: Finance and HR.")
+    incentives.check(store, finance, OCTOBER)
+    assert refused(store, incentives.check, finance).message("zh") == "财务已核实 2026-10 的核算。"
+    assert refused(store, incentives.approve, gm).message("en").endswith("; not checked yet: HR.")
+    incentives.check(store, hr, OCTOBER)
+    incentives.approve(store, gm, OCTOBER)
+    for step, actor in ((incentives.approve, gm), (incentives.prepare, manager), (incentives.check, finance)):
+        assert refused(store, step, actor).message("en") == "The run of 2026-10 is already approved."
+
+
+def test_a_rejection_sends_the_run_back_to_the_manager_with_its_reason(store, make_user):
+    manager, finance, hr, gm = chain_people(make_user)
+    points(store, make_user("staff"), 20)
+    incentives.prepare(store, manager, OCTOBER)
+    for blank in ("", "   "):
+        assert refused(store, incentives.send_back, finance, blank).message("zh") == "退回原因：必须填写"
+    assert refused(store, incentives.send_back, finance, "长" * 501).message("en") == (
+        "Reason for sending back: at most 500 characters")
+    found = incentives.send_back(store, finance, OCTOBER, "服务积分与派工单不符")
+    assert found.state == "returned" and found.next == ("prepare", {"manager"})
+    assert (found.returned_by.role, found.returned_by.user_name, found.returned_by.reason) == (
+        "finance", finance.display_name, "服务积分与派工单不符")
+    audit = store.conn.execute("SELECT action, after FROM kefu_audit WHERE sheet = 'kefu_incentive_runs' ORDER BY id "
+                               "DESC").fetchone()
+    assert audit[0] == "send_back" and "服务积分与派工单不符" in audit[1]
+    assert refused(store, incentives.check, finance).message("zh") == (
+        "2026-10 的核算已被Finance 2退回（服务积分与派工单不符）：须先由部门经理重新提交。")
+    refused(store, incentives.approve, gm)
+    found = incentives.prepare(store, manager, OCTOBER)                   # prepared again: the checks start over
+    assert found.state == "open" and found.checked == [] and found.next == ("check", {"finance"})
+    incentives.check(store, finance, OCTOBER)
+    incentives.check(store, hr, OCTOBER)
+    found = incentives.send_back(store, gm, OCTOBER, "排名奖励待季度考核确认")   # the gm may send it back too
+    assert found.state == "returned" and found.returned_by.role == "gm"
+    assert [step.step for step in found.steps] == ["prepare", "send_back", "prepare", "check", "check", "send_back"]
+
+
+@pytest.mark.parametrize("role", ["staff", "supervisor", "admin"])
+def test_a_role_outside_the_chain_takes_no_step(store, make_user, role):
+    manager, finance, hr, gm = chain_people(make_user)
+    points(store, make_user("staff", "worker"), 20)
+    outsider = make_user(role, f"{role}-x")
+    for step in (incentives.prepare, incentives.check, incentives.approve):
+        assert isinstance(refused(store, step, outsider), PermissionDenied)
+    incentives.prepare(store, manager, OCTOBER)
+    for step in (incentives.prepare, incentives.check, incentives.approve):
+        assert isinstance(refused(store, step, outsider), PermissionDenied)
+    assert isinstance(refused(store, incentives.send_back, outsider, "不对"), PermissionDenied)
     with pytest.raises(PermissionDenied):
-        incentives.approve(store, make_user(role), OCTOBER)
+        incentives.compute(store, outsider, OCTOBER)
     with pytest.raises(PermissionDenied):
-        incentives.compute(store, make_user(role, f"{role}-b"), OCTOBER)
-    assert store.conn.execute("SELECT count(*) FROM kefu_incentive_runs").fetchone()[0] == 0
+        incentives.chain_for(store, outsider, OCTOBER)
+
+
+def test_each_step_is_its_own_roles_and_a_named_persons(store, make_user):
+    """The manager does not check or approve, finance does not approve, the gm does not check; the system
+    (a script without --user) and a disabled account take no step."""
+    from dataclasses import replace
+    manager, finance, hr, gm = chain_people(make_user)
+    points(store, make_user("staff"), 20)
+    incentives.prepare(store, manager, OCTOBER)
+    for step, actor in ((incentives.check, manager), (incentives.approve, manager), (incentives.approve, finance),
+                        (incentives.check, gm), (incentives.prepare, finance), (incentives.prepare, hr),
+                        (incentives.approve, auth.SYSTEM), (incentives.check, auth.SYSTEM),
+                        (incentives.check, replace(finance, active=False))):
+        assert isinstance(refused(store, step, actor), PermissionDenied), (step.__name__, actor.role)
+
+
+def test_a_record_changed_after_preparing_is_checked_only_once_prepared_again(store, make_user):
+    """What finance and HR check and the gm approves is what the registers say."""
+    manager, finance, hr, gm = chain_people(make_user)
+    person = make_user("staff")
+    points(store, person, 20)
+    incentives.prepare(store, manager, OCTOBER)
+    incentives.check(store, finance, OCTOBER)
+    points(store, person, 1, day="2026-10-20")                            # one more point in October
+    assert incentives.changed(store, OCTOBER)
+    assert refused(store, incentives.check, hr).message("en") == (
+        "The records of 2026-10 changed after its run was prepared: Department manager prepares it again, and it is "
+        "checked anew.")
+    incentives.prepare(store, manager, OCTOBER)
+    assert not incentives.changed(store, OCTOBER)
+    incentives.check(store, finance, OCTOBER)
+    incentives.check(store, hr, OCTOBER)
+    assert totals(incentives.approve(store, gm, OCTOBER)) == {person.id: "1080.00"}
+
+
+def test_the_cli_step_is_the_users_own(store, make_user):
+    """take_step (python -m kefu incentives --approve --user NAME): the manager prepares, finance and HR check,
+    the gm approves; out of turn it is refused as the step itself would be."""
+    manager, finance, hr, gm = chain_people(make_user)
+    points(store, make_user("staff"), 20)
+    assert "has not been prepared" in refused(store, incentives.take_step, gm).message("en")
+    incentives.take_step(store, manager, OCTOBER)
+    assert "not checked yet: Finance and HR" in refused(store, incentives.take_step, gm).message("en")
+    assert "HR checks after Finance" in refused(store, incentives.take_step, hr).message("en")
+    incentives.take_step(store, finance, OCTOBER)
+    incentives.take_step(store, hr, OCTOBER)
+    assert incentives.take_step(store, gm, OCTOBER).approved
 
 
 def test_an_approved_period_is_locked(store, make_user):
@@ -285,9 +459,8 @@ def test_an_approved_period_is_locked(store, make_user):
     points(store, person, 20)
     inside = record(store, person, "praise_letter", "300", day="2026-10-31")
     outside = record(store, person, "praise_letter", "300", day="2026-11-01")
-    run = incentives.approve(store, manager, OCTOBER)
-    assert run.approved and run.approved_by == manager.display_name
-    assert store.conn.execute("SELECT action FROM kefu_audit WHERE sheet = 'kefu_incentive_runs'").fetchone()[0] == "approve"
+    run = approved(store, make_user, OCTOBER)
+    assert run.approved
     audit_before = store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0]
 
     with pytest.raises(ValidationError) as caught:                     # a new record dated in October
@@ -302,7 +475,8 @@ def test_an_approved_period_is_locked(store, make_user):
         store.delete("rewards_penalties", inside, manager)
     assert "2026-10" in deleted.value.message("zh")
     with pytest.raises(KefuError):
-        incentives.approve(store, manager, OCTOBER)                      # approved once
+        incentives.approve(store, make_user("gm", "gm-again"), OCTOBER)  # approved once
+    audit_before += 1                                                    # (the new user's creation)
     assert store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0] == audit_before   # nothing written
     assert store.conn.execute("SELECT count(*) FROM service_points").fetchone()[0] == 20
 
@@ -314,7 +488,7 @@ def test_a_quarter_locks_the_sales_paid_in_it(store, make_user):
     manager, person = make_user("manager"), make_user("staff")
     paid = sale(store, person, "10000.00", 50)
     unpaid = sale(store, person, "5000.00", 50, paid_on=None)
-    incentives.approve(store, manager, "2026-Q4")
+    approved(store, make_user, "2026-Q4")
     with pytest.raises(ValidationError):
         store.update("parts_sales", paid, {"amount": "20000"}, manager)
     with pytest.raises(ValidationError):                                 # paid "in" a locked quarter afterwards
@@ -329,14 +503,14 @@ def test_with_lock_next_period_a_late_change_is_carried_to_the_next_run(store, m
     rules = incentives.rules_for(store, path)
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 18)
-    incentives.approve(store, manager, OCTOBER, rules=rules)              # 1 over the base: 270.00
+    approved(store, make_user, OCTOBER, rules=rules)                      # 1 over the base: 270.00
     points(store, person, 2, day="2026-10-30")                            # found later: 20 points, 810.00
     november = incentives.compute(store, manager, "2026-11", rules=rules)
     [adjustment] = november.lines
     assert (adjustment.adjusts, adjustment.component, format_fen(adjustment.amount_fen)) == (OCTOBER, "performance",
                                                                                            "540.00")
     assert adjustment.basis_text("en") == "adjustment for 2026-10; approved 270.00, now 810.00: difference 540.00"
-    incentives.approve(store, manager, "2026-11", rules=rules)
+    approved(store, make_user, "2026-11", rules=rules)
     assert incentives.compute(store, manager, "2026-12", rules=rules).lines == []   # carried once only
     assert incentives.approved_run(store, OCTOBER).total_fen == 27000              # the approved run never changes
 
@@ -345,7 +519,7 @@ def test_an_approved_run_exports_the_same_file_any_time(store, make_user, monkey
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 20)
     record(store, person, "own_fault_complaint", "200")
-    incentives.approve(store, manager, OCTOBER)
+    approved(store, make_user, OCTOBER)
     finance = make_user("finance")
     first_csv = incentives.export(store, finance, OCTOBER, "csv", "zh")
     first_xlsx = incentives.export(store, finance, OCTOBER, "xlsx", "zh")
@@ -371,7 +545,7 @@ def test_finance_sees_approved_runs_only_and_staff_their_own_lines(store, make_u
         incentives.run_for(store, finance, OCTOBER)                        # not approved yet
     with pytest.raises(PermissionDenied):
         incentives.run_for(store, make_user("supervisor"), OCTOBER)        # no incentives screen
-    incentives.approve(store, manager, OCTOBER)
+    approved(store, make_user, OCTOBER)
     assert totals(incentives.run_for(store, finance, OCTOBER)) == {alice.id: "810.00", bob.id: "540.00"}
     assert totals(incentives.run_for(store, alice, OCTOBER)) == {alice.id: "810.00"}
     assert [r["period"] for r in incentives.approved_periods(store, finance)] == [OCTOBER]
@@ -388,21 +562,21 @@ def test_the_csv_opens_with_pandas_with_chinese_text_and_totals(store, make_user
     record(store, person, "own_fault_complaint", "200")
     store.insert("rewards_penalties", {"staff": person.id, "happened_on": "2026-10-11", "kind": "cost_saving",
                                        "amount": "250", "reason": "=HYPERLINK(\"x\")"}, auth.SYSTEM)
-    incentives.approve(store, manager, OCTOBER)
+    approved(store, make_user, OCTOBER)
     data = incentives.export(store, manager, OCTOBER, "csv", "zh")
     assert data.startswith("\ufeff".encode("utf-8"))
     frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert list(frame.columns) == ["期间", "员工编号", "员工", "项目", "计算依据", "金额（元）", "计入部门奖金池（元）", "审批日期"]
+    assert list(frame.columns) == HEADER
     lines = frame[frame["期间"] != "合计"]
     assert list(lines["项目"]) == ["月度绩效", "客户表扬信奖励", "节约成本奖励", "本人过失投诉罚款"]
-    assert list(lines["金额（元）"]) == ["270.00", "300.00", "250.00", "-200.00"]
+    assert list(lines["税前金额（元）"]) == ["270.00", "300.00", "250.00", "-200.00"]
     assert set(lines["员工"]) == {"王小丽"} and lines["审批日期"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     total = frame[(frame["期间"] == "合计") & (frame["项目"] == "个人合计")]
-    assert list(total["员工"]) == ["王小丽"] and list(total["金额（元）"]) == ["620.00"]
-    assert frame.iloc[-1]["项目"] == "本期总计" and frame.iloc[-1]["金额（元）"] == "620.00"
+    assert list(total["员工"]) == ["王小丽"] and list(total["税前金额（元）"]) == ["620.00"]
+    assert frame.iloc[-1]["项目"] == "本期总计" and frame.iloc[-1]["税前金额（元）"] == "620.00"
     english = pd.read_csv(io.BytesIO(incentives.export(store, manager, OCTOBER, "csv", "en")), encoding="utf-8-sig",
                           dtype=str, keep_default_na=False)
-    assert english.iloc[-1]["Period"] == "TOTAL" and english.iloc[-1]["Amount (yuan)"] == "620.00"
+    assert english.iloc[-1]["Period"] == "TOTAL" and english.iloc[-1]["Pre-tax amount (yuan)"] == "620.00"
 
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -428,14 +602,14 @@ def test_the_csv_opens_in_libreoffice_with_chinese_text_numbers_and_totals(store
     tricky = make_user("staff", "tricky")
     store.conn.execute("UPDATE kefu_users SET display_name = '=1+1' WHERE id = ?", (tricky.id,))
     points(store, tricky, 18)
-    incentives.approve(store, manager, OCTOBER)
+    approved(store, make_user, OCTOBER)
     source = tmp_path / "incentives-2026-10.csv"
     source.write_bytes(incentives.export(store, manager, OCTOBER, "csv", "zh"))
     subprocess.run([SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
                     "--infilter=Text - txt - csv (StarCalc):44,34,76,1", "--convert-to", "xlsx",
                     "--outdir", str(tmp_path / "out"), str(source)], check=True, capture_output=True, timeout=180)
     rows = [list(row) for row in load_workbook(tmp_path / "out" / "incentives-2026-10.xlsx").active.values]
-    assert rows[0] == ["期间", "员工编号", "员工", "项目", "计算依据", "金额（元）", "计入部门奖金池（元）", "审批日期"]
+    assert rows[0] == HEADER
     lines = [(row[2], row[3], row[5]) for row in rows[1:] if row[0] != "合计"]
     assert sorted(lines, key=str) == sorted([("王小丽", "月度绩效", 270), ("王小丽", "节约成本奖励", 250.5),
                                              ("王小丽", "本人过失投诉罚款", -200), ("'=1+1", "月度绩效", 270)], key=str)
@@ -457,9 +631,114 @@ def test_the_xlsx_has_numbers_and_a_bold_totals_row(store, make_user):
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 20)
     record(store, person, "unsigned_record", "100")
-    incentives.approve(store, manager, OCTOBER)
+    approved(store, make_user, OCTOBER)
     book = load_workbook(io.BytesIO(incentives.export(store, manager, OCTOBER, "xlsx", "zh")))
     sheet = book[OCTOBER]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "期间" and rows[1][5] == 810 and rows[2][5] == -100
+    assert rows[0][6] == "个人所得税（元）" and {row[6] for row in rows[1:]} == {None}     # for finance to fill in
     assert rows[-1][0] == "合计" and rows[-1][5] == 710 and sheet.cell(row=len(rows), column=1).font.bold
+
+
+# ---------------------------------------------------------------------------------------------- finance's file before approval
+
+def test_what_finance_exports_before_approval_is_marked_as_a_draft(store, make_user):
+    manager, finance, hr, gm = chain_people(make_user)
+    person = make_user("staff")
+    points(store, person, 20)
+    with pytest.raises(NotFound):
+        incentives.run_for(store, finance, OCTOBER)                       # not prepared: nothing to see
+    incentives.prepare(store, manager, OCTOBER)
+
+    def read(lang: str = "zh"):
+        return pd.read_csv(io.BytesIO(incentives.export(store, finance, OCTOBER, "csv", lang)), encoding="utf-8-sig",
+                           dtype=str, keep_default_na=False)
+    assert set(read()["审批日期"]) == {"草稿（未批准）"} and set(read("en")["Approved on"]) == {"DRAFT, not approved"}
+    assert incentives.file_name(incentives.run_for(store, finance, OCTOBER), "xlsx") == "incentives-2026-10-draft.xlsx"
+    rows = list(pd.read_excel(io.BytesIO(incentives.export(store, hr, OCTOBER, "xlsx", "zh")), dtype=str)["审批日期"])
+    assert set(rows) == {"草稿（未批准）"}
+    incentives.check(store, finance, OCTOBER)
+    incentives.check(store, hr, OCTOBER)
+    run = incentives.approve(store, gm, OCTOBER)
+    assert set(read()["审批日期"]) == {run.approved_at[:10]}
+    assert incentives.file_name(incentives.run_for(store, finance, OCTOBER), "csv") == "incentives-2026-10.csv"
+
+
+def test_每月4_7_10_第二年1月发放_a_quarter_is_paid_in_the_month_after_it(store, make_user):
+    rules = incentives.load_rules()
+    assert [incentives.pay_month(parse_period(f"2026-Q{q}"), rules) for q in (1, 2, 3, 4)] == [
+        "2026-04", "2026-07", "2026-10", "2027-01"]
+    assert incentives.pay_month(parse_period(OCTOBER), rules) is None          # a month: the rulebooks do not say
+    person = make_user("staff")
+    sale(store, person, "10000.00", 50)
+    run = approved(store, make_user, "2026-Q4")
+    assert run.pay_month == "2027-01"
+    frame = pd.read_csv(io.BytesIO(incentives.export(store, make_user("finance", "fin-q"), "2026-Q4", "csv", "zh")),
+                        encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(frame.columns) == HEADER and set(frame["发放月份"]) == {"2027-01"}
+    assert set(frame["个人所得税（元）"]) == {""}
+    later = RULES_TEXT.replace("after_quarter = 1", "after_quarter = 2")
+    path = store.path.parent / "later.toml"
+    path.write_text(later, encoding="utf-8")
+    assert incentives.pay_month(parse_period("2026-Q4"), incentives.load_rules(path)) == "2027-02"
+    assert incentives.approved_run(store, "2026-Q4").pay_month == "2027-01"   # as it was prepared and approved
+
+
+# ---------------------------------------------------------------------------------------------- the half-year count
+
+def project(store, staff, day: str, kind: str = "installation", **values) -> int:
+    return store.insert("service_points", {"staff": staff.id, "done_on": day, "project_type": kind,
+                                           "project": f"{kind}-{day}", **values}, auth.SYSTEM)
+
+
+def no_repeat(run: Run) -> dict:
+    return {line.staff: line for line in run.lines if line.component == "no_repeat_project"}
+
+
+def test_每半年由客服管理部统计核算_the_no_repeat_reward_is_counted_from_the_service_points(store, make_user):
+    """December pays 30 yuan for each project commissioned January to June with no repeat service of its
+    installer's own making within six months; June pays for July to December of the year before; other
+    months and the quarters pay none of it."""
+    manager, alice, bob = make_user("manager"), make_user("staff", "alice"), make_user("staff", "bob")
+    for day in ("2026-01-10", "2026-06-30", "2026-03-01"):
+        project(store, alice, day)
+    project(store, alice, "2025-12-31")                                   # the half-year before: paid in June
+    project(store, alice, "2026-07-01")                                   # the next half-year
+    project(store, alice, "2026-02-01", "repair")                         # not a commissioning
+    project(store, alice, "2026-04-01", "repair", repeat_of=3)            # a repeat, not of her own making
+    first = project(store, bob, "2026-02-10")
+    second = project(store, bob, "2026-04-01")
+    project(store, bob, "2026-08-09", "repair", own_fault_repeat=True, repeat_of=first)    # within six months
+    project(store, bob, "2026-10-01", "repair", own_fault_repeat=True, repeat_of=second)   # six months on: after
+    december = no_repeat(incentives.compute(store, manager, "2026-12"))
+    assert {staff: format_fen(line.amount_fen) for staff, line in december.items()} == {alice.id: "90.00",
+                                                                                         bob.id: "30.00"}
+    assert december[bob.id].basis_text("zh") == ("2026-01 至 2026-06 调试完成 1 个项目，6 个月内无返修 × 30.00 元 = "
+                                                 "30.00 元；1 个项目有本人原因返修：不计")
+    assert december[alice.id].basis_text("en") == ("3 project(s) commissioned 2026-01 to 2026-06, no repeat service "
+                                                   "within 6 months × 30.00 = 90.00")
+    june = no_repeat(incentives.compute(store, manager, "2026-06"))
+    assert {staff: line.amount_fen for staff, line in june.items()} == {alice.id: 3000}
+    for period in ("2026-07", "2026-11", "2026-Q2", "2026-Q4"):
+        assert no_repeat(incentives.compute(store, manager, period)) == {}
+    quarterly = RULES_TEXT.replace("months = 6 ", "months = 3 ")
+    path = store.path.parent / "quarterly.toml"
+    path.write_text(quarterly, encoding="utf-8")
+    rules = incentives.rules_for(store, path)
+    assert incentives.no_repeat_span(parse_period("2026-09"), rules) == (date(2026, 4, 1), date(2026, 7, 1))
+
+
+def test_the_no_repeat_reward_is_no_longer_entered_and_old_records_stay_readable(store, make_user):
+    manager, person = make_user("manager"), make_user("staff")
+    with pytest.raises(ValidationError) as caught:
+        record(store, person, "no_repeat_project")
+    assert caught.value.messages("zh") == ["类别：不再逐条录入；项目半年无返修奖励每半年按服务积分统计"]
+    letter = record(store, person, "praise_letter", "300")
+    with pytest.raises(ValidationError):                                 # nor by changing a record's kind
+        store.update("rewards_penalties", letter, {"kind": "no_repeat_project", "amount": None}, manager)
+    old = record(store, person, "praise_letter", "300", day="2026-10-12")
+    store.conn.execute("UPDATE rewards_penalties SET kind = 'no_repeat_project', amount = 3000 WHERE id = ?", (old,))
+    assert store.get("rewards_penalties", old, manager)["kind"] == "no_repeat_project"    # entered before: read
+    store.update("rewards_penalties", old, {"reason": "FW-0012 回访确认"}, manager)          # and kept up
+    line = no_repeat(incentives.compute(store, manager, OCTOBER))[person.id]
+    assert line.amount_fen == 3000 and line.basis_text("en") == "1 × 30.00 = 30.00"       # paid in its month

@@ -34,6 +34,14 @@ def manager(make_user):
     return make_user("manager", "boss")
 
 
+def approve_through_the_chain(store, manager, make_user, period: str) -> None:
+    """A run prepared by the manager, checked by finance and HR, approved by the gm (rules/incentives.toml)."""
+    incentives.prepare(store, manager, period)
+    incentives.check(store, make_user("finance", "fin-chain"), period)
+    incentives.check(store, make_user("hr", "hr-chain"), period)
+    incentives.approve(store, make_user("gm", "gm-chain"), period)
+
+
 def kept(store, name: str) -> list:
     return versions.history(store, "rules", name)
 
@@ -244,7 +252,7 @@ def test_an_approved_run_is_unchanged_byte_for_byte_and_a_later_one_uses_the_new
     for day in ("2026-10-15", "2026-11-15"):
         store.insert_many("service_points", [{"staff": person.id, "done_on": day, "project_type": "maintenance",
                                               "project": f"FW-{day}-{n}"} for n in range(20)], auth.SYSTEM)
-    incentives.approve(store, manager, "2026-10")
+    approve_through_the_chain(store, manager, make_user, "2026-10")
     approved = incentives.export(store, manager, "2026-10", "csv", "zh"), incentives.export(store, manager, "2026-10",
                                                                                            "xlsx", "zh")
     assert incentives.compute(store, manager, "2026-11").total_fen == 3 * 27000      # 20 points, base 17, 270 each
@@ -440,7 +448,7 @@ def test_the_incentive_preview_gives_the_totals_under_the_new_figures(store, man
     october = shown.runs[0]
     assert (october.period, october.total_before, october.total_after) == ("2026-10", 3 * 27000, 5 * 30000)
     assert october.people == (("Staff 2", 81000, 150000),)
-    incentives.approve(store, manager, "2026-10")
+    approve_through_the_chain(store, manager, make_user, "2026-10")
     again = office_rules.preview_figures(store, manager, "incentives", {"performance.yuan_per_point": "300"},
                                          today=date(2026, 11, 20))
     assert [run.period for run in again.runs] == ["2026-09", "2026-Q4"]      # approved October is not offered
