@@ -6,6 +6,7 @@ from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
 from views import backups, imports, incentives, kiosk, surveys
+from views import survey_reports as survey_reports_view
 from views import audit, health, permissions, privacy
 from views import office_rules as office_rules_view
 from views import designer as designer_view
@@ -15,8 +16,8 @@ st.set_page_config(page_title="Kefu Desk 客服台", page_icon=":material/suppor
 # Registers with a screen of their own; every other sheet gets the generic screen.
 CUSTOM_SCREENS = {"tickets": tickets.render, "visitors": visitors.render, "customers": customers.render,
                   "members": members.render, "events": events.render}
-OTHER_PATHS = ("dashboard", "reports", "survey_results", "incentives", "imports", "backups", "access_log", "users",
-               "permissions", "audit", "health", "privacy", "office_rules", "designer", "account")
+OTHER_PATHS = ("dashboard", "reports", "survey_results", "survey_reports", "incentives", "imports", "backups",
+               "access_log", "users", "permissions", "audit", "health", "privacy", "office_rules", "designer", "account")
 STAND_IN_ICON = ":material/block:"
 
 
@@ -63,6 +64,10 @@ def navigation(store, user: auth.User) -> st.navigation:
         pages.setdefault(tr("rp.nav_section"), []).append(
             st.Page(surveys.render, title=tr("sv.nav"), icon=":material/sentiment_satisfied:",
                     url_path="survey_results"))
+    if auth.can_view(user, "survey_reports"):
+        pages.setdefault(tr("rp.nav_section"), []).append(
+            st.Page(survey_reports_view.render, title=tr("svr.nav"), icon=":material/summarize:",
+                    url_path="survey_reports"))
     if auth.can_view(user, "incentives"):
         pages.setdefault(tr("rp.nav_section"), []).append(
             st.Page(incentives.render, title=tr("ic.nav"), icon=":material/paid:", url_path="incentives"))

@@ -40,6 +40,7 @@ VIEW_ROLES = {
     "reports": {"supervisor", "manager", "gm"},
     "dashboard": {"staff", "supervisor", "manager", "gm"},
     "survey_results": {"supervisor", "manager", "gm"},
+    "survey_reports": {"supervisor", "manager", "gm"},   # which report each sees: kefu/survey_reports.py
     "incentives": {"staff", "manager", "gm", "finance", "hr"},   # the run's chain (rules/incentives.toml [approval])
     "imports": {"supervisor", "manager", "gm"},     # and only into the registers the role may add records to
     "backups": {"admin"},

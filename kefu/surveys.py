@@ -1,7 +1,8 @@
 """Satisfaction surveys (满意度调查): answers taken on the phone or on the kiosk, results per period (averages
-and 1-5 distributions of service quality, price and the company overall), and the corrective action
+and 1-5 distributions of service quality, price and the company overall), the corrective action
 (纠正预防措施) asked for when an average of the watched period is at or below rules/club_surveys.toml's
-threshold."""
+threshold, and the reminder when no full survey campaign (全面的顾客满意度调查, schema/survey_campaigns.toml)
+ran in the last full_survey_months months (000: 每年至少进行一次)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ from kefu.config import ROOT
 from kefu.errors import PermissionDenied
 from kefu import rules as rule_files
 from kefu.rules import RulesError, read_rules
+from kefu.sheets import ROLES
 from kefu.store import Store
 
-SHEET, ACTIONS = "surveys", "corrective_actions"
+SHEET, ACTIONS, CAMPAIGNS = "surveys", "corrective_actions", "survey_campaigns"
 QUESTIONS = ("service", "price", "overall")
 RULES_FILE = ROOT / "rules" / "club_surveys.toml"
 WINDOWS = ("last_30_days", "month")
@@ -26,6 +28,8 @@ class SurveyRules:
     threshold: float = 3.5
     window: str = "last_30_days"
     min_answers: int = 10
+    full_survey_months: int = 12
+    report_approvers: tuple = ("gm",)
 
 
 def load_rules(path: Path | None = None, *, text: str | None = None) -> SurveyRules:
@@ -44,7 +48,15 @@ def load_rules(path: Path | None = None, *, text: str | None = None) -> SurveyRu
     if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
         raise RulesError(f"{file}: min_answers must be a whole number of at least 1, not {minimum!r}",
                          key="min_answers", code="rl.whole_min", low=1, value=minimum)
-    return SurveyRules(float(threshold), window, minimum)
+    months = data.get("full_survey_months", 12)
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+        raise RulesError(f"{file}: full_survey_months must be a whole number from 1 to 120, not {months!r}",
+                         key="full_survey_months", code="rl.number_range", low=1, high=120, value=months)
+    approvers = data.get("report_approvers", ["gm"])
+    if not isinstance(approvers, list) or not approvers or not all(isinstance(r, str) and r in ROLES for r in approvers):
+        raise RulesError(f"{file}: report_approvers must be a list of roles ({', '.join(ROLES)}), not {approvers!r}",
+                         key="report_approvers", code="rl.roles", roles=", ".join(ROLES))
+    return SurveyRules(float(threshold), window, minimum, months, tuple(approvers))
 
 
 def office_today(store: Store) -> date:
@@ -149,3 +161,52 @@ def plan_action(store: Store, actor, alert: Alert, *, action: str, owner, due) -
         raise PermissionDenied()
     return store.insert(ACTIONS, {"period": alert.period, "question": alert.question, "average": alert.average,
                                   "action": action, "owner": owner, "due": due, "done": False}, actor)
+
+
+# ---------------------------------------------------------------------------------------------- campaigns
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the month's last day where it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (following - timedelta(days=1)).day))
+
+
+@dataclass(frozen=True)
+class FullSurveyDue:
+    """No full survey ran from `since` to today: the last one before (or None) and any planned after today."""
+    months: int
+    since: date
+    last: dict | None
+    planned: dict | None
+
+
+def _campaign(row) -> dict | None:
+    return None if row is None else dict(zip(("id", "title", "started_on", "ended_on"), row))
+
+
+def full_survey_due(store: Store, actor, *, today: date | None = None,
+                    rules: SurveyRules | None = None) -> FullSurveyDue | None:
+    """For those who record campaigns: a reminder when no full campaign ran in the last full_survey_months
+    months, i.e. none began on or before today and lasted (to its last day, or to today while it runs) into
+    that span. None when one did, or for anyone else."""
+    sheet = store.sheets.get(CAMPAIGNS)
+    if sheet is None or not auth.can(actor, sheet, "create"):
+        return None
+    rules = rules or load_rules()
+    today = today or office_today(store)
+    since = months_before(today, rules.full_survey_months)
+    first, now = since.isoformat(), today.isoformat()
+    ran = store.conn.execute(
+        "SELECT 1 FROM survey_campaigns WHERE scope = 'full' AND started_on <= ? AND deleted_at IS NULL "
+        "AND coalesce(ended_on, ?) >= ? LIMIT 1", (now, now, first)).fetchone()
+    if ran:
+        return None
+    last = store.conn.execute(
+        "SELECT id, title, started_on, ended_on FROM survey_campaigns WHERE scope = 'full' AND started_on <= ? "
+        "AND deleted_at IS NULL ORDER BY started_on DESC, id DESC LIMIT 1", (now,)).fetchone()
+    planned = store.conn.execute(
+        "SELECT id, title, started_on, ended_on FROM survey_campaigns WHERE scope = 'full' AND started_on > ? "
+        "AND deleted_at IS NULL ORDER BY started_on, id LIMIT 1", (now,)).fetchone()
+    return FullSurveyDue(rules.full_survey_months, since, _campaign(last), _campaign(planned))

@@ -28,6 +28,8 @@ OPENS = {
     "dashboard": {"staff"} | BOARD,
     "reports": BOARD,
     "survey_results": BOARD,
+    "survey_reports": BOARD,
+    "survey_campaigns": EVERYONE_BUT_FINANCE,
     "imports": BOARD,
     "incentives": {"staff", "manager", "gm", "finance", "hr"},    # the approval chain: prepare, check, approve
     "access_log": {"manager", "gm", "admin"},

@@ -26,6 +26,7 @@ def render() -> None:
     shown = follow_up_card(store, user, lang) or shown
     shown = approval_card(store, user, lang) or shown
     shown = survey_alert_card(store, user, lang) or shown
+    shown = full_survey_card(store, user, lang) or shown
     shown = care_card(store, user, lang) or shown
     visitors = store.sheets.get("visitors")
     if visitors is not None and auth.can(user, visitors, "read"):
@@ -232,4 +233,26 @@ def survey_alert_card(store, user, lang: str) -> bool:
                     else:
                         st.toast(tr("sv.planned"), icon=":material/check_circle:")
                         st.rerun()
+    return True
+
+
+def full_survey_card(store, user, lang: str) -> bool:
+    """For those who record survey campaigns: no full satisfaction survey in the last months (000 每年至少
+    进行一次全面的顾客满意度调查; rules/club_surveys.toml full_survey_months)."""
+    from kefu import surveys
+    due = surveys.full_survey_due(store, user)
+    if due is None:
+        return False
+    tr = context.tr
+    with st.container(border=True, key="home_full_survey"):
+        st.subheader(f":orange[:material/campaign:] {tr('sv.full_due_title')}", anchor=False)
+        st.markdown(tr("sv.full_due_line", months=due.months, since=due.since.isoformat()))
+        if due.last:
+            st.caption(tr("sv.full_due_last", title=plain(due.last["title"]), start=due.last["started_on"],
+                          last=due.last["ended_on"] or "—"))
+        else:
+            st.caption(tr("sv.full_due_never"))
+        if due.planned:
+            st.caption(tr("sv.full_due_planned", title=plain(due.planned["title"]), start=due.planned["started_on"]))
+        st.caption(tr("sv.full_due_hint", register=store.sheet(surveys.CAMPAIGNS).label_in(lang)))
     return True
