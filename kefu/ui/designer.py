@@ -41,8 +41,9 @@ def designer_screen(store, actor, lang: str) -> None:
     key = f"dz_{picked}_{draft['generation']}"
     data = draft["data"]
     saved = st.session_state.pop("dz_saved", None)
-    if saved:
-        st.success(saved, icon=":material/check_circle:")
+    notice = st.empty()        # always drawn: when the message goes at the next run, the widgets below keep their
+    if saved:                  # place, and the fields table is not drawn anew (losing the cell being edited)
+        notice.success(saved, icon=":material/check_circle:")
     locked = designer.locked(picked) if picked != NEW else None
     if locked:
         st.info(t("dz.locked_note", lang, modules=locked[0], fields=", ".join(locked[1])), icon=":material/lock:")
