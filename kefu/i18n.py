@@ -124,6 +124,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "本季度激励核算已审批：其中的奖励按审批结果发放，不再改变。"),
     "or.bonus_money": ("The amounts are those of rules/incentives.toml for the quarter.", "金额按本季度适用的奖惩标准计算。"),
     "or.col_bonus_now": ("Bonus now", "当前奖励"),
+    "or.col_bonus_after": ("With the new rules", "新规则下"),
     "or.col_bonus_change": ("Change (yuan)", "变化（元）"),
     "or.no_bonus": ("none", "无"),
     "or.runs_title": ("Incentive run {period} (not approved): totals now and with the new figures",

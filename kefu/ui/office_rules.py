@@ -247,7 +247,7 @@ def bonus_section(ranking, lang: str) -> None:
         return f"{_place(mark, places)} · {format_fen(fen)}" if mark else tr("or.no_bonus")
     st.dataframe(pd.DataFrame([{
         tr("or.col_name"): change.name, tr("or.col_bonus_now"): place(change.before, ranking.places_before, change.fen_before),
-        tr("or.col_bonus_new"): place(change.after, ranking.places_after, change.fen_after),
+        tr("or.col_bonus_after"): place(change.after, ranking.places_after, change.fen_after),
         tr("or.col_bonus_change"): ("+" if change.gains else "") + format_fen(change.fen_after - change.fen_before)}
         for change in ranking.bonus]), hide_index=True, width="stretch", key=f"{KEY}__bonus_preview")
     st.caption(tr("or.bonus_money"))
