@@ -1130,6 +1130,7 @@ def component_label(component: str, lang: str) -> str:
 
 
 MONEY_COLUMNS = (5, 6, 7)            # pre-tax amount, income tax (finance fills it in), to the pool
+TAX_COLUMN = 6
 
 
 def table(run: Run, lang: str) -> list[list]:

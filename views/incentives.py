@@ -93,8 +93,8 @@ def lines_table(run, lang: str) -> None:
     basis wide enough to read, money right-aligned with two decimals."""
     header, *rows = incentives.table(run, lang)
     frame = pd.DataFrame(rows, columns=header).astype(str)
-    money = [header[column] for column in incentives.MONEY_COLUMNS]
-    for column in money:
+    money = [header[column] for column in incentives.MONEY_COLUMNS if column != incentives.TAX_COLUMN]
+    for column in money:                       # the tax column stays text: empty, finance fills it in their file
         frame[column] = pd.to_numeric(frame[column].replace("", None))
     marker = [row[0] == context.tr("ic.total_marker") for row in rows]
     styled = frame.style.apply(lambda row: ["font-weight: bold" if marker[row.name] else "" for _ in row], axis=1)
