@@ -215,3 +215,20 @@ def test_last_backup_only_when_the_backup_module_exists(store, monkeypatch):
     monkeypatch.setitem(sys.modules, "kefu.backup", fake)
     assert admin.last_backup(store) == (True, "2026-11-23T02:00:00+08:00")
     assert admin.health(store, ADMIN, "zh").last_backup == "2026-11-23T02:00:00+08:00"
+
+
+def test_the_audit_log_lists_saved_register_designs_and_office_rules_by_name(store, make_user):
+    from kefu import versions
+    manager = make_user("manager")
+    with store.transaction() as conn:
+        versions.record(store, conn, manager, "rules", "kpi", "b = 2\n", effective_from="2026-12-04", previous="a = 1\n")
+        versions.record(store, conn, ADMIN, "sheet", "umbrellas", "name = 'umbrellas'\n")
+    assert {"kefu_sheet", "kefu_rules"} <= set(admin.audit_sheets(store))        # offered in the viewer's filter
+    listed = admin.audit_page(store, ADMIN, admin.AuditFilter(sheet="kefu_rules"), "zh").rows
+    assert [(r["sheet_label"], r["action_label"], r["username"]) for r in listed] == [
+        ("办公规则", "保存办公规则", manager.username)]
+    entry = admin.audit_entry(store, ADMIN, listed[0]["id"], "zh")
+    changes = {label: after for label, _, after in entry.changes}
+    assert changes["名称"] == "kpi" and changes["生效日期"] == "2026-12-04"
+    designed = admin.audit_page(store, ADMIN, admin.AuditFilter(action="sheet_saved"), "en").rows
+    assert [(r["sheet_label"], r["action_label"]) for r in designed] == [("Register designs", "saved a register's design")]
