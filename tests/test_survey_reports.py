@@ -246,7 +246,7 @@ def test_the_screen_drafts_approves_and_prints(office, people, monkeypatch):
     assert [apptest.shown(h.value) for h in at.header] == ["2026 年度顾客满意度调查分析报告"]
     assert "价格满意度 **偏低**" in texts(at)                                      # as typed, not bold
     assert {m.label: m.value for m in at.metric}["Answers"] == "4"
-    assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) == 3
+    assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) == 1
     next(b for b in at.button if b.label == "Submit for approval").click().run()
     assert not at.exception and not at.error
     assert "Approve" not in [b.label for b in at.button]                     # the author does not approve
@@ -258,7 +258,7 @@ def test_the_screen_drafts_approves_and_prints(office, people, monkeypatch):
     at = reports_screen(gm, {"svr__print": True})
     assert not at.exception
     assert not [b for b in at.button if b.label in ("Release", "Approve")]      # the page as it prints
-    assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) == 3
+    assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) == 1
     assert "**Approved** by" in "\n".join(str(m.value) for m in at.markdown)
 
 

@@ -134,8 +134,8 @@ def traffic_figures(report: reports.TrafficReport, tr, lang: str) -> None:
     figures = dict(reports.summary(report, lang))
     keys = ["rp.contacts", "rp.contacts_per_day", "rp.busiest_hour", "rp.busiest_weekday"]
     if report.visits is not None:
-        keys[2:2] = ["rp.visits", "rp.visits_per_day"]
-    for column, key in zip(st.columns(len(keys)), keys):
+        keys[3:3] = ["rp.visits", "rp.visits_per_day"]
+    for column, key in zip([*st.columns(3), *st.columns(3)], keys):
         change = {"rp.contacts": "rp.contacts_change", "rp.visits": "rp.visits_change"}.get(key)
         delta = figures.get(tr(change)) if change else None
         column.metric(tr(key), shown(figures[tr(key)]), border=True,

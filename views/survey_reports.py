@@ -23,6 +23,8 @@ PRINT_STYLE = """<style>
   [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
   [data-testid="stSidebarCollapsedControl"], [class*="st-key-svr_noprint"], iframe { display: none !important; }
   [data-testid="stMain"] { margin-left: 0 !important; }
+  html, body, [data-testid="stApp"], [data-testid="stAppViewContainer"], [data-testid="stMain"] {
+    height: auto !important; min-height: 0 !important; overflow: visible !important; }
   [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: 100% !important; }
   [data-testid="stVegaLiteChart"], [data-testid="stMetric"], [data-testid="stTable"] { break-inside: avoid; }
   @page { size: A4; margin: 1.5cm; }
@@ -35,7 +37,7 @@ PREVIEW_STYLE = """<style>
 [data-testid="stMainBlockContainer"] { max-width: 21cm !important; }
 </style>"""
 PRINT_BUTTON = """<button onclick="window.parent.print()" style="font: 15px sans-serif; padding: 6px 16px;
- border-radius: 8px; border: 1px solid #bbb; background: #fff; cursor: pointer">🖨 {label}</button>"""
+ border-radius: 8px; border: 1px solid #bbb; background: #fff; cursor: pointer">{label}</button>"""
 
 
 def render() -> None:
@@ -97,18 +99,16 @@ def document(store, actor, report: dict, figures: survey_reports.Figures, tr, la
         if not figures.answers:
             st.info(tr("svr.no_answers_yet"), icon=":material/inbox:")
         st.subheader(tr("svr.results"), anchor=False)
-        columns = st.columns(2 + len(surveys.QUESTIONS))
-        columns[0].metric(tr("svr.answers"), figures.answers, border=True)
-        columns[1].metric(tr("svr.comments"), figures.comments, border=True)
-        for column, question in zip(columns[2:], surveys.QUESTIONS):
+        counts = st.columns(len(surveys.QUESTIONS))
+        counts[0].metric(tr("svr.answers"), figures.answers, border=True)
+        counts[1].metric(tr("svr.comments"), figures.comments, border=True)
+        for column, question in zip(st.columns(len(surveys.QUESTIONS)), surveys.QUESTIONS):
             average, change = figures.averages.get(question), figures.change(question)
             column.metric(sheet.by_name[question].label_in(lang), "—" if average is None else f"{average:.2f}",
                           delta=None if change is None else f"{change:+.2f}", border=True)
         comparison(figures, sheet, tr, lang)
-        charts = st.columns(len(surveys.QUESTIONS))
-        for column, question in zip(charts, surveys.QUESTIONS):
-            with column:
-                distribution_chart(sheet.by_name[question].label_in(lang), figures.distribution.get(question, {}), tr)
+        distribution_chart({sheet.by_name[q].label_in(lang): figures.distribution.get(q, {}) for q in surveys.QUESTIONS},
+                           tr)
         st.subheader(tr("svr.actions"), anchor=False)
         recorded = survey_reports.actions(store, actor, campaign["id"])
         if recorded:
@@ -145,29 +145,38 @@ def comparison(figures: survey_reports.Figures, sheet, tr, lang: str) -> None:
     st.table(pd.DataFrame(rows).set_index(tr("svr.question")))
 
 
-def distribution_chart(heading: str, spread: dict, tr) -> None:
-    st.markdown(f"**{heading}**")
-    frame = pd.DataFrame({"score": [str(s) for s in survey_reports.SCORES],
-                          "answers": [spread.get(s, 0) for s in survey_reports.SCORES]})
-    st.altair_chart(alt.Chart(frame).mark_bar().encode(
+def distribution_chart(spreads: dict, tr) -> None:
+    """The 1-5 scores of each question, side by side in one chart of fixed width (it prints as it shows)."""
+    st.markdown(f"**{tr('svr.distribution')}**")
+    frame = pd.DataFrame([(question, str(score), spread.get(score, 0)) for question, spread in spreads.items()
+                          for score in survey_reports.SCORES], columns=["question", "score", "answers"])
+    chart = alt.Chart(frame).mark_bar().encode(
         x=alt.X("score:N", title=tr("sv.score"), sort=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("answers:Q", title=tr("sv.answers"), axis=alt.Axis(tickMinStep=1, format="d")),
-        tooltip=[alt.Tooltip("score:N", title=tr("sv.score")), alt.Tooltip("answers:Q", title=tr("sv.answers"))],
-    ).properties(height=200), width="stretch")
+        tooltip=[alt.Tooltip("question:N", title=tr("svr.question")), alt.Tooltip("score:N", title=tr("sv.score")),
+                 alt.Tooltip("answers:Q", title=tr("sv.answers"))],
+    ).properties(width=180, height=170).facet(
+        column=alt.Column("question:N", sort=list(spreads), title=None,
+                          header=alt.Header(labelFontSize=14, labelFontWeight="bold", labelOrient="top")))
+    st.altair_chart(chart, width="content")
 
 
 def signatures(report: dict, names: dict, tr) -> None:
     """Who drafted, approved and released it, and when: the lines a printed report is signed by."""
     def who(user_id) -> str:
-        return plain(names.get(user_id, "—")) if user_id else "—"
+        return plain(names.get(user_id, "—"))
 
     def when(stamp) -> str:
-        return (stamp or "—")[:16].replace("T", " ")
+        return stamp[:16].replace("T", " ")
 
-    lines = [tr("svr.sign_drafted", who=who(report["author"]), at=when(report["submitted_at"])),
-             tr("svr.sign_approved", who=who(report["approved_by"]), at=when(report["approved_at"])),
-             tr("svr.sign_released", who=who(report["released_by"]), at=when(report["released_at"]),
-                to=plain(report["released_to"]) if report["released_to"] else "—")]
+    status = report["status"]
+    drafted = (tr("svr.sign_drafted", who=who(report["author"]), at=when(report["submitted_at"]))
+               if status != "draft" and report["submitted_at"] else tr("svr.sign_drafting", who=who(report["author"])))
+    approved = (tr("svr.sign_approved", who=who(report["approved_by"]), at=when(report["approved_at"]))
+                if status in ("approved", "released") else tr("svr.sign_not_approved"))
+    released = (tr("svr.sign_released", who=who(report["released_by"]), at=when(report["released_at"]),
+                   to=plain(report["released_to"])) if status == "released" else tr("svr.sign_not_released"))
+    lines = [drafted, approved, released]
     st.divider()
     for column, line in zip(st.columns(3), lines):
         column.markdown(line)
