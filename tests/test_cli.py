@@ -138,7 +138,7 @@ def test_check_passes_on_the_shipped_rule_files():
     assert "rule files in" in result.stdout and "club.toml" in result.stdout and "sla.toml" in result.stdout
 
 
-def test_incentives_for_finance_scripts(tmp_path):
+def test_incentives_for_finance_scripts(tmp_path, capsys):
     """python -m kefu incentives --period 2026-10 [--approve --user NAME] [-o FILE]: a draft; each --approve is
     the user's own step of the chain (the manager prepares, finance and HR check, the gm approves: 财务部、
     人力发展部核实计算 … 提交总经理批准), out of turn refused naming what is missing; then the approved file, the
@@ -162,27 +162,29 @@ def test_incentives_for_finance_scripts(tmp_path):
     assert rows[1][2:4] == ["王小丽", "月度绩效"] and rows[1][5] == "810.00" and rows[-1][:1] == ["合计"]
     assert rows[0][5:7] == ["税前金额（元）", "个人所得税（元）"] and rows[1][-1] == "草稿（未批准）"
 
-    nobody = kefu("incentives", "--period", "2026-10", "--approve", db=db)
-    assert nobody.returncode == 2 and b"--user" in nobody.stderr
-    assert kefu("incentives", "--period", "2026-10", "--approve", "--user", "liuf", db=db).returncode == 0
-    early = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", db=db)
-    assert early.returncode == 1 and b"General manager approves after Finance and HR have checked" in early.stderr
-    assert kefu("incentives", "--period", "2026-10", "--approve", "--user", "sunkj", db=db).returncode == 0
-    back = kefu("incentives", "--period", "2026-10", "--send-back", "请附派工单", "--user", "zhengxl", db=db)
-    assert back.returncode == 0 and b"sent back by zhengxl (HR)" in back.stderr
+    def step(*args) -> tuple[int, str]:                  # in this process: the same main(), without a start-up each
+        from kefu import cli
+        code = cli.main(["--db", str(db), "incentives", "--period", "2026-10", *args])
+        return code, capsys.readouterr().err
+
+    code, said = step("--approve")
+    assert code == 2 and "--user" in said
+    assert step("--approve", "--user", "liuf")[0] == 0
+    code, said = step("--approve", "--user", "zhaozq")
+    assert code == 1 and "General manager approves after Finance and HR have checked" in said
+    assert step("--approve", "--user", "sunkj")[0] == 0
+    code, said = step("--send-back", "请附派工单", "--user", "zhengxl")
+    assert code == 0 and "sent back by zhengxl (HR)" in said
     for name in ("liuf", "sunkj", "zhengxl"):
-        assert kefu("incentives", "--period", "2026-10", "--approve", "--user", name, db=db).returncode == 0
+        assert step("--approve", "--user", name)[0] == 0
     out = tmp_path / "2026-10.csv"
-    approved = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", "-o", str(out), db=db)
-    assert approved.returncode == 0, approved.stderr
-    assert b"the period is now locked" in approved.stderr and out.read_bytes().startswith("\ufeff".encode())
+    code, said = step("--approve", "--user", "zhaozq", "-o", str(out))
+    assert code == 0 and "the period is now locked" in said and out.read_bytes().startswith("\ufeff".encode())
     again = tmp_path / "again.csv"
-    assert kefu("incentives", "--period", "2026-10", "-o", str(again), db=db).returncode == 0
-    assert again.read_bytes() == out.read_bytes()
+    assert step("-o", str(again))[0] == 0 and again.read_bytes() == out.read_bytes()
     xlsx = tmp_path / "2026-10.xlsx"
-    assert kefu("incentives", "--period", "2026-10", "-o", str(xlsx), db=db).returncode == 0
-    assert xlsx.read_bytes()[:2] == b"PK"
-    twice = kefu("incentives", "--period", "2026-10", "--approve", "--user", "zhaozq", db=db)
-    assert twice.returncode == 1 and b"already approved" in twice.stderr
+    assert step("-o", str(xlsx))[0] == 0 and xlsx.read_bytes()[:2] == b"PK"
+    code, said = step("--approve", "--user", "zhaozq")
+    assert code == 1 and "already approved" in said
     wrong = kefu("incentives", "--period", "2026-13", db=db)
     assert wrong.returncode == 1 and b"Period: '2026-13'" in wrong.stderr

@@ -116,14 +116,23 @@ def totals(run: Run) -> dict[int, str]:
     return {staff: format_fen(fen) for staff, _, fen in run.per_person()}
 
 
-def chain_people(make_user) -> tuple:
-    """The manager who prepares, finance and HR who check, the general manager who approves."""
-    return tuple(make_user(role) for role in ("manager", "finance", "hr", "gm"))
+CHAIN = (("manager", "刘芳"), ("finance", "孙会计"), ("hr", "郑秀兰"), ("gm", "赵志强"))
 
 
-def approved(store, make_user, period: str, *, rules=None) -> Run:
+def chain_people(store) -> tuple:
+    """The manager who prepares, finance and HR who check, the general manager who approves (accounts without
+    a password: no time spent hashing one)."""
+    people = []
+    for role, name in CHAIN:
+        row = store.conn.execute("SELECT id FROM kefu_users WHERE username = ?", (f"chain-{role}",)).fetchone()
+        people.append(auth.get_user(store, row[0] if row else auth.create_user(store, f"chain-{role}", name, role,
+                                                                               None, auth.SYSTEM)))
+    return tuple(people)
+
+
+def approved(store, period: str, *, rules=None) -> Run:
     """A run through the whole chain: prepared, checked by finance then HR, approved by the gm."""
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     incentives.prepare(store, manager, period, rules=rules)
     incentives.check(store, finance, period, rules=rules)
     incentives.check(store, hr, period, rules=rules)
@@ -301,7 +310,7 @@ def test_财务部人力发展部核实计算_提交总经理批准_the_chain_in
     """The manager prepares the run (stored with its lines as computed then), finance checks it, then HR, then
     the general manager approves it: only that makes it approved and locks the period. Each step says who and
     when, and is audited."""
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     person = make_user("staff")
     points(store, person, 20)
     found = incentives.prepare(store, manager, OCTOBER)
@@ -342,7 +351,7 @@ def refused(store, step, actor, *args) -> KefuError:
 
 def test_总经理批准_comes_after_finance_and_hr_have_checked(store, make_user):
     """Steps out of order are refused, naming what is missing, in the user's language."""
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     points(store, make_user("staff"), 20)
     assert refused(store, incentives.approve, gm).message("en") == (
         "The run of 2026-10 has not been prepared: Department manager prepares it first.")
@@ -364,7 +373,7 @@ def test_总经理批准_comes_after_finance_and_hr_have_checked(store, make_use
 
 
 def test_a_rejection_sends_the_run_back_to_the_manager_with_its_reason(store, make_user):
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     points(store, make_user("staff"), 20)
     incentives.prepare(store, manager, OCTOBER)
     for blank in ("", "   "):
@@ -379,7 +388,7 @@ def test_a_rejection_sends_the_run_back_to_the_manager_with_its_reason(store, ma
                                "DESC").fetchone()
     assert audit[0] == "send_back" and "服务积分与派工单不符" in audit[1]
     assert refused(store, incentives.check, finance).message("zh") == (
-        "2026-10 的核算已被Finance 2退回（服务积分与派工单不符）：须先由部门经理重新提交。")
+        "2026-10 的核算已被孙会计退回（服务积分与派工单不符）：须先由部门经理重新提交。")
     refused(store, incentives.approve, gm)
     found = incentives.prepare(store, manager, OCTOBER)                   # prepared again: the checks start over
     assert found.state == "open" and found.checked == [] and found.next == ("check", {"finance"})
@@ -392,7 +401,7 @@ def test_a_rejection_sends_the_run_back_to_the_manager_with_its_reason(store, ma
 
 @pytest.mark.parametrize("role", ["staff", "supervisor", "admin"])
 def test_a_role_outside_the_chain_takes_no_step(store, make_user, role):
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     points(store, make_user("staff", "worker"), 20)
     outsider = make_user(role, f"{role}-x")
     for step in (incentives.prepare, incentives.check, incentives.approve):
@@ -411,7 +420,7 @@ def test_each_step_is_its_own_roles_and_a_named_persons(store, make_user):
     """The manager does not check or approve, finance does not approve, the gm does not check; the system
     (a script without --user) and a disabled account take no step."""
     from dataclasses import replace
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     points(store, make_user("staff"), 20)
     incentives.prepare(store, manager, OCTOBER)
     for step, actor in ((incentives.check, manager), (incentives.approve, manager), (incentives.approve, finance),
@@ -421,9 +430,23 @@ def test_each_step_is_its_own_roles_and_a_named_persons(store, make_user):
         assert isinstance(refused(store, step, actor), PermissionDenied), (step.__name__, actor.role)
 
 
+def test_a_chain_without_checks_and_the_one_step_file_of_before(store, make_user, tmp_path):
+    """checks = []: the approver approves right after the preparer; a file of the one-step approval
+    (`roles = ["manager"]`) is read as the manager preparing and approving, with no checks."""
+    manager, person = make_user("manager"), make_user("staff")
+    points(store, person, 20)
+    old = RULES_TEXT[:RULES_TEXT.index("[approval]")] + '[approval]\nroles = ["manager"]\nlock = "refuse"\n'
+    path = tmp_path / "incentives.toml"
+    path.write_text(old, encoding="utf-8")
+    rules = incentives.rules_for(store, path)
+    assert (rules.prepare_roles, rules.checks, rules.approve_roles) == ({"manager"}, (), {"manager"})
+    assert incentives.prepare(store, manager, OCTOBER, rules=rules).next == ("approve", {"manager"})
+    assert incentives.approve(store, manager, OCTOBER, rules=rules).approved
+
+
 def test_a_record_changed_after_preparing_is_checked_only_once_prepared_again(store, make_user):
     """What finance and HR check and the gm approves is what the registers say."""
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     person = make_user("staff")
     points(store, person, 20)
     incentives.prepare(store, manager, OCTOBER)
@@ -443,7 +466,7 @@ def test_a_record_changed_after_preparing_is_checked_only_once_prepared_again(st
 def test_the_cli_step_is_the_users_own(store, make_user):
     """take_step (python -m kefu incentives --approve --user NAME): the manager prepares, finance and HR check,
     the gm approves; out of turn it is refused as the step itself would be."""
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     points(store, make_user("staff"), 20)
     assert "has not been prepared" in refused(store, incentives.take_step, gm).message("en")
     incentives.take_step(store, manager, OCTOBER)
@@ -459,7 +482,7 @@ def test_an_approved_period_is_locked(store, make_user):
     points(store, person, 20)
     inside = record(store, person, "praise_letter", "300", day="2026-10-31")
     outside = record(store, person, "praise_letter", "300", day="2026-11-01")
-    run = approved(store, make_user, OCTOBER)
+    run = approved(store, OCTOBER)
     assert run.approved
     audit_before = store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0]
 
@@ -475,8 +498,7 @@ def test_an_approved_period_is_locked(store, make_user):
         store.delete("rewards_penalties", inside, manager)
     assert "2026-10" in deleted.value.message("zh")
     with pytest.raises(KefuError):
-        incentives.approve(store, make_user("gm", "gm-again"), OCTOBER)  # approved once
-    audit_before += 1                                                    # (the new user's creation)
+        incentives.approve(store, chain_people(store)[3], OCTOBER)       # approved once
     assert store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0] == audit_before   # nothing written
     assert store.conn.execute("SELECT count(*) FROM service_points").fetchone()[0] == 20
 
@@ -488,7 +510,7 @@ def test_a_quarter_locks_the_sales_paid_in_it(store, make_user):
     manager, person = make_user("manager"), make_user("staff")
     paid = sale(store, person, "10000.00", 50)
     unpaid = sale(store, person, "5000.00", 50, paid_on=None)
-    approved(store, make_user, "2026-Q4")
+    approved(store, "2026-Q4")
     with pytest.raises(ValidationError):
         store.update("parts_sales", paid, {"amount": "20000"}, manager)
     with pytest.raises(ValidationError):                                 # paid "in" a locked quarter afterwards
@@ -503,14 +525,14 @@ def test_with_lock_next_period_a_late_change_is_carried_to_the_next_run(store, m
     rules = incentives.rules_for(store, path)
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 18)
-    approved(store, make_user, OCTOBER, rules=rules)                      # 1 over the base: 270.00
+    approved(store, OCTOBER, rules=rules)                      # 1 over the base: 270.00
     points(store, person, 2, day="2026-10-30")                            # found later: 20 points, 810.00
     november = incentives.compute(store, manager, "2026-11", rules=rules)
     [adjustment] = november.lines
     assert (adjustment.adjusts, adjustment.component, format_fen(adjustment.amount_fen)) == (OCTOBER, "performance",
                                                                                            "540.00")
     assert adjustment.basis_text("en") == "adjustment for 2026-10; approved 270.00, now 810.00: difference 540.00"
-    approved(store, make_user, "2026-11", rules=rules)
+    approved(store, "2026-11", rules=rules)
     assert incentives.compute(store, manager, "2026-12", rules=rules).lines == []   # carried once only
     assert incentives.approved_run(store, OCTOBER).total_fen == 27000              # the approved run never changes
 
@@ -519,7 +541,7 @@ def test_an_approved_run_exports_the_same_file_any_time(store, make_user, monkey
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 20)
     record(store, person, "own_fault_complaint", "200")
-    approved(store, make_user, OCTOBER)
+    approved(store, OCTOBER)
     finance = make_user("finance")
     first_csv = incentives.export(store, finance, OCTOBER, "csv", "zh")
     first_xlsx = incentives.export(store, finance, OCTOBER, "xlsx", "zh")
@@ -545,7 +567,7 @@ def test_finance_sees_approved_runs_only_and_staff_their_own_lines(store, make_u
         incentives.run_for(store, finance, OCTOBER)                        # not approved yet
     with pytest.raises(PermissionDenied):
         incentives.run_for(store, make_user("supervisor"), OCTOBER)        # no incentives screen
-    approved(store, make_user, OCTOBER)
+    approved(store, OCTOBER)
     assert totals(incentives.run_for(store, finance, OCTOBER)) == {alice.id: "810.00", bob.id: "540.00"}
     assert totals(incentives.run_for(store, alice, OCTOBER)) == {alice.id: "810.00"}
     assert [r["period"] for r in incentives.approved_periods(store, finance)] == [OCTOBER]
@@ -562,7 +584,7 @@ def test_the_csv_opens_with_pandas_with_chinese_text_and_totals(store, make_user
     record(store, person, "own_fault_complaint", "200")
     store.insert("rewards_penalties", {"staff": person.id, "happened_on": "2026-10-11", "kind": "cost_saving",
                                        "amount": "250", "reason": "=HYPERLINK(\"x\")"}, auth.SYSTEM)
-    approved(store, make_user, OCTOBER)
+    approved(store, OCTOBER)
     data = incentives.export(store, manager, OCTOBER, "csv", "zh")
     assert data.startswith("\ufeff".encode("utf-8"))
     frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
@@ -602,7 +624,7 @@ def test_the_csv_opens_in_libreoffice_with_chinese_text_numbers_and_totals(store
     tricky = make_user("staff", "tricky")
     store.conn.execute("UPDATE kefu_users SET display_name = '=1+1' WHERE id = ?", (tricky.id,))
     points(store, tricky, 18)
-    approved(store, make_user, OCTOBER)
+    approved(store, OCTOBER)
     source = tmp_path / "incentives-2026-10.csv"
     source.write_bytes(incentives.export(store, manager, OCTOBER, "csv", "zh"))
     subprocess.run([SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
@@ -631,7 +653,7 @@ def test_the_xlsx_has_numbers_and_a_bold_totals_row(store, make_user):
     manager, person = make_user("manager"), make_user("staff")
     points(store, person, 20)
     record(store, person, "unsigned_record", "100")
-    approved(store, make_user, OCTOBER)
+    approved(store, OCTOBER)
     book = load_workbook(io.BytesIO(incentives.export(store, manager, OCTOBER, "xlsx", "zh")))
     sheet = book[OCTOBER]
     rows = list(sheet.iter_rows(values_only=True))
@@ -643,7 +665,7 @@ def test_the_xlsx_has_numbers_and_a_bold_totals_row(store, make_user):
 # ---------------------------------------------------------------------------------------------- finance's file before approval
 
 def test_what_finance_exports_before_approval_is_marked_as_a_draft(store, make_user):
-    manager, finance, hr, gm = chain_people(make_user)
+    manager, finance, hr, gm = chain_people(store)
     person = make_user("staff")
     points(store, person, 20)
     with pytest.raises(NotFound):
@@ -671,9 +693,9 @@ def test_每月4_7_10_第二年1月发放_a_quarter_is_paid_in_the_month_after_i
     assert incentives.pay_month(parse_period(OCTOBER), rules) is None          # a month: the rulebooks do not say
     person = make_user("staff")
     sale(store, person, "10000.00", 50)
-    run = approved(store, make_user, "2026-Q4")
+    run = approved(store, "2026-Q4")
     assert run.pay_month == "2027-01"
-    frame = pd.read_csv(io.BytesIO(incentives.export(store, make_user("finance", "fin-q"), "2026-Q4", "csv", "zh")),
+    frame = pd.read_csv(io.BytesIO(incentives.export(store, chain_people(store)[1], "2026-Q4", "csv", "zh")),
                         encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(frame.columns) == HEADER and set(frame["发放月份"]) == {"2027-01"}
     assert set(frame["个人所得税（元）"]) == {""}
