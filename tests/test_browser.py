@@ -515,3 +515,22 @@ def test_the_session_cookie_is_set_only_by_the_servers_answer_to_a_fresh_code_of
     assert status == 204 and "Max-Age=0" in cleared[0] and "HttpOnly" in cleared[0]
     assert auth.session_user(store, value) is None and auth.session_user(store, token) is None
     store.close()
+
+
+def test_经总经理审批后发放_the_gm_approves_the_survey_report_and_it_prints_without_the_controls(server, page):
+    """The gm approves the supervisor's waiting analysis report; printed, the page holds the report and its
+    chart, and neither the menu nor a button (the print CSS of views/survey_reports.py)."""
+    log_in(page, server.url, "demo-gm")
+    page.goto(f"{server.url}/survey_reports")
+    page.get_by_role("heading", name="配件价格满意度专项调查分析报告").wait_for(timeout=20000)
+    page.get_by_role("button", name="审批通过").click()
+    page.get_by_text("已审批，待发放").first.wait_for(timeout=20000)
+    settle(page)
+    assert query(server.db, "SELECT r.status, u.username FROM survey_reports r JOIN kefu_users u ON u.id = r.approved_by "
+                             "WHERE r.title = '配件价格满意度专项调查分析报告'") == [("approved", "demo-gm")]
+    page.emulate_media(media="print")
+    expect(page.get_by_role("heading", name="配件价格满意度专项调查分析报告")).to_be_visible()
+    expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
+    expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
+    expect(page.get_by_role("button", name="发放")).to_be_hidden()
+    expect(page.get_by_text("打印版式")).to_be_hidden()
