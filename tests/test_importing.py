@@ -10,7 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,9 +28,16 @@ HEADER = "客户编号,客户名称,类型,联系人,联系电话,信用等级,�
 
 
 @pytest.fixture
-def people(make_user):
-    return {"keeper": make_user("staff", "keeper"), "other": make_user("staff", "other"),
-            "manager": make_user("manager", "boss")}
+def people(store, make_user):
+    """Two keepers, and the department manager who imports the office's registers. The archives are the
+    keepers' and the gm's to read (000: 未经公司总经理授权，任何人不得查阅及外传), so the gm has granted the
+    manager both keepers' books, with export, as the office does for a colleague who takes them in hand."""
+    keeper, other, boss = make_user("staff", "keeper"), make_user("staff", "other"), make_user("manager", "boss")
+    gm = make_user("gm", "gm")
+    until = (datetime.now(store.settings.tz).date() + timedelta(days=30)).isoformat()
+    for book in (keeper, other):
+        store.grant("customers", None, boss.id, gm, keeper=book.id, until=until, export=True, reason="导入")
+    return {"keeper": keeper, "other": other, "manager": boss}
 
 
 def customers_csv(rows: int, keeper: str = "keeper", start: int = 0) -> str:

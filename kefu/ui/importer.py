@@ -113,14 +113,16 @@ def show_plan(store: Store, sheet, plan: importing.Plan, actor, lang: str, key: 
                            file_name=f"{sheet.name}-errors.csv", mime="text/csv", on_click="ignore", key=f"{key}__errors")
     if plan.updates:
         st.subheader(t("im.updates_title", lang, count=f"{len(plan.updates):,}"))
-        st.dataframe(_updates_frame(store, sheet, plan, lang), hide_index=True, width="stretch")
+        st.dataframe(_updates_frame(store, sheet, plan, actor, lang), hide_index=True, width="stretch")
     _commit_controls(store, sheet, plan, actor, lang, key)
 
 
-def _updates_frame(store: Store, sheet, plan: importing.Plan, lang: str) -> pd.DataFrame:
-    formatter = Formatter(store, sheet, lang)
+def _updates_frame(store: Store, sheet, plan: importing.Plan, actor, lang: str) -> pd.DataFrame:
+    """The records a file would update, named and shown as this user may see them (an archive's name is
+    personal data: masked for a role without pii)."""
+    formatter = Formatter(store, sheet, lang, actor)
     shown = plan.updates[:500]
-    titles = store.titles(sheet.name, [r.existing for r in shown])
+    titles = store.titles(sheet.name, [r.existing for r in shown], actor)
     lines = {t("im.col_row", lang): [], t("im.col_record", lang): [], t("im.col_change", lang): []}
     order = {f.name: position for position, f in enumerate(sheet.fields)}
     for row in shown:
