@@ -418,6 +418,16 @@ def _club_surveys(b: _Builder, sheets) -> None:
                        ("month", _pair("The current calendar month", "本自然月")))),
              b.figure(("min_answers",), "count", _pair("At least this many answers", "最少答卷数"),
                       _pair("Fewer answers in the period are too few to judge: no prompt.", "观察期内答卷少于此数时不作判断。"))])
+    b.group((), _pair("The yearly full survey", "年度全面满意度调查"),
+            _pair("At least one full satisfaction survey a year (每年至少进行一次全面的顾客满意度调查).",
+                  "每年至少进行一次全面的顾客满意度调查。"),
+            [b.figure(("full_survey_months",), "count", _pair("Remind after this many months without one",
+                                                             "超过此月数未做全面调查时提醒"),
+                      _pair("The home screen reminds those who record survey campaigns.",
+                            "首页提醒负责登记调查活动的人员。")),
+             b.figure(("report_approvers",), "roles", _pair("Who approves the analysis report", "调查分析报告审批人"),
+                      _pair("A survey analysis report is released only after one of these roles approved it.",
+                            "满意度调查分析报告须经这些角色审批后方可发放。"), _role_choices())])
 
 
 def _workflow(b: _Builder, sheets) -> None:
@@ -439,16 +449,6 @@ def _workflow(b: _Builder, sheets) -> None:
                                                                    "质检抽查：每人每周抽查工单数"))])
 
 
-    b.group((), _pair("The yearly full survey", "年度全面满意度调查"),
-            _pair("At least one full satisfaction survey a year (每年至少进行一次全面的顾客满意度调查).",
-                  "每年至少进行一次全面的顾客满意度调查。"),
-            [b.figure(("full_survey_months",), "count", _pair("Remind after this many months without one",
-                                                             "超过此月数未做全面调查时提醒"),
-                      _pair("The home screen reminds those who record survey campaigns.",
-                            "首页提醒负责登记调查活动的人员。")),
-             b.figure(("report_approvers",), "roles", _pair("Who approves the analysis report", "调查分析报告审批人"),
-                      _pair("A survey analysis report is released only after one of these roles approved it.",
-                            "满意度调查分析报告须经这些角色审批后方可发放。"), _role_choices())])
 _BUILDERS = {"kpi": _kpi, "incentives": _incentives, "sla": _sla, "club": _club, "club_surveys": _club_surveys,
              "workflow": _workflow}
 

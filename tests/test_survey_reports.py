@@ -80,9 +80,13 @@ def test_the_rules_file_is_checked(line, key):
     assert refused.value.key == key
 
 
-def test_the_shipped_rules():
+def test_the_shipped_rules_and_the_office_rules_screen_offers_them():
+    from kefu import office_rules, rules as rule_files
     rules = surveys.load_rules()
     assert (rules.full_survey_months, rules.report_approvers) == (12, ("gm",))
+    text = rule_files.file("club_surveys").read_text(encoding="utf-8")
+    offered = {f.key: f.value for f in office_rules.figures("club_surveys", text)}
+    assert offered["full_survey_months"] == 12 and offered["report_approvers"] == ["gm"]
 
 
 # ---------------------------------------------------------------------------------------------- the figures
