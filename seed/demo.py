@@ -989,7 +989,9 @@ def _insert_tickets(store: Store, maker: _TicketMaker, moments: list[datetime], 
                 events += life.events
                 stamps += life.stamps
             _backdate(store, "ticket_events", store.insert_many("ticket_events", events, auth.SYSTEM), stamps)
-            fines = [(ticket_id, life.fine) for ticket_id, life in zip(ids, lives) if life.fine]
+            # a fine dated in a month whose incentive run is approved is not written (bulk data added later)
+            fines = [(ticket_id, life.fine) for ticket_id, life in zip(ids, lives) if life.fine
+                     and not store.locked_period(store.sheet("rewards_penalties"), life.fine["happened_on"])]
             if fines:
                 rows = [{k: v for k, v in fine.items() if not k.startswith("_")} | {"ticket": ticket_id}
                         for ticket_id, fine in fines]
