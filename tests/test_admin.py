@@ -146,12 +146,13 @@ def test_only_the_admin_reads_the_audit_matrix_and_health(store, role):
 def test_the_permission_matrix_is_what_the_sheets_declare(store):
     rows = {r["sheet"]: r for r in admin.permission_matrix(store, ADMIN, "zh")}
     assert len(rows) == len(store.sheets) and set(next(iter(rows.values()))) == {"sheet", *ROLES}
-    customers = rows["客户档案"]
-    assert customers["manager"] == "查看、新建、修改、删除、导出、个人信息"
-    assert customers["staff"] == "查看、新建、修改（仅限本人）"             # row access: the archives they keep
-    assert customers["supervisor"] == "查看、新建、修改、导出" and customers["admin"] == ""
+    customers = rows["客户档案"]                      # 000: only the keeper and the gm read an archive unasked
+    assert customers["manager"] == "查看、新建、修改、删除、导出、个人信息（仅限本人）"
+    assert customers["staff"] == "查看、新建、修改、个人信息（仅限本人）"   # row access: the archives they keep
+    assert customers["supervisor"] == "查看、新建、修改、导出（仅限本人）" and customers["admin"] == ""
+    assert customers["gm"] == "查看、修改、导出、个人信息" and customers["sales_director"] == "查看"
     assert rows["交易记录"]["staff"].endswith("（仅限本人）")              # follows its archive (via)
-    assert not rows["交易记录"]["manager"].endswith("（仅限本人）")
+    assert not rows["交易记录"]["gm"].endswith("（仅限本人）")
     assert rows["来访登记"]["admin"] == "查看"
     english = {r["sheet"]: r for r in admin.permission_matrix(store, ADMIN, "en")}
     assert english["Visitor log"]["gm"] == "read, export, personal data"
