@@ -107,7 +107,7 @@ def test_admin_sees_the_permission_matrix(demo_db):
     sheets, views = at.table[0].value, at.table[1].value
     customers = sheets[sheets["登记簿"] == "客户档案"].iloc[0]
     assert customers["部门经理"] == "查看、新建、修改、删除、导出、个人信息（仅限本人）"
-    assert customers["专员"] == "查看、新建、修改（仅限本人）" and customers["系统管理员"] == ""
+    assert customers["专员"] == "查看、新建、修改、个人信息（仅限本人）" and customers["系统管理员"] == ""
     audit = views[views["页面"] == "审计日志"].iloc[0]
     assert audit["系统管理员"] == "✓" and audit["部门经理"] == ""
     assert not at.text_input and buttons(at) == ["退出登录"]               # read-only: only the sidebar's logout
