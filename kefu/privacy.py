@@ -318,7 +318,7 @@ def find(store: Store, actor, term: str) -> Person:
                 if key not in by_key:
                     by_key[key] = Match(sheet.name, row["id"], row, ())
                 by_key[key].matched = tuple(dict.fromkeys([*by_key[key].matched, name]))
-                by_name = by_name and name not in sheet.pii_fields
+                by_name = by_name and any(n.sheet == sheet.name and n.field == name for n in names)
                 if len(by_key) > MAX_RECORDS:
                     raise PrivacyRefused("pv.too_many", count=MAX_RECORDS)
     found = list(by_key.values())

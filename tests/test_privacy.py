@@ -146,7 +146,8 @@ def test_only_the_admin_and_the_system_may(store, people):
 @pytest.fixture
 def person(store, people):
     """林晓燕 in four registers: two visits, a call, her own customer archive (with a membership and a
-    transaction), and the archive of a company she is the contact of; and someone else's visit."""
+    transaction), and the archive of a company she is the contact of; and someone else's visit. The manager keeps
+    both archives (only an archive's keeper and the gm read it, so only they can enrol it or record a deal)."""
     staff, manager = people["staff"], people["manager"]
     visits = [visit(store, manager, 20), visit(store, manager, 3, id_number=None)]
     ticket = tickets.intake(store, staff, {"channel": "hotline", "kind": "inquiry", "category": "billing",
@@ -154,9 +155,9 @@ def person(store, people):
                                            "subject": "询问账单"})
     own = store.insert("customers", {"code": "KH9001", "name": "林晓燕", "kind": "person", "mobile": PHONE,
                                      "id_number": ID_NUMBER, "address": "三亚市吉阳区 8 号", "credit_rating": "A",
-                                     "owner": staff.id}, manager)
+                                     "owner": manager.id}, manager)
     company = store.insert("customers", {"code": "KH9002", "name": "海棠湾酒店", "kind": "company", "contact": "林晓燕",
-                                         "phone": "089888886666", "credit_rating": "A", "owner": staff.id}, manager)
+                                         "phone": "089888886666", "credit_rating": "A", "owner": manager.id}, manager)
     member = club.enrol(store, manager, {"customer": own, "status": "active", "joined_on": "2026-01-05"})
     deal = store.insert("transactions", {"customer": own, "traded_on": "2026-03-01", "item": "年度维保",
                                          "amount": "1200.00"}, manager)
