@@ -109,8 +109,8 @@ def test_a_supervisor_applies_a_suggested_upgrade(club_db):
     from kefu import auth, club
     store = Store(club_db, load_sheets(), config.load())
     supervisor = auth.get_user(store, one(club_db, "SELECT id FROM kefu_users WHERE username = 'demo-supervisor'"))
-    due = next(m for (m,) in store.conn.execute("SELECT id FROM members WHERE status = 'active' ORDER BY id")
-               if club.suggested_tier(store, supervisor, m) is not None)
+    due = next(m for m in store.ref_options("members", supervisor, limit=10_000)    # members of archives
+               if club.suggested_tier(store, supervisor, m[0]) is not None)[0]          # the supervisor reads
     number = one(club_db, "SELECT member_no FROM members WHERE id = ?", due)
     target = club.suggested_tier(store, supervisor, due)
     store.close()
@@ -134,11 +134,23 @@ def test_finance_and_admin_neither_see_nor_open_the_club(club_db, username):
 
 
 def test_a_manager_finds_an_old_archive_by_name_and_enrols_it(club_db):
-    old = one(club_db, "SELECT id FROM customers WHERE id NOT IN (SELECT customer FROM members) "
-                       "AND deleted_at IS NULL ORDER BY id LIMIT 1")
+    from datetime import date, timedelta
+
+    from kefu import auth
+    store = Store(club_db, load_sheets(), config.load())                # the gm lets the manager cover four books
+    gm, manager = (auth.get_user(store, one(club_db, "SELECT id FROM kefu_users WHERE username = ?", name))
+                   for name in ("demo-gm", "demo-manager"))
+    keepers = [k for (k,) in store.conn.execute("SELECT id FROM kefu_users WHERE username LIKE 'staff%' "
+                                                "ORDER BY id LIMIT 4")]
+    for keeper in keepers:
+        store.grant("customers", None, manager.id, gm, keeper=keeper, until=date.today() + timedelta(days=7))
+    store.close()
+    books = f"owner IN ({', '.join(map(str, keepers))}) AND deleted_at IS NULL"
+    old = one(club_db, f"SELECT id FROM customers WHERE id NOT IN (SELECT customer FROM members) AND {books} "
+                       "ORDER BY id LIMIT 1")
     name = one(club_db, "SELECT name FROM customers WHERE id = ?", old)
-    newer = one(club_db, "SELECT count(*) FROM customers WHERE id > ? AND deleted_at IS NULL", old)
-    assert newer > 500                                                   # beyond the picker's old 500
+    newer = one(club_db, f"SELECT count(*) FROM customers WHERE id > ? AND {books}", old)
+    assert newer > 200                                                   # beyond the newest the picker offers
     at = open_page(login("demo-manager"), "members")
     prefix = "members__new__0__customer"
     picker = at.selectbox(key=prefix)
