@@ -28,6 +28,12 @@ def customer(store, owner, name="海棠湾酒店", code=None) -> int:
                                       "owner": owner.id}, owner)
 
 
+def cover(store, people, who, keeper) -> None:
+    """The gm lets `who` (a supervisor, a manager) read and work on `keeper`'s whole book for a week: only an
+    archive's keeper and the gm read it otherwise (and so its membership)."""
+    store.grant("customers", None, who.id, people["gm"], keeper=keeper.id, until=date.today() + timedelta(days=7))
+
+
 def member(store, owner, **values) -> int:
     """A member of a new archive kept by `owner`."""
     values = {"customer": customer(store, owner, name=values.pop("name", "海棠湾酒店")), "tier": "silver",
@@ -177,6 +183,9 @@ def test_an_upgrade_is_suggested_when_the_threshold_is_crossed_and_a_supervisor_
     assert club.suggested_tier(store, staff, m).value == "gold"
     with pytest.raises(PermissionDenied):
         club.apply_upgrade(store, staff, m)
+    with pytest.raises(NotFound):                                 # not her book: as if no such member
+        club.apply_upgrade(store, supervisor, m)
+    cover(store, people, supervisor, staff)
     assert club.apply_upgrade(store, supervisor, m)["tier"] == "gold"
     assert club.suggested_tier(store, staff, m) is None
     with pytest.raises(KefuError) as refused:
@@ -322,6 +331,7 @@ def test_care_list_skips_members_who_are_not_active_and_archives_the_user_may_no
     theirs = member(store, other, birthday="1980-12-31")
     items = [i for i in club.care_list(store, staff, date(2026, 12, 29)) if i["occasion"] != "holiday"]
     assert items == []
+    cover(store, people, people["manager"], other)
     assert [i["member_id"] for i in club.care_list(store, people["manager"], date(2026, 12, 29))
             if i["occasion"] == "birthday"] == [theirs]
 
@@ -341,11 +351,14 @@ def test_finance_and_admin_have_no_member_club(store, people):
 
 
 def test_staff_book_points_only_for_members_of_archives_they_keep(store, people, make_user):
-    theirs = member(store, make_user("staff"))
-    with pytest.raises(NotFound):
-        club.earn(store, people["staff"], theirs, 10, "购买配件")
+    keeper = make_user("staff")
+    theirs = member(store, keeper)
+    for who in ("staff", "supervisor"):
+        with pytest.raises(NotFound):
+            club.earn(store, people[who], theirs, 10, "购买配件")
     with pytest.raises(PermissionDenied):
         club.earn(store, people["gm"], theirs, 10, "购买配件")                  # the gm reads, does not book
+    cover(store, people, people["supervisor"], keeper)                         # covering the keeper's book
     club.earn(store, people["supervisor"], theirs, 10, "购买配件")
     assert count(store, "points") == 1
 
@@ -394,7 +407,7 @@ def test_the_demo_club_is_the_same_every_time_and_never_below_zero(tmp_path):
 
 
 def test_members_are_found_by_their_customers_name_pinyin_and_code(store, people, make_user):
-    staff, manager = people["staff"], people["manager"]
+    staff, gm = people["staff"], people["gm"]
     other = make_user("staff")
     hotel = member(store, staff, name="海棠湾酒店")
     resort = member(store, other, name="三亚湾度假村")
@@ -403,14 +416,14 @@ def test_members_are_found_by_their_customers_name_pinyin_and_code(store, people
     def found(who, text):
         return {row["id"] for row in store.query("members", who, Query(search=text)).rows}
 
-    assert found(manager, "海棠湾酒店") == {hotel}                     # trigram over the customer's name
-    assert found(manager, "海棠") == {hotel, plain}                    # two characters: the member's notes too
-    assert found(manager, "酒店") == {hotel}
-    assert found(manager, "haitang") == found(manager, "htw") == {hotel}   # pinyin, as for customers
-    assert found(manager, "KH000002") == {resort}                      # the customer's code
-    assert found(manager, "HY000001 海棠") == {hotel}                  # every term must match somewhere
-    assert found(manager, "HY000002 海棠") == set()
-    assert found(manager, "湾") == {hotel, resort, plain}
+    assert found(gm, "海棠湾酒店") == {hotel}                          # trigram over the customer's name
+    assert found(gm, "海棠") == {hotel, plain}                    # two characters: the member's notes too
+    assert found(gm, "酒店") == {hotel}
+    assert found(gm, "haitang") == found(gm, "htw") == {hotel}   # pinyin, as for customers
+    assert found(gm, "KH000002") == {resort}                      # the customer's code
+    assert found(gm, "HY000001 海棠") == {hotel}                  # every term must match somewhere
+    assert found(gm, "HY000002 海棠") == set()
+    assert found(gm, "湾") == {hotel, resort, plain}
     assert found(staff, "湾") == {hotel, plain}                        # never a member of another's archive
     assert found(other, "海棠湾酒店") == set() and found(other, "三亚") == {resort}
     assert store.sheet("members").search == ["member_no", "notes"]     # the customer is searched in its own index
@@ -418,11 +431,11 @@ def test_members_are_found_by_their_customers_name_pinyin_and_code(store, people
 
 
 def test_a_member_is_named_with_its_customer_only_for_those_who_may_see_the_archive(store, people, make_user):
-    staff, manager, other = people["staff"], people["manager"], make_user("staff")
+    staff, gm, other = people["staff"], people["gm"], make_user("staff")
     mine = member(store, staff, name="海棠湾酒店")
     theirs = member(store, other, name="三亚湾度假村")
     assert store.ref_labels("members", [mine, theirs], staff) == {mine: "HY000001 · 海棠湾酒店", theirs: "HY000002"}
-    assert store.ref_labels("members", [mine, theirs], manager) == {mine: "HY000001 · 海棠湾酒店",
+    assert store.ref_labels("members", [mine, theirs], gm) == {mine: "HY000001 · 海棠湾酒店",
                                                                    theirs: "HY000002 · 三亚湾度假村"}
     assert store.ref_options("members", staff) == [(mine, "HY000001 · 海棠湾酒店")]        # a picker: hers only
-    assert store.ref_options("members", manager, query="三亚") == [(theirs, "HY000002 · 三亚湾度假村")]
+    assert store.ref_options("members", gm, query="三亚") == [(theirs, "HY000002 · 三亚湾度假村")]
