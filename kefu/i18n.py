@@ -1235,6 +1235,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ed.readonly_help": ("Set by the system: it cannot be changed here.", "由系统设置，不能在此修改。"),
     "ed.ref_help": ("Too many records to offer as a list: change it in the record's form.",
                     "可选记录过多，无法在表格中选择：请在记录详情中修改。"),
+    "ed.ref_hidden_help": ("Some of these records are not yours to read (shown by number): change it in the "
+                           "record's form.", "部分记录您无权查阅（以编号显示）：请在记录详情中修改。"),
     # backups and restore: keys bk.*
     "bk.title": ("Backups", "备份与恢复"),
     "bk.nav": ("Backups", "备份与恢复"),

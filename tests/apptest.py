@@ -75,3 +75,25 @@ def db_value(db, sql: str, *params):
     import sqlite3
     with sqlite3.connect(db) as conn:
         return conn.execute(sql, params).fetchone()[0]
+
+
+def cover_books(db, username: str, keepers: int) -> list[int]:
+    """The demo gm lets `username` read and work on the whole book of the first `keepers` staff members
+    for a week (only an archive's keeper and the gm read it otherwise); their ids."""
+    from datetime import date, timedelta
+
+    from kefu import auth, config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    store = Store(db, load_sheets(), config.load())
+    try:
+        gm, user = (auth.get_user(store, db_value(db, "SELECT id FROM kefu_users WHERE username = ?", name))
+                    for name in ("demo-gm", username))
+        ids = [k for (k,) in store.conn.execute("SELECT id FROM kefu_users WHERE username LIKE 'staff%' "
+                                                "ORDER BY id LIMIT ?", (keepers,))]
+        for keeper in ids:
+            store.grant("customers", None, user.id, gm, keeper=keeper, until=date.today() + timedelta(days=7),
+                        reason="代管同事的客户档案")
+    finally:
+        store.close()
+    return ids

@@ -2,7 +2,7 @@
 refused rows kept in the table with the reason, personal data locked whatever the browser sends."""
 import json
 
-from apptest import db_value, login, open_page, submit, texts
+from apptest import cover_books, db_value, login, open_page, submit, texts
 
 
 def editing(username: str, path: str):
@@ -128,11 +128,31 @@ def test_discard_and_leaving_edit_mode_forget_refused_rows(demo_db):
 
 
 def test_a_reference_to_a_big_register_is_named_but_locked(demo_db):
-    """Parts sales point to one of 2,000 customer archives: too many to offer in a cell, so the column
-    shows each archive's name and is changed in the record's form (a new sale too: it needs one)."""
+    """Parts sales point to customer archives: the manager covering four keepers' books may pick from over
+    200 of them, too many to offer in a cell, so the column shows each archive's name (or, for an archive
+    he may not read, its number) and is changed in the record's form (a new sale too: it needs one)."""
+    keepers = cover_books(demo_db, "demo-manager", 4)
     at = editing("demo-manager", "parts_sales")
     config = columns(at)["customer"]
     assert config["disabled"] and at.data_editor[0].editing_mode == "fixed"
-    first = int(at.data_editor[0].value["customer"][0])
-    title = db_value(demo_db, "SELECT name FROM customers WHERE id = ?", first)
-    assert {"value": first, "label": title} in config["type_config"]["options"]
+    assert config["help"] == "可选记录过多，无法在表格中选择：请在记录详情中修改。"
+    labels = {o["value"]: o["label"] for o in config["type_config"]["options"]}
+    for customer in at.data_editor[0].value["customer"]:
+        name, owner = (db_value(demo_db, f"SELECT {c} FROM customers WHERE id = ?", int(customer))
+                       for c in ("name", "owner"))
+        assert labels[int(customer)] == (name if owner in keepers else f"#{customer}")
+    assert any(owner in keepers for owner in (db_value(demo_db, "SELECT owner FROM customers WHERE id = ?", int(c))
+                                              for c in at.data_editor[0].value["customer"]))
+
+
+def test_archives_the_user_may_not_read_are_numbers_in_a_locked_column(demo_db):
+    """The manager keeps no archive: the sales' customers are shown by number, never by name, and the column
+    cannot be changed in the table (nor a sale added there, since it needs a customer)."""
+    at = editing("demo-manager", "parts_sales")
+    config = columns(at)["customer"]
+    assert config["disabled"] and at.data_editor[0].editing_mode == "fixed"
+    assert config["help"] == "部分记录您无权查阅（以编号显示）：请在记录详情中修改。"
+    shown = at.data_editor[0].value["customer"]
+    assert {o["label"] for o in config["type_config"]["options"]} == {f"#{int(c)}" for c in shown}
+    names = {db_value(demo_db, "SELECT name FROM customers WHERE id = ?", int(c)) for c in shown}
+    assert not names & {o["label"] for o in config["type_config"]["options"]}

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from faker import Faker
 
-from apptest import db_value as one, login, open_page, select_row, submit, texts
+from apptest import cover_books, db_value as one, login, open_page, select_row, submit, texts
 from kefu import config
 from kefu.sheets import load_sheets
 from kefu.store import Store
@@ -134,17 +134,7 @@ def test_finance_and_admin_neither_see_nor_open_the_club(club_db, username):
 
 
 def test_a_manager_finds_an_old_archive_by_name_and_enrols_it(club_db):
-    from datetime import date, timedelta
-
-    from kefu import auth
-    store = Store(club_db, load_sheets(), config.load())                # the gm lets the manager cover four books
-    gm, manager = (auth.get_user(store, one(club_db, "SELECT id FROM kefu_users WHERE username = ?", name))
-                   for name in ("demo-gm", "demo-manager"))
-    keepers = [k for (k,) in store.conn.execute("SELECT id FROM kefu_users WHERE username LIKE 'staff%' "
-                                                "ORDER BY id LIMIT 4")]
-    for keeper in keepers:
-        store.grant("customers", None, manager.id, gm, keeper=keeper, until=date.today() + timedelta(days=7))
-    store.close()
+    keepers = cover_books(club_db, "demo-manager", 4)                    # the gm lets the manager cover four books
     books = f"owner IN ({', '.join(map(str, keepers))}) AND deleted_at IS NULL"
     old = one(club_db, f"SELECT id FROM customers WHERE id NOT IN (SELECT customer FROM members) AND {books} "
                        "ORDER BY id LIMIT 1")

@@ -56,7 +56,8 @@ def table_editor(store: Store, sheet: Sheet, actor, lang: str, page: Page, query
         _keep_shown(state["pending"], {row["id"] for row in page.rows})
     rows = state["rows"]
     fields = [sheet.by_name[name] for name in columns]
-    locked = {f.name for f in fields if _locked(store, sheet, actor, f)}
+    why = {f.name: reason for f in fields if (reason := _locked(store, actor, f, rows))}
+    locked = set(why)
     can_add = auth.can(actor, sheet, "create") and not any(
         f.required and f.default is None and (f.name in locked or f.name not in columns) for f in sheet.fields
         if not f.readonly)
@@ -66,7 +67,7 @@ def table_editor(store: Store, sheet: Sheet, actor, lang: str, page: Page, query
         messages = editing.EditResult(refused=pending["reasons"], refused_new=pending["new_reasons"]).messages(lang)
         error_list(t("ed.refused", lang, count=len(messages)), messages)
     frame = _frame(store, sheet, rows, fields, pending)
-    config = _column_config(store, sheet, actor, lang, fields, rows, locked, problems=PROBLEMS in frame)
+    config = _column_config(store, actor, lang, fields, rows, why, problems=PROBLEMS in frame)
     editor_key = f"{key}__editor_{state['gen']}"
     result = st.data_editor(frame, key=editor_key, hide_index=True, width="stretch", column_config=config,
                             column_order=list(frame.columns), num_rows="add" if can_add else "fixed",
@@ -176,30 +177,40 @@ def _column(values: list, field) -> pd.Series | pd.api.extensions.ExtensionArray
     return pd.Series([None if v is None else str(v) for v in values], dtype="object")
 
 
-def _locked(store: Store, sheet: Sheet, actor, field) -> bool:
-    """A column the user cannot change in the table: read-only, personal (shown masked), or a reference
-    to a sheet too big to offer as a list."""
-    if field.readonly or field.pii:
-        return True
-    return field.type_name == "ref" and len(store.ref_options(field.ref_sheet, actor, limit=REF_PICK_LIMIT + 1)) \
-        > REF_PICK_LIMIT
+def _locked(store: Store, actor, field, rows: list[dict]) -> str | None:
+    """Why a column cannot be changed in the table (the help text's key), or None: read-only, personal
+    (shown masked), a reference to a sheet too big to offer as a list, or one whose records on the page
+    the user may not read (a sale of an archive kept by someone else: shown by its number)."""
+    if field.pii:
+        return "ed.pii_help"
+    if field.readonly:
+        return "ed.readonly_help"
+    if field.type_name != "ref":
+        return None
+    offered = {row_id for row_id, _ in store.ref_options(field.ref_sheet, actor, limit=REF_PICK_LIMIT + 1)}
+    if len(offered) > REF_PICK_LIMIT:
+        return "ed.ref_help"
+    if not offered or any(r.get(field.name) is not None and r[field.name] not in offered for r in rows):
+        return "ed.ref_hidden_help"
+    return None
 
 
-def _column_config(store: Store, sheet: Sheet, actor, lang: str, fields: list, rows: list[dict], locked: set, *,
+def _column_config(store: Store, actor, lang: str, fields: list, rows: list[dict], why: dict, *,
                    problems: bool) -> dict:
     config = {ID: st.column_config.NumberColumn(t("common.id", lang), width="small", format="%d")}
     for field in fields:
-        config[field.name] = _field_column(store, actor, lang, field, rows, field.name in locked)
+        config[field.name] = _field_column(store, actor, lang, field, rows, why.get(field.name))
     if problems:
         config[PROBLEMS] = st.column_config.TextColumn(t("ed.problems", lang), width="large")
     return config
 
 
-def _field_column(store: Store, actor, lang: str, field, rows: list[dict], locked: bool):
-    """The column type, choices and bounds of one field, as the browser enforces them."""
+def _field_column(store: Store, actor, lang: str, field, rows: list[dict], why: str | None):
+    """The column type, choices and bounds of one field, as the browser enforces them; `why` is the
+    reason (a help text key) the column is locked, if it is."""
+    locked = why is not None
     label = field.label_in(lang) + (" *" if field.required else "")
-    help_text = (t("ed.pii_help", lang) if field.pii else t("ed.readonly_help", lang) if field.readonly
-                 else t("ed.ref_help", lang) if locked else field.help_in(lang))
+    help_text = t(why, lang) if locked else field.help_in(lang)
     common = dict(label=label, help=help_text, required=field.required and not locked, disabled=locked or None)
     kind, options = field.type_name, field.options
     bounds = dict(min_value=options.get("min"), max_value=options.get("max"))
@@ -249,6 +260,7 @@ def _names(store: Store, actor, field, rows: list[dict], locked: bool) -> dict:
     names = {} if locked else dict(store.ref_options(field.ref_sheet, actor, limit=REF_PICK_LIMIT))
     missing = [v for v in on_page if v not in names]
     names.update(store.ref_labels(field.ref_sheet, missing, actor))
+    names.update({v: f"#{v}" for v in missing if v not in names})   # a record the user may not read: its number
     return names
 
 
