@@ -27,6 +27,7 @@ from kefu.tickets import escalation_rules, fault_fine_fen, needs_escalation, spo
 from kefu.workflow import load_workflow
 from seed.club import scale_members, seed_club
 from seed.events import seed_events
+from seed.surveys import seed_survey_campaigns
 from seed.incentives import seed_incentives
 
 SEED = 20261122
@@ -77,6 +78,7 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     counts.update(seed_tickets(store, rng, fake, now))
     counts.update(seed_club(store, rng, fake, staff_ids, now))        # demo-staff first: her care list
     counts.update(seed_events(store, rng, fake, staff_ids, now))
+    counts.update(seed_survey_campaigns(store, now))                  # their analysis reports: the demo managers
     counts.update(seed_reviews(store, rng, staff_ids, now))
     counts.update(seed_incentives(store, rng, fake, staff_ids, now))
     with store.transaction() as conn:

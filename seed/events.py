@@ -48,9 +48,8 @@ def seed_events(store: Store, rng: random.Random, fake, people_ids: list[int], n
     actions = _corrective_actions(rng, answers, now, people_ids)
     if actions:
         store.insert_many("corrective_actions", actions, auth.SYSTEM)
-    from seed.surveys import seed_survey_campaigns
     return {"events": len(events), "event_signups": len(signups), "surveys": len(answers),
-            "corrective_actions": len(actions), **seed_survey_campaigns(store, now)}
+            "corrective_actions": len(actions)}
 
 
 def _events(rng, now: datetime) -> list[dict]:
