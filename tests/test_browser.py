@@ -375,8 +375,8 @@ def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(
 IMPORT_HEADER = "客户编号,客户名称,类型,联系人,联系电话,信用等级,档案负责人"
 
 
-def open_import(page, server, sheet_label: str, upload) -> None:
-    log_in(page, server.url, "demo-manager")
+def open_import(page, server, sheet_label: str, upload, username: str = "demo-manager") -> None:
+    log_in(page, server.url, username)
     page.goto(f"{server.url}/imports")
     page.get_by_role("combobox", name="导入到").click()
     page.get_by_role("option", name=sheet_label, exact=True).click()
@@ -438,12 +438,14 @@ def test_a_long_file_goes_in_from_the_screen_with_its_search_keys(server, page, 
 
 
 def test_a_row_matching_an_archive_updates_it_when_the_user_chooses_so(server, page, tmp_path):
-    code, name = query(server.db, "SELECT code, name FROM customers WHERE deleted_at IS NULL ORDER BY id LIMIT 1 OFFSET 700")[0]
+    """The supervisor corrects the credit rating of an archive he keeps from a file."""
+    code, name = query(server.db, "SELECT code, name FROM customers WHERE deleted_at IS NULL AND owner = (SELECT id "
+                                  "FROM kefu_users WHERE username = 'demo-supervisor') ORDER BY id LIMIT 1 OFFSET 30")[0]
     upload = tmp_path / "更正.csv"
     upload.write_text(f"客户编号,信用等级\n{code},C\n", encoding="utf-8-sig")
     before = query(server.db, "SELECT credit_rating FROM customers WHERE code = ?", code)[0][0]
     assert before != "C"
-    open_import(page, server, "客户档案", str(upload))
+    open_import(page, server, "客户档案", str(upload), "demo-supervisor")
     page.get_by_text("1 行按唯一键与已有记录相同").wait_for(timeout=20000)
     page.get_by_text("用文件中的值更新记录").click()
     settle(page)
