@@ -1025,11 +1025,16 @@ def draft_run(store: Store, label: str) -> Run | None:
     row = store.conn.execute("SELECT id, pay_month FROM kefu_incentive_drafts WHERE period = ?", (label,)).fetchone()
     if row is None:
         return None
-    lines = [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
-             for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
-                 "SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts "
-                 "FROM kefu_incentive_draft_lines WHERE draft_id = ? ORDER BY seq", (row[0],))]
-    return Run(parse_period(label), lines, pay_month=row[1])
+    return Run(parse_period(label), _stored_lines(store, "kefu_incentive_draft_lines", "draft_id", row[0]),
+               pay_month=row[1])
+
+
+def _stored_lines(store: Store, table: str, parent: str, parent_id: int) -> list[Line]:
+    """The lines of a prepared (kefu_incentive_draft_lines) or approved (kefu_incentive_lines) run, in order."""
+    return [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
+            for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
+                f"SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts FROM {table} "
+                f"WHERE {parent} = ? ORDER BY seq", (parent_id,))]
 
 
 def approved_run(store: Store, label: str) -> Run | None:
@@ -1039,10 +1044,7 @@ def approved_run(store: Store, label: str) -> Run | None:
                              "WHERE r.period = ?", (label,)).fetchone()
     if row is None:
         return None
-    lines = [Line(staff, name, component, json.loads(basis), fen, pool, adjusts)
-             for staff, name, component, basis, fen, pool, adjusts in store.conn.execute(
-                 "SELECT staff, staff_name, component, basis, amount_fen, pool_fen, adjusts FROM kefu_incentive_lines "
-                 "WHERE run_id = ? ORDER BY seq", (row[0],))]
+    lines = _stored_lines(store, "kefu_incentive_lines", "run_id", row[0])
     period = parse_period(label)
     paid = row[3] if row[4] else pay_month(period, rules_on(store, period.last))   # approved before the chain
     return Run(period, lines, approved_at=row[1], approved_by=row[2], run_id=row[0], pay_month=paid)

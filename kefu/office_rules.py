@@ -622,22 +622,10 @@ def text_with(name: str, text: str, values: dict, sheets=None) -> str:
 
 def flat(text: str) -> dict:
     """Every value of a rules text by its key ("tiers[2].points"), for the audit's before and after."""
-    out = {}
-
-    def walk(node, path):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, (*path, key))
-        elif isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
-            for number, value in enumerate(node):
-                walk(value, (*path, number))
-        else:
-            out[key_of(path)] = node
     try:
-        walk(tomllib.loads(text), ())
+        return {key: value for key, (_, value) in _flat_paths(text).items()}
     except tomllib.TOMLDecodeError:
         return {}
-    return out
 
 
 @dataclass(frozen=True)
