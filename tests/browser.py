@@ -27,6 +27,21 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
+def own_folder_server(demo_file: Path, base: Path, folder: str, variable: str) -> "Server":
+    """`streamlit run` on a copy of the demo office in `base`, reading its own copy of the project's `folder`
+    (schema or rules) through $`variable`: what a test saves there changes no other test and not the repository.
+    The copy is the server's `db` and its attribute named after the folder."""
+    import shutil
+    require_chromium()
+    db, own = base / "kefu.db", base / folder
+    shutil.copy(demo_file, db)
+    shutil.copytree(ROOT / folder, own)
+    running = Server(db, env={variable: str(own)})
+    running.db = db
+    setattr(running, folder, own)
+    return running
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

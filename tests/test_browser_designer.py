@@ -3,14 +3,13 @@
 in the menu on the next click, adds a record and sees its phone masked; the administrator adds a field, then
 tries to drop the phone, which holds data, and is refused. The app runs on a demo copy with a schema folder of
 its own ($KEFU_SCHEMA), so the repository's schema/ is never written. Also takes the refusal's screenshot."""
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from browser import Server, log_in, require_chromium, settle, shoot
+from browser import log_in, own_folder_server, settle, shoot
 from kefu import designer
 from kefu.sheets import load_sheets
 
@@ -26,13 +25,7 @@ EDITOR = "#portal textarea, #portal input"           # the cell editor glide ope
 @pytest.fixture(scope="module")
 def server(demo_file, tmp_path_factory):
     """Overrides conftest's: `streamlit run` on a demo copy with a schema folder of its own."""
-    require_chromium()
-    folder = tmp_path_factory.mktemp("designer")
-    db, schema = folder / "kefu.db", folder / "schema"
-    shutil.copy(demo_file, db)
-    shutil.copytree(ROOT / "schema", schema)
-    running = Server(db, env={"KEFU_SCHEMA": str(schema)})
-    running.db, running.schema = db, schema
+    running = own_folder_server(demo_file, tmp_path_factory.mktemp("designer"), "schema", "KEFU_SCHEMA")
     yield running
     running.stop()
 

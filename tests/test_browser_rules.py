@@ -2,31 +2,21 @@
 the office rules screen (办公规则), sees the quarter's ranking under them before saving, saves, and the
 dashboard ranks by them. The app runs on a demo copy of its own and reads a rules folder of its own
 ($KEFU_RULES), so the repository's rules/ is never written. Also refreshes the screen's README screenshot."""
-import shutil
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from browser import Server, log_in, require_chromium, settle, shoot
+from browser import log_in, own_folder_server, settle, shoot
 from kefu import auth, config, kpi
 from kefu.sheets import load_sheets
 from kefu.store import Store
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def server(demo_file, tmp_path_factory):
     """Overrides conftest's: `streamlit run` on a demo copy with a rules folder of its own."""
-    require_chromium()
-    folder = tmp_path_factory.mktemp("office-rules")
-    db, rules = folder / "kefu.db", folder / "rules"
-    shutil.copy(demo_file, db)
-    shutil.copytree(ROOT / "rules", rules)
-    running = Server(db, env={"KEFU_RULES": str(rules)})
-    running.db, running.rules = db, rules
+    running = own_folder_server(demo_file, tmp_path_factory.mktemp("office-rules"), "rules", "KEFU_RULES")
     yield running
     running.stop()
 
