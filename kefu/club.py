@@ -336,9 +336,9 @@ def care_list(store: Store, actor, today: date | None = None, days: int | None =
         f"AND (substr(m.birthday, 6) IN ({marks}) OR substr(m.joined_on, 6) IN ({marks}) "
         f"     OR m.renewal_on BETWEEN ? AND ?) ORDER BY m.id LIMIT 2000",
         [*visible[1], *month_days, *month_days, today.isoformat(), last.isoformat()])
-    items = []
+    items, shown = [], store.title_shown(store.sheet("customers"), actor)
     for member_id, number, customer, name, tier, birthday, joined, renewal in cursor.fetchall():
-        base = {"member_id": member_id, "member_no": number, "customer": customer, "customer_name": name,
+        base = {"member_id": member_id, "member_no": number, "customer": customer, "customer_name": shown(name),
                 "tier": tier}
         for occasion, stored in (("birthday", birthday), ("anniversary", joined)):
             if not stored:

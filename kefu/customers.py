@@ -89,8 +89,8 @@ def follow_ups_due(store: Store, actor, days: int = 7) -> list[dict]:
         "                AND later.deleted_at IS NULL AND later.contact_on >= r.next_follow_up AND later.id != r.id) "
         "ORDER BY r.next_follow_up, r.id LIMIT 50",
         (actor.id, (today - timedelta(days=30)).isoformat(), (today + timedelta(days=days)).isoformat()))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor]
+    names, shown = [d[0] for d in cursor.description], store.title_shown(store.sheet(SHEET), actor)
+    return [{**row, "customer_name": shown(row["customer_name"])} for row in (dict(zip(names, r)) for r in cursor)]
 
 
 def archive(store: Store, actor, customer_id: int) -> dict:

@@ -1367,14 +1367,15 @@ class Store:
         if not ids:
             return {}
         where, params = self._named_only(sheet, ids, actor)
-        shown = self._title_shown(sheet, actor)
+        shown = self.title_shown(sheet, actor)
         return {row_id: shown(title) for row_id, title in self.conn.execute(
             f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} WHERE {where}", params)}
 
     @staticmethod
-    def _title_shown(sheet: Sheet, actor):
-        """How a record's title is shown where another record names it: masked when the title is personal
-        data (a customer's name, 003 保密范围: 姓名) and the actor's role has no `pii` on its sheet."""
+    def title_shown(sheet: Sheet, actor):
+        """How a record's title is shown where another record names it (a list on the home screen, a picker):
+        masked when the title is personal data (a customer's name, 003 保密范围: 姓名) and the actor's role has
+        no `pii` on its sheet."""
         if actor is not None and sheet.title in sheet.pii_fields and not auth.can(actor, sheet, "pii"):
             return mask
         return lambda title: title
@@ -1418,7 +1419,7 @@ class Store:
         referenced = [self._visible_titles(self.sheets[sheet.by_name[name].ref_sheet], [row[2 + n] for row in rows],
                                            actor) for n, name in enumerate(sheet.search_refs)]
         labelled = []
-        shown = self._title_shown(sheet, actor)
+        shown = self.title_shown(sheet, actor)
         for row_id, title, *refs in rows:
             parts = [shown(title) if title not in (None, "") else f"#{row_id}"]
             parts += [titles.get(value) for titles, value in zip(referenced, refs)]
@@ -1431,7 +1432,7 @@ class Store:
             return {}
         clause = self.visible_clause(sheet, actor) or ("1", [])
         marks = ", ".join("?" for _ in ids)
-        shown = self._title_shown(sheet, actor)
+        shown = self.title_shown(sheet, actor)
         return {row_id: shown(title) for row_id, title in self.conn.execute(
             f"SELECT id, {quote_ident(sheet.title)} FROM {quote_ident(sheet.name)} "
             f"WHERE id IN ({marks}) AND {clause[0]}", [*ids, *clause[1]])}

@@ -439,3 +439,14 @@ def test_a_member_is_named_with_its_customer_only_for_those_who_may_see_the_arch
                                                                    theirs: "HY000002 · 三亚湾度假村"}
     assert store.ref_options("members", staff) == [(mine, "HY000001 · 海棠湾酒店")]        # a picker: hers only
     assert store.ref_options("members", gm, query="三亚") == [(theirs, "HY000002 · 三亚湾度假村")]
+
+
+def test_the_care_list_names_the_customer_only_to_roles_with_personal_data_保密范围_姓名(store, people):
+    staff, supervisor = people["staff"], people["supervisor"]
+    m = member(store, staff, name="海棠湾酒店", birthday="1980-12-31")
+    cover(store, people, supervisor, staff)                  # he reads the archive, without its personal data
+
+    def names(who) -> set:
+        return {i["customer_name"] for i in club.care_list(store, who, date(2026, 12, 29)) if i.get("member_id") == m}
+    assert names(staff) == {"海棠湾酒店"}                       # the keeper, whose role has pii
+    assert names(supervisor) == {"海****"}

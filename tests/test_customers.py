@@ -290,6 +290,13 @@ def test_summary_and_follow_ups(store, office):
     due = customers.follow_ups_due(store, keeper)
     assert [(d["customer_name"], d["summary"]) for d in due] == [("张三贸易有限公司", "回访")]
     assert customers.follow_ups_due(store, office["other"]) == []
+    supervisor = office["supervisor"]                 # keeps an archive, but his role has no pii on archives
+    kept = store.insert("customers", archive(supervisor, code="KH000002"), supervisor)
+    store.insert("relationship_log", {"customer": kept, "contact_on": today.isoformat(), "kind": "call",
+                                      "staff": supervisor.id, "summary": "主管回访",
+                                      "next_follow_up": (today + timedelta(days=1)).isoformat()}, supervisor)
+    assert [(d["customer_name"], d["summary"]) for d in customers.follow_ups_due(store, supervisor)] == \
+        [("张******", "主管回访")]
 
 
 @pytest.mark.parametrize("values, field, code", [
