@@ -983,19 +983,22 @@ def _table_score(parts: dict, weights: dict) -> float | None:
     return round(sum((parts[k] or 0) * w / 100 for k, w in weights.items()), 2)
 
 
-def _group_figures(store: Store, people: list[int] | None, year: int, quarter: int) -> dict:
+def _group_figures(store: Store, people: list[int] | None, year: int, quarter: int,
+                   checked: list[int] | None = None) -> dict:
     """The quarter's figures of a group (people: user ids; None: the whole department): follow-up score of
-    all tickets and of complaints received in the quarter, spot checks and their passes, and the mean skill
-    pass rate of the quarterly reviews."""
+    the tickets and of the complaints they received in the quarter; and of `checked` (people when not
+    given): spot checks and their passes, and the mean skill pass rate of their quarterly reviews."""
     start, end = quarter_bounds(year, quarter)
     low, high = start.isoformat(), end.isoformat()
     marks = ", ".join("?" for _ in people or ()) or "NULL"
     who = ("", ()) if people is None else (f"AND assignee IN ({marks}) ", tuple(people))
+    checked = people if checked is None else checked
+    marks = ", ".join("?" for _ in checked or ()) or "NULL"
     followed, total, complaints, complaint_total = store.conn.execute(
         "SELECT count(satisfaction), total(satisfaction), count(CASE WHEN kind = 'complaint' THEN satisfaction END), "
         "total(CASE WHEN kind = 'complaint' THEN satisfaction END) FROM tickets WHERE created_at >= ? AND created_at < ? "
         f"{who[0]}AND +deleted_at IS NULL", (low, high, *who[1])).fetchone()
-    staff = ("", ()) if people is None else (f"AND staff IN ({marks}) ", tuple(people))
+    staff = ("", ()) if checked is None else (f"AND staff IN ({marks}) ", tuple(checked))
     checks, passed = store.conn.execute(
         f"SELECT count(*), sum(result = 'pass') FROM spot_checks WHERE week >= ? AND week < ? {staff[0]}"
         "AND +deleted_at IS NULL", (low, high, *staff[1])).fetchone()
@@ -1038,9 +1041,10 @@ def department_score(store: Store, actor, year: int, quarter: int, *, rules: Kpi
 def supervisor_scores(store: Store, actor, year: int, quarter: int, *,
                       rules: KpiRules | None = None) -> list[TableScore]:
     """The intake supervisor's MBO table (rules/kpi.toml [supervisor.weights]) for each supervisor and the
-    quarter, best first: his team's complaint follow-up score, skill pass rate and spot checks from the
-    data (his team in the Teams register; in none: the whole department), and his reports, internal
-    satisfaction and MBO management from his quarterly review."""
+    quarter, best first: from the data, the follow-up score of the complaints his team received (him
+    included), and his staff's skill pass rate (their quarterly reviews) and spot checks passed (his team in
+    the Teams register; in none: the whole department); from his quarterly review, his reports, internal
+    satisfaction and MBO management."""
     require_tables(actor)
     rules = _table_rules(store, rules, year, quarter)
 
@@ -1059,7 +1063,8 @@ def supervisor_scores(store: Store, actor, year: int, quarter: int, *,
                 continue
             team = team_of.get(uid)
             people = None if team is None else sorted(u for u, t in team_of.items() if t == team)
-            figures = _group_figures(store, people, year, quarter)
+            staff = None if people is None else [u for u in people if u != uid]    # his staff, not himself
+            figures = _group_figures(store, people, year, quarter, staff)
             entered = reviews.get(uid, {})
             parts = {"complaint_satisfaction": _stars(figures["complaint_satisfaction"]),
                      "report_timeliness": entered.get("report_timeliness"),

@@ -495,12 +495,12 @@ def test_the_screen_shows_what_changed_in_the_file_meanwhile_and_keeps_what_was_
     weight = "office_rules__kpi__ranking.weights.{}".format
     at.number_input(key=weight("satisfaction")).set_value(40)
     at.number_input(key=weight("skill_pass_rate")).set_value(30)
-    path.write_text(path.read_text(encoding="utf-8").replace("per_fault = 5 ", "per_fault = 8 "), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("per_fault = 0 ", "per_fault = 8 "), encoding="utf-8")
     at = submit(at, "保存")                                       # someone else saved per_fault = 8 meanwhile
     assert [e.value for e in at.error] == ["自您打开以来，此规则文件已被修改（变化见下方）。未保存；您填写的内容已保留。"]
     [shown] = [d.value for d in at.dataframe if "文件现在" in d.value.columns]
-    assert shown.values.tolist() == [["每次本人过失投诉扣分", "ranking.deductions.per_fault", "5", "8"]]
-    assert "-per_fault = 5 " in at.code[0].value and "+per_fault = 8 " in at.code[0].value
+    assert shown.values.tolist() == [["每次本人过失投诉扣分", "ranking.deductions.per_fault", "0", "8"]]
+    assert "-per_fault = 0 " in at.code[0].value and "+per_fault = 8 " in at.code[0].value
     assert (at.number_input(key=weight("satisfaction")).value, at.number_input(key=weight("skill_pass_rate")).value) \
         == (40, 30)
     assert "satisfaction = 50" in path.read_text(encoding="utf-8")
