@@ -108,8 +108,10 @@ def test_no_comment_in_the_file_repeats_a_figure_a_save_changes(store, manager, 
                 if "#" in line]
     stale = [c for c in comments if re.search(r"(?<![\d.])(50|20|3|8)(?![\d.])", c) and "rulebook" not in c]
     assert stale == []
-    weights = office_rules.groups("kpi", (rules_dir / "kpi.toml").read_text(encoding="utf-8"))[0]
-    assert "The rulebook's table weighs them 50, 20, 10, 10, 10 in this order." in weights.meaning["en"]
+    groups = {g.key: g for g in office_rules.groups("kpi", (rules_dir / "kpi.toml").read_text(encoding="utf-8"))}
+    assert "these figures are the office's own choice (shipped as 50, 20, 10, 10, 10)" in \
+        groups["ranking.weights"].meaning["en"]                  # not claimed from the rulebooks
+    assert "The rulebook's table: 50, 20, 10, 10, 10." in groups["department.weights"].meaning["en"]
 
 
 def test_a_broken_text_is_refused_naming_the_file(store, manager, rules_dir):

@@ -509,7 +509,8 @@ def tables(store, actor, today: date, tr, lang: str) -> None:
     if not kpi.may_see_tables(actor):
         st.warning(tr("app.not_allowed"))
         return
-    picked = quarter_picker(today, tr, key=f"{KEY}__table_quarter")
+    with st.columns([1, 2])[0]:
+        picked = quarter_picker(today, tr, key=f"{KEY}__table_quarter")
     name = tr("db.quarter_name", year=picked[0], quarter=picked[1])
     rules = kpi.rules_on(store, kpi.ranking_day(*kpi.quarter_bounds(*picked), today))   # the weights in force then
     st.subheader(tr("db.targets_title", name=name))
@@ -540,17 +541,19 @@ def tables(store, actor, today: date, tr, lang: str) -> None:
         st.info(tr("db.no_supervisors"), icon=":material/inbox:")
     else:
         teams = store.sheet(kpi.TEAMS).by_name["team"] if kpi.TEAMS in store.sheets else None
-        lines = []
+        lines, config = [], {tr("db.col_score"): st.column_config.NumberColumn(format="%.2f")}
+        heading = {part: tr(f"db.scol_{part}", weight=weight) for part, weight in rules.supervisor.items()}
+        for part in rules.supervisor:                # the short heading; the table's own wording on hover
+            config[heading[part]] = st.column_config.TextColumn(help=tr(f"db.spart_{part}"))
         for row in supervisors:
             line = {tr("db.col_supervisor"): row.name,
                     tr("db.col_team"): teams.choice_label(row.team, lang) if row.team and teams else tr("db.whole_department"),
                     tr("db.col_score"): row.score}
-            for part, weight in rules.supervisor.items():
+            for part in rules.supervisor:
                 value = row.parts.get(part)
-                line[f"{tr(f'db.spart_{part}')} {weight}%"] = "" if value is None else f"{value:.1f}"
+                line[heading[part]] = "" if value is None else f"{value:.1f}"
             lines.append(line)
-        st.dataframe(pd.DataFrame(lines), hide_index=True, width="stretch",
-                     column_config={tr("db.col_score"): st.column_config.NumberColumn(format="%.2f")})
+        st.dataframe(pd.DataFrame(lines), hide_index=True, width="stretch", column_config=config)
     st.caption(tr("db.tables_rule"))
 
 
