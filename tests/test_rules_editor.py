@@ -529,3 +529,24 @@ def test_the_screen_refuses_naming_the_key_keeps_what_was_typed_and_the_admin_on
     assert "您可以查看规则及其历史；由部门经理和总经理修改。" in [i.value for i in at.info]
     assert not [b for b in at.button if b.label in ("保存", "预览变化")]
     assert at.number_input(key="office_rules__kpi__ranking.weights.satisfaction").disabled
+
+
+def test_the_kpi_tables_weights_are_on_the_screen_and_one_not_adding_up_to_100_is_refused(demo_db, rules_dir):
+    """客服部经理考核指标表 and 受理组主管考核指标表: their weights are figures of the form, labelled as the
+    seed writes them; a table changed to add up to 90 is refused naming it, nothing written."""
+    from apptest import login, open_page, shown, submit
+    before = (rules_dir / "kpi.toml").read_bytes()
+    at = open_page(login("demo-manager"), "office_rules")
+    field = "office_rules__kpi__{}".format
+    satisfaction = at.number_input(key=field("department.weights.satisfaction"))
+    assert (shown(satisfaction.label), satisfaction.value) == ("部门人员总体服务质量（外部客户满意度）", 50)
+    mbo = at.number_input(key=field("supervisor.weights.mbo"))
+    assert (shown(mbo.label), mbo.value) == ("MBO管理", 10)
+    assert at.number_input(key=field("targets.yearly_pass_rate")).value == 90
+    assert "客服部经理考核指标表（百分比，合计 100）" in [shown(m.value).lstrip("# ") for m in at.markdown]
+    satisfaction.set_value(40)
+    at = submit(at, "保存")
+    assert [e.value for e in at.error] == ["绩效权重与排名 — 客服部经理考核指标表（百分比，合计 100） (department.weights)："
+                                          "合计须为 100，现为 90。未保存。"]
+    assert at.number_input(key=field("department.weights.satisfaction")).value == 40      # what was typed stays
+    assert (rules_dir / "kpi.toml").read_bytes() == before
