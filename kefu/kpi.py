@@ -1,5 +1,8 @@
 """The manager's dashboard and the staff rankings: KPI figures for a period against the one before,
-chart data, the quarterly staff ranking and the monthly team ranking.
+chart data, the quarterly staff ranking and the monthly team ranking; and seed 001's KPI tables for a
+quarter: the department manager's table scoring the department (department_score), the intake
+supervisor's MBO table scoring each supervisor (supervisor_scores), and the pass-rate targets beside the
+actual figures (pass_rates), their weights and targets in rules/kpi.toml.
 
 Definitions (the dashboard's help texts say the same):
 - Ticket figures count the tickets *received* in the period (created_at), not deleted, as they stand now
