@@ -3,7 +3,6 @@ office with known answers: 客服部经理考核指标表 scores the department 
 受理组主管考核指标表 scores each supervisor (40/20/10/10/10/10), the 合格率 targets (85/90/95) beside the
 actual figures, a table whose weights do not add up to 100 refused naming it, and the fault deduction
 (no seed gives it) off by default."""
-from datetime import date
 from pathlib import Path
 
 import pytest
