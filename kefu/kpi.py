@@ -1,5 +1,8 @@
 """The manager's dashboard and the staff rankings: KPI figures for a period against the one before,
-chart data, the quarterly staff ranking and the monthly team ranking.
+chart data, the quarterly staff ranking and the monthly team ranking; and seed 001's KPI tables for a
+quarter: the department manager's table scoring the department (department_score), the intake
+supervisor's MBO table scoring each supervisor (supervisor_scores), and the pass-rate targets beside the
+actual figures (pass_rates), their weights and targets in rules/kpi.toml.
 
 Definitions (the dashboard's help texts say the same):
 - Ticket figures count the tickets *received* in the period (created_at), not deleted, as they stand now
@@ -47,7 +50,18 @@ HAND_PARTS = ("skill_pass_rate", "process_improvement", "internal_satisfaction",
 WEIGHT_KEYS = ("satisfaction", *HAND_PARTS)
 SHARE_KEYS = ("follow_up", "on_time", "spot_check")
 TIE_KEYS = ("satisfaction", "on_time_rate", "handled", "faults", "spot_check_rate")
-REVIEWS, TEAMS = "kpi_reviews", "staff_teams"
+REVIEWS, TEAMS, DEPARTMENT_REVIEWS = "kpi_reviews", "staff_teams", "department_reviews"
+# The KPI tables of seed 001 (rules/kpi.toml [department.weights], [supervisor.weights]): each part, and
+# which parts are entered by hand (the rest are computed from the data).
+DEPARTMENT_PARTS = ("satisfaction", "skill_pass_rate", "process_improvement", "internal_satisfaction",
+                    "report_timeliness")
+DEPARTMENT_HAND = ("process_improvement", "internal_satisfaction", "report_timeliness")
+SUPERVISOR_PARTS = ("complaint_satisfaction", "report_timeliness", "internal_satisfaction", "skill_improvement",
+                    "service_quality", "mbo")
+SUPERVISOR_HAND = ("report_timeliness", "internal_satisfaction", "mbo")
+TABLES = {"department": DEPARTMENT_PARTS, "supervisor": SUPERVISOR_PARTS}
+TARGET_KEYS = ("quarterly_pass_rate", "yearly_pass_rate", "overall_pass_rate")
+TABLE_ROLES = ("system", "manager", "gm")       # who sees the KPI tables and the pass-rate targets
 
 # The indexes behind every figure (prepare() creates them). The first reads a period's tickets with every
 # column a figure needs from the index alone; the second counts one kind's tickets week by week; the
@@ -79,11 +93,14 @@ class KpiRules:
     satisfied_from: int = 4
     weights: dict = field(default_factory=lambda: dict(zip(WEIGHT_KEYS, (50, 20, 10, 10, 10))))
     shares: dict = field(default_factory=lambda: dict(zip(SHARE_KEYS, (60, 20, 20))))
-    per_fault: float = 5
+    per_fault: float = 0
     roles: tuple = ("staff", "supervisor")
     tie_break: tuple = ("satisfaction", "on_time_rate", "handled", "faults")
     bonus_top: int = 3
     bonus_next: int = 8
+    department: dict = field(default_factory=lambda: dict(zip(DEPARTMENT_PARTS, (50, 20, 10, 10, 10))))
+    supervisor: dict = field(default_factory=lambda: dict(zip(SUPERVISOR_PARTS, (40, 20, 10, 10, 10, 10))))
+    targets: dict = field(default_factory=lambda: dict(zip(TARGET_KEYS, (85, 90, 95))))
 
 
 def _whole(path: Path, key: str, value, low: int, high: int) -> int:
@@ -126,7 +143,7 @@ def load_rules(path: Path | None = None, *, text: str | None = None) -> KpiRules
     if not isinstance(ranking, dict):
         raise RulesError(f"{path}: missing table [ranking]")
     deductions = ranking.get("deductions", {})
-    per_fault = deductions.get("per_fault", 5)
+    per_fault = deductions.get("per_fault", 0)
     if isinstance(per_fault, bool) or not isinstance(per_fault, (int, float)) or not 0 <= per_fault <= 100:
         raise RulesError(f"{path}: [ranking.deductions] per_fault must be a number from 0 to 100, not {per_fault!r}",
                          key="ranking.deductions.per_fault", code="rl.number_range", low=0, high=100, value=per_fault)
@@ -150,7 +167,32 @@ def load_rules(path: Path | None = None, *, text: str | None = None) -> KpiRules
         satisfied_from=_whole(path, "[dashboard] satisfied_from", board.get("satisfied_from", 4), 1, 5),
         weights=_percents(path, "ranking.weights", ranking.get("weights"), WEIGHT_KEYS),
         shares=_percents(path, "ranking.satisfaction", ranking.get("satisfaction"), SHARE_KEYS),
-        per_fault=float(per_fault), roles=tuple(roles), tie_break=tuple(ties), bonus_top=top, bonus_next=upto)
+        per_fault=float(per_fault), roles=tuple(roles), tie_break=tuple(ties), bonus_top=top, bonus_next=upto,
+        department=_table(path, data, "department.weights", DEPARTMENT_PARTS, KpiRules().department),
+        supervisor=_table(path, data, "supervisor.weights", SUPERVISOR_PARTS, KpiRules().supervisor),
+        targets=_targets(path, data.get("targets", {})))
+
+
+def _table(path: Path, data: dict, table: str, keys: tuple[str, ...], default: dict) -> dict:
+    """A KPI table's weights ([department.weights]): read by the same check as [ranking.weights] (every
+    part, whole numbers, adding up to 100). A file from before the tables existed has the rulebook's."""
+    top, sub = table.split(".")
+    if top not in data:
+        return dict(default)
+    return _percents(path, table, data[top].get(sub) if isinstance(data[top], dict) else None, keys)
+
+
+def _targets(path: Path, raw) -> dict:
+    """[targets]: the pass-rate targets, each a whole percent; a missing one is the rulebook's."""
+    if not isinstance(raw, dict):
+        raise RulesError(f"{path}: [targets] must be a table ({', '.join(TARGET_KEYS)})", key="targets",
+                         code="rl.missing")
+    unknown = sorted(set(raw) - set(TARGET_KEYS))
+    if unknown:
+        raise RulesError(f"{path}: [targets] {unknown[0]} is not a known key ({', '.join(TARGET_KEYS)})",
+                         key=f"targets.{unknown[0]}", code="rl.unknown_key", known=", ".join(TARGET_KEYS))
+    shipped = KpiRules().targets
+    return {key: _whole(path, f"[targets] {key}", raw.get(key, shipped[key]), 0, 100) for key in TARGET_KEYS}
 
 
 def rules_on(store: Store, day: date) -> KpiRules:
@@ -889,3 +931,171 @@ def staff_tickets_query(user_id: int, start: date, end: date):
     """The filtered list behind a ranking line: the person's tickets received in the period."""
     from kefu.store import Query
     return Query(filters={"assignee": [user_id], "created_at": (start.isoformat(), end.isoformat())})
+
+
+# ---------------------------------------------------------------------------------------------- KPI tables
+
+@dataclass
+class TableScore:
+    """One line of a KPI table of seed 001 for a quarter: the department's (客服部经理考核指标表) or a
+    supervisor's (受理组主管考核指标表). Each part on 0-100; a part without a figure counts as 0."""
+    key: int | str                       # "department", or the supervisor's user id
+    name: str
+    parts: dict = field(default_factory=dict)   # part -> 0-100, or None (no data, not entered)
+    entered: bool = False                # the hand-scored parts are entered for the quarter
+    team: str | None = None              # a supervisor's team (Teams register); None: the whole department
+    score: float | None = None           # None: not one figure for the quarter
+
+    @property
+    def missing(self) -> list[str]:
+        return [part for part, value in self.parts.items() if value is None]
+
+
+@dataclass
+class PassRate:
+    """A pass-rate target of rules/kpi.toml [targets] beside the actual figure."""
+    key: str                             # quarterly_pass_rate, yearly_pass_rate, overall_pass_rate
+    target: int                          # percent
+    actual: float | None                 # percent; None: nothing checked or reviewed yet
+    basis: int                           # the spot checks or reviews it is made of
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.actual is None else self.actual >= self.target
+
+
+def may_see_tables(actor) -> bool:
+    return actor is not None and actor.role in TABLE_ROLES
+
+
+def require_tables(actor) -> None:
+    """The KPI tables and targets are the manager's and the gm's (and the command line's)."""
+    require(actor)
+    if not may_see_tables(actor):
+        raise PermissionDenied()
+
+
+def _stars(mean: float | None) -> float | None:
+    """A 1-5 follow-up score on 0-100."""
+    return None if mean is None else (mean - 1) / 4 * 100
+
+
+def _table_score(parts: dict, weights: dict) -> float | None:
+    if all(value is None for value in parts.values()):
+        return None
+    return round(sum((parts[k] or 0) * w / 100 for k, w in weights.items()), 2)
+
+
+def _group_figures(store: Store, people: list[int] | None, year: int, quarter: int,
+                   checked: list[int] | None = None) -> dict:
+    """The quarter's figures of a group (people: user ids; None: the whole department): follow-up score of
+    the tickets and of the complaints they received in the quarter; and of `checked` (people when not
+    given): spot checks and their passes, and the mean skill pass rate of their quarterly reviews."""
+    start, end = quarter_bounds(year, quarter)
+    low, high = start.isoformat(), end.isoformat()
+    marks = ", ".join("?" for _ in people or ()) or "NULL"
+    who = ("", ()) if people is None else (f"AND assignee IN ({marks}) ", tuple(people))
+    checked = people if checked is None else checked
+    marks = ", ".join("?" for _ in checked or ()) or "NULL"
+    followed, total, complaints, complaint_total = store.conn.execute(
+        "SELECT count(satisfaction), total(satisfaction), count(CASE WHEN kind = 'complaint' THEN satisfaction END), "
+        "total(CASE WHEN kind = 'complaint' THEN satisfaction END) FROM tickets WHERE created_at >= ? AND created_at < ? "
+        f"{who[0]}AND +deleted_at IS NULL", (low, high, *who[1])).fetchone()
+    staff = ("", ()) if checked is None else (f"AND staff IN ({marks}) ", tuple(checked))
+    checks, passed = store.conn.execute(
+        f"SELECT count(*), sum(result = 'pass') FROM spot_checks WHERE week >= ? AND week < ? {staff[0]}"
+        "AND +deleted_at IS NULL", (low, high, *staff[1])).fetchone()
+    reviews, skill = (0, None)
+    if REVIEWS in store.sheets:
+        reviews, skill = store.conn.execute(
+            f"SELECT count(skill_pass_rate), avg(skill_pass_rate) FROM {REVIEWS} WHERE year = ? AND quarter = ? "
+            f"{staff[0]}AND deleted_at IS NULL", (year, str(quarter), *staff[1])).fetchone()
+    return {"satisfaction": total / followed if followed else None, "followed_up": followed,
+            "complaint_satisfaction": complaint_total / complaints if complaints else None,
+            "checks": checks, "passed": passed or 0, "spot_check_rate": (passed or 0) / checks * 100 if checks else None,
+            "reviews": reviews, "skill_pass_rate": skill}
+
+
+def _table_rules(store: Store, rules: KpiRules | None, year: int, quarter: int) -> KpiRules:
+    return rules or rules_on(store, ranking_day(*quarter_bounds(year, quarter), now_in(store).date()))
+
+
+def department_score(store: Store, actor, year: int, quarter: int, *, rules: KpiRules | None = None) -> TableScore:
+    """The department manager's KPI table (rules/kpi.toml [department.weights]) for the quarter: the
+    department's follow-up score and the staff's mean skill pass rate from the data, the other parts from
+    the department's quarterly review (department_reviews) when entered."""
+    require_tables(actor)
+    rules = _table_rules(store, rules, year, quarter)
+
+    def compute():
+        figures = _group_figures(store, None, year, quarter)
+        hand = None
+        if DEPARTMENT_REVIEWS in store.sheets:
+            hand = store.conn.execute(f"SELECT {', '.join(DEPARTMENT_HAND)} FROM {DEPARTMENT_REVIEWS} WHERE year = ? "
+                                      "AND quarter = ? AND deleted_at IS NULL", (year, str(quarter))).fetchone()
+        entered = dict(zip(DEPARTMENT_HAND, hand)) if hand else {}
+        parts = {"satisfaction": _stars(figures["satisfaction"]), "skill_pass_rate": figures["skill_pass_rate"],
+                 **{part: entered.get(part) for part in DEPARTMENT_HAND}}
+        return TableScore(key="department", name="", parts=parts, entered=hand is not None,
+                          score=_table_score(parts, rules.department))
+    return _cached(store, "department_score", (year, quarter, rules), compute)
+
+
+def supervisor_scores(store: Store, actor, year: int, quarter: int, *,
+                      rules: KpiRules | None = None) -> list[TableScore]:
+    """The intake supervisor's MBO table (rules/kpi.toml [supervisor.weights]) for each supervisor and the
+    quarter, best first: from the data, the follow-up score of the complaints his team received (him
+    included), and his staff's skill pass rate (their quarterly reviews) and spot checks passed (his team in
+    the Teams register; in none: the whole department); from his quarterly review, his reports, internal
+    satisfaction and MBO management."""
+    require_tables(actor)
+    rules = _table_rules(store, rules, year, quarter)
+
+    def compute():
+        reviews = {}
+        if REVIEWS in store.sheets:
+            reviews = {row[0]: dict(zip(SUPERVISOR_HAND, row[1:])) for row in store.conn.execute(
+                f"SELECT staff, {', '.join(SUPERVISOR_HAND)} FROM {REVIEWS} WHERE year = ? AND quarter = ? "
+                "AND deleted_at IS NULL", (year, str(quarter)))}
+        team_of = dict(store.conn.execute(f"SELECT staff, team FROM {TEAMS} WHERE deleted_at IS NULL")) \
+            if TEAMS in store.sheets else {}
+        rows = []
+        for uid, name, active in store.conn.execute(
+                "SELECT id, display_name, active FROM kefu_users WHERE role = 'supervisor' ORDER BY id").fetchall():
+            if not active and uid not in reviews:
+                continue
+            team = team_of.get(uid)
+            people = None if team is None else sorted(u for u, t in team_of.items() if t == team)
+            staff = None if people is None else [u for u in people if u != uid]    # his staff, not himself
+            figures = _group_figures(store, people, year, quarter, staff)
+            entered = reviews.get(uid, {})
+            parts = {"complaint_satisfaction": _stars(figures["complaint_satisfaction"]),
+                     "report_timeliness": entered.get("report_timeliness"),
+                     "internal_satisfaction": entered.get("internal_satisfaction"),
+                     "skill_improvement": figures["skill_pass_rate"],
+                     "service_quality": figures["spot_check_rate"],
+                     "mbo": entered.get("mbo")}
+            rows.append(TableScore(key=uid, name=name, parts=parts, entered=uid in reviews, team=team,
+                                   score=_table_score(parts, rules.supervisor)))
+        return sorted(rows, key=lambda r: (r.score is None, -(r.score or 0), r.name, r.key))
+    return _cached(store, "supervisor_scores", (year, quarter, rules), compute)
+
+
+def pass_rates(store: Store, actor, year: int, quarter: int, *, rules: KpiRules | None = None) -> list[PassRate]:
+    """The pass-rate targets (rules/kpi.toml [targets]) beside the actual figures of the quarter: the
+    quarter's spot checks passed (平均季度合格率), the year's spot checks to the quarter's end (年度总体合格率),
+    and the staff's mean skill pass rate of the quarterly reviews (总体合格率)."""
+    require_tables(actor)
+    rules = _table_rules(store, rules, year, quarter)
+
+    def compute():
+        quarter_figures = _group_figures(store, None, year, quarter)
+        _, end = quarter_bounds(year, quarter)
+        checks, passed = store.conn.execute(
+            "SELECT count(*), sum(result = 'pass') FROM spot_checks WHERE week >= ? AND week < ? "
+            "AND +deleted_at IS NULL", (date(year, 1, 1).isoformat(), end.isoformat())).fetchone()
+        actual = {"quarterly_pass_rate": (quarter_figures["spot_check_rate"], quarter_figures["checks"]),
+                  "yearly_pass_rate": ((passed or 0) / checks * 100 if checks else None, checks),
+                  "overall_pass_rate": (quarter_figures["skill_pass_rate"], quarter_figures["reviews"])}
+        return [PassRate(key, rules.targets[key], *actual[key]) for key in TARGET_KEYS]
+    return _cached(store, "pass_rates", (year, quarter, rules), compute)

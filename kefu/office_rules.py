@@ -212,9 +212,9 @@ def _kpi(b: _Builder, sheets) -> None:
     entered = _pair("Entered by the manager in the quarterly review (季度考核评分).", "由经理在季度考核评分中录入。")
     b.group(("ranking", "weights"), _pair("Quarterly ranking weights (percent, adding up to 100)",
                                           "季度考核权重（百分比，合计 100）"),
-            _pair("The department manager's KPI table: each part's weight in a staff member's total score. The "
-                  "rulebook's table weighs them 50, 20, 10, 10, 10 in this order.",
-                  "部门经理的考核表：各项在员工总分中所占的权重。制度中的考核表依次为 50、20、10、10、10。"),
+            _pair("Each part's weight in a staff member's total score. The rulebooks give no table for ranking "
+                  "staff: these figures are the office's own choice (shipped as 50, 20, 10, 10, 10).",
+                  "各项在员工总分中所占的权重。制度未规定员工排名的考核表：此处为本部门自定（默认 50、20、10、10、10）。"),
             [b.figure(("ranking", "weights", k), "weight", v, weight_meanings.get(k, entered))
              for k, v in weight_labels.items()])
     b.group(("ranking", "satisfaction"), _pair("How customer satisfaction is computed (percent shares, adding up to 100)",
@@ -231,8 +231,9 @@ def _kpi(b: _Builder, sheets) -> None:
             _pair("", ""),
             [b.figure(("ranking", "deductions", "per_fault"), "points", _pair("Points off per own-fault complaint",
                                                                                "每次本人过失投诉扣分"),
-                      _pair("Taken off the total for each complaint found to be the person's own fault.",
-                            "每有一次经查属本人过失的投诉，从总分中扣除的分数。")),
+                      _pair("Taken off the total for each complaint found to be the person's own fault. An office "
+                            "option, off at 0: no rulebook gives it.",
+                            "每有一次经查属本人过失的投诉，从总分中扣除的分数。为本部门自选项，0 即不扣分：制度未规定。")),
              b.figure(("ranking", "bonus", "top"), "count", _pair("First bonus places (1 to …)", "一等奖励名次（第 1 至…名）"),
                       _pair("Places 1 to this are marked for the higher quarterly bonus (rules/incentives.toml); "
                             "the rulebook's: 1-3.", "第 1 名至此名次获较高的季度评优奖励（金额见奖惩标准）；制度为第 1-3 名。")),
@@ -242,6 +243,60 @@ def _kpi(b: _Builder, sheets) -> None:
              b.figure(("ranking", "roles"), "roles", _pair("Who is ranked", "参评角色"),
                       _pair("The roles whose members appear on the staff ranking.", "出现在员工排名中的角色。"),
                       _role_choices())])
+    by_gm = _pair("Entered by the gm or HR in the department's quarterly review (部门季度考核评分).",
+                  "由总经理或人事在部门季度考核评分中录入。")
+    by_manager = _pair("Entered by the manager in the supervisor's quarterly review (季度考核评分).",
+                       "由经理在主管的季度考核评分中录入。")
+    department = {
+        "satisfaction": (_pair("Overall service quality (external customer satisfaction)",
+                               "部门人员总体服务质量（外部客户满意度）"),
+                         _pair("The quarter's follow-up scores, 1-5 stars as 0-100.", "本季度回访评分，1-5 星折算为 0-100。")),
+        "skill_pass_rate": (_pair("Staff service quality and skill pass rate", "部门人员服务素质、岗位技能合格率"),
+                            _pair("The mean skill pass rate of the staff's quarterly reviews.",
+                                  "员工季度考核评分中技能合格率的平均值。")),
+        "process_improvement": (_pair("Process standardisation improved", "流程标准化改善程度"), by_gm),
+        "internal_satisfaction": (_pair("Internal customer satisfaction", "内部客户满意度"), by_gm),
+        "report_timeliness": (_pair("Service analysis reports accurate, on time, complete",
+                                    "服务分析报表的准确性、及时性、全面性"), by_gm),
+    }
+    b.group(("department", "weights"), _pair("The department manager's KPI table (percent, adding up to 100)",
+                                             "客服部经理考核指标表（百分比，合计 100）"),
+            _pair("Scores the department for a quarter. The rulebook's table: 50, 20, 10, 10, 10.",
+                  "按季度为客服部评分。制度中的考核表为 50、20、10、10、10。"),
+            [b.figure(("department", "weights", k), "weight", label, meaning)
+             for k, (label, meaning) in department.items()])
+    supervisor = {
+        "complaint_satisfaction": (_pair("Overall satisfaction with complaint handling", "投诉处理总体客户满意度"),
+                                   _pair("Follow-up scores of the team's complaints, 1-5 stars as 0-100.",
+                                         "本组投诉工单的回访评分，1-5 星折算为 0-100。")),
+        "report_timeliness": (_pair("Statistics and feedback reports on time and accurate",
+                                    "信息统计、信息反馈报表和报告的及时性和准确性"), by_manager),
+        "internal_satisfaction": (_pair("Internal customer satisfaction", "内部客户满意度"), by_manager),
+        "skill_improvement": (_pair("The team's skill improvement", "本组人员技能提升效果"),
+                              _pair("The mean skill pass rate of the team's quarterly reviews.",
+                                    "本组员工季度考核评分中技能合格率的平均值。")),
+        "service_quality": (_pair("Service quality", "服务质量"),
+                            _pair("The team's quality spot checks passed, percent.", "本组质检抽查的合格比例。")),
+        "mbo": (_pair("MBO management", "MBO管理"), by_manager),
+    }
+    b.group(("supervisor", "weights"), _pair("The intake supervisor's KPI table (percent, adding up to 100)",
+                                             "受理组主管考核指标表（百分比，合计 100）"),
+            _pair("Scores each supervisor for a quarter, on his team's figures (Teams register). The rulebook's "
+                  "table: 40, 20, 10, 10, 10, 10.",
+                  "按季度为每位主管评分，取其班组的数据（班组登记）。制度中的考核表为 40、20、10、10、10、10。"),
+            [b.figure(("supervisor", "weights", k), "weight", label, meaning)
+             for k, (label, meaning) in supervisor.items()])
+    b.group(("targets",), _pair("Pass-rate targets (percent)", "合格率目标（百分比）"),
+            _pair("Shown on the dashboard beside the actual figures.", "在看板上与实际数字并列显示。"),
+            [b.figure(("targets", "quarterly_pass_rate"), "count", _pair("Average quarterly pass rate", "平均季度合格率"),
+                      _pair("Against the quarter's quality spot checks passed; the rulebook's: 85.",
+                            "对照本季度质检抽查合格率；制度为 85。")),
+             b.figure(("targets", "yearly_pass_rate"), "count", _pair("Yearly overall pass rate", "年度总体合格率"),
+                      _pair("Against the spot checks passed from 1 January; the rulebook's: 90.",
+                            "对照自 1 月 1 日起的质检抽查合格率；制度为 90。")),
+             b.figure(("targets", "overall_pass_rate"), "count", _pair("Overall pass rate", "总体合格率"),
+                      _pair("Against the staff's mean skill pass rate of the quarterly reviews; the rulebook's: 95.",
+                            "对照员工季度考核评分中技能合格率的平均值；制度为 95。"))])
     b.group(("dashboard",), _pair("Dashboard", "看板"), _pair("", ""),
             [b.figure(("dashboard", "refresh_seconds"), "count", _pair("Refresh every (seconds)", "自动刷新间隔（秒）"),
                       _pair("The dashboard refreshes itself this often (each user may pause it).",

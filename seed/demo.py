@@ -95,6 +95,7 @@ def seed_reviews(store: Store, rng, staff_ids: list[int], now: datetime) -> dict
     current one not yet reviewed), for the dashboard's rankings."""
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager' "
                                                       "ORDER BY id LIMIT 1").fetchone()[0])
+    supervisors = {uid for uid, in store.conn.execute("SELECT id FROM kefu_users WHERE role = 'supervisor'")}
     teams = [{"staff": uid, "team": TEAMS[n % len(TEAMS)]} for n, uid in enumerate(staff_ids)]
     store.insert_many("staff_teams", teams, manager)
     quarter = now.year * 4 + (now.month - 1) // 3
@@ -109,8 +110,18 @@ def seed_reviews(store: Store, rng, staff_ids: list[int], now: datetime) -> dict
                             "internal_satisfaction": min(100, 75 + rng.randint(-10, 20)),
                             "report_timeliness": min(100, 80 + rng.randint(-15, 20)),
                             "note": rng.choice(REVIEW_NOTES)})
+            if uid in supervisors:                              # the MBO part of the supervisor's table
+                reviews[-1]["mbo"] = 72 + (uid * 13 + back * 5) % 25      # (not drawn: the data after stays as it was)
     store.insert_many("kpi_reviews", reviews, manager)
-    return {"staff_teams": len(teams), "kpi_reviews": len(reviews)}
+    department = []                                             # the gm scores the department (KPI table)
+    for back in range(1, 5):
+        year, number = divmod(quarter - back, 4)
+        department.append({"year": year, "quarter": str(number + 1), "process_improvement": 70 + back * 7 % 23,
+                           "internal_satisfaction": 78 + back * 5 % 17, "report_timeliness": 80 + back * 3 % 15})
+    gm = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'gm' ORDER BY id LIMIT 1")
+                       .fetchone()[0])
+    store.insert_many("department_reviews", department, gm)
+    return {"staff_teams": len(teams), "kpi_reviews": len(reviews), "department_reviews": len(department)}
 
 
 def _visit(store, rng, fake, hosts, day, now) -> dict:

@@ -17,6 +17,7 @@ OPENS = {
     "events": EVERYONE_BUT_FINANCE,
     "knowledge": EVERYONE_BUT_FINANCE,
     "kpi_reviews": EVERYONE_BUT_FINANCE,
+    "department_reviews": BOARD | {"hr"},       # the gm and HR score the department (its KPI table)
     "partners": EVERYONE_BUT_FINANCE,
     "parts_sales": EVERYONE_BUT_FINANCE,
     "rewards_penalties": EVERYONE_BUT_FINANCE,

@@ -213,12 +213,15 @@ def test_the_ranking_weighs_computed_and_hand_scores(store, make_user):
     assert second.score == pytest.approx(0.5 * 37.5) and second.review is None   # no review entered: 0 for those
 
 
-def test_a_fault_costs_points(store, make_user):
+def test_a_fault_costs_points_when_the_office_sets_a_deduction(store, make_user):
+    """[ranking.deductions] per_fault is an office option (off at 0 as shipped): set to 5 here."""
     manager = make_user("manager")
     a, b = make_user("staff", "staff-a"), make_user("staff", "staff-b")
     closed(store, a, "11-02T10:00:00", 5, fault=a)
     closed(store, b, "11-02T10:00:00", 5)
-    rows = kpi.staff_ranking(store, manager, 2026, 4)
+    five = kpi.load_rules(text=RULES_TEXT.replace("per_fault = 0 ", "per_fault = 5 ", 1))
+    assert five.per_fault == 5
+    rows = kpi.staff_ranking(store, manager, 2026, 4, rules=five)
     assert [r.key for r in rows] == [b.id, a.id]
     assert rows[1].faults == 1 and rows[0].score - rows[1].score == pytest.approx(5)
 

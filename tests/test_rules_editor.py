@@ -108,8 +108,10 @@ def test_no_comment_in_the_file_repeats_a_figure_a_save_changes(store, manager, 
                 if "#" in line]
     stale = [c for c in comments if re.search(r"(?<![\d.])(50|20|3|8)(?![\d.])", c) and "rulebook" not in c]
     assert stale == []
-    weights = office_rules.groups("kpi", (rules_dir / "kpi.toml").read_text(encoding="utf-8"))[0]
-    assert "The rulebook's table weighs them 50, 20, 10, 10, 10 in this order." in weights.meaning["en"]
+    groups = {g.key: g for g in office_rules.groups("kpi", (rules_dir / "kpi.toml").read_text(encoding="utf-8"))}
+    assert "these figures are the office's own choice (shipped as 50, 20, 10, 10, 10)" in \
+        groups["ranking.weights"].meaning["en"]                  # not claimed from the rulebooks
+    assert "The rulebook's table: 50, 20, 10, 10, 10." in groups["department.weights"].meaning["en"]
 
 
 def test_a_broken_text_is_refused_naming_the_file(store, manager, rules_dir):
@@ -495,12 +497,12 @@ def test_the_screen_shows_what_changed_in_the_file_meanwhile_and_keeps_what_was_
     weight = "office_rules__kpi__ranking.weights.{}".format
     at.number_input(key=weight("satisfaction")).set_value(40)
     at.number_input(key=weight("skill_pass_rate")).set_value(30)
-    path.write_text(path.read_text(encoding="utf-8").replace("per_fault = 5 ", "per_fault = 8 "), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("per_fault = 0 ", "per_fault = 8 "), encoding="utf-8")
     at = submit(at, "保存")                                       # someone else saved per_fault = 8 meanwhile
     assert [e.value for e in at.error] == ["自您打开以来，此规则文件已被修改（变化见下方）。未保存；您填写的内容已保留。"]
     [shown] = [d.value for d in at.dataframe if "文件现在" in d.value.columns]
-    assert shown.values.tolist() == [["每次本人过失投诉扣分", "ranking.deductions.per_fault", "5", "8"]]
-    assert "-per_fault = 5 " in at.code[0].value and "+per_fault = 8 " in at.code[0].value
+    assert shown.values.tolist() == [["每次本人过失投诉扣分", "ranking.deductions.per_fault", "0", "8"]]
+    assert "-per_fault = 0 " in at.code[0].value and "+per_fault = 8 " in at.code[0].value
     assert (at.number_input(key=weight("satisfaction")).value, at.number_input(key=weight("skill_pass_rate")).value) \
         == (40, 30)
     assert "satisfaction = 50" in path.read_text(encoding="utf-8")
@@ -527,3 +529,24 @@ def test_the_screen_refuses_naming_the_key_keeps_what_was_typed_and_the_admin_on
     assert "您可以查看规则及其历史；由部门经理和总经理修改。" in [i.value for i in at.info]
     assert not [b for b in at.button if b.label in ("保存", "预览变化")]
     assert at.number_input(key="office_rules__kpi__ranking.weights.satisfaction").disabled
+
+
+def test_the_kpi_tables_weights_are_on_the_screen_and_one_not_adding_up_to_100_is_refused(demo_db, rules_dir):
+    """客服部经理考核指标表 and 受理组主管考核指标表: their weights are figures of the form, labelled as the
+    seed writes them; a table changed to add up to 90 is refused naming it, nothing written."""
+    from apptest import login, open_page, shown, submit
+    before = (rules_dir / "kpi.toml").read_bytes()
+    at = open_page(login("demo-manager"), "office_rules")
+    field = "office_rules__kpi__{}".format
+    satisfaction = at.number_input(key=field("department.weights.satisfaction"))
+    assert (shown(satisfaction.label), satisfaction.value) == ("部门人员总体服务质量（外部客户满意度）", 50)
+    mbo = at.number_input(key=field("supervisor.weights.mbo"))
+    assert (shown(mbo.label), mbo.value) == ("MBO管理", 10)
+    assert at.number_input(key=field("targets.yearly_pass_rate")).value == 90
+    assert "客服部经理考核指标表（百分比，合计 100）" in [shown(m.value).lstrip("# ") for m in at.markdown]
+    satisfaction.set_value(40)
+    at = submit(at, "保存")
+    assert [e.value for e in at.error] == ["绩效权重与排名 — 客服部经理考核指标表（百分比，合计 100） (department.weights)："
+                                          "合计须为 100，现为 90。未保存。"]
+    assert at.number_input(key=field("department.weights.satisfaction")).value == 40      # what was typed stays
+    assert (rules_dir / "kpi.toml").read_bytes() == before

@@ -17,7 +17,7 @@ from kefu.ui.grid import sheet_grid
 from kefu.ui.text import plain
 
 KEY = "dashboard"
-SECTIONS = ("overview", "charts", "rankings")
+SECTIONS = ("overview", "charts", "rankings", "tables")   # tables: the manager's and the gm's (kpi.may_see_tables)
 CARDS = ("tickets", "open", "overdue", "on_time_rate", "response_hours", "resolution_hours", "satisfaction",
          "follow_up_rate", "complaint_rate", "visitors", "new_members", "survey_score")
 RATES = {"on_time_rate", "follow_up_rate"}
@@ -35,14 +35,15 @@ def render() -> None:
     st.caption(tr("db.intro_all" if kpi.sees_all(actor) else "db.intro_own"))
     today = kpi.now_in(store).date()
     top = st.columns([3, 2, 1.2, 1.2], vertical_alignment="bottom")
-    section = top[0].segmented_control(tr("db.section"), SECTIONS, default="overview", key=f"{KEY}__section",
+    sections = [s for s in SECTIONS if s != "tables" or kpi.may_see_tables(actor)]
+    section = top[0].segmented_control(tr("db.section"), sections, default="overview", key=f"{KEY}__section",
                                        format_func=lambda s: tr(f"db.section_{s}"), label_visibility="collapsed")
-    section = section or "overview"
+    section = section if section in sections else "overview"
     live = top[2].toggle(tr("db.live"), value=True, key=f"{KEY}__live", help=tr("db.live_help"))
     every = top[3].number_input(tr("db.every"), min_value=5, max_value=3600, step=5, value=rules.refresh_seconds,
                                 key=f"{KEY}__every", disabled=not live)
     span = None
-    if section != "rankings":
+    if section not in ("rankings", "tables"):
         span = period_picker(top[1], today, tr)
         if span is None:
             return
@@ -54,6 +55,8 @@ def render() -> None:
             overview(store, actor, span, today, rules, tr, lang)
         elif section == "charts":
             charts(store, actor, span, today, rules, tr, lang)
+        elif section == "tables":
+            tables(store, actor, today, tr, lang)
         else:
             rankings(store, actor, today, rules, tr, lang)
         st.caption(tr("db.as_of", at=now.strftime("%Y-%m-%d %H:%M:%S")) + " · "
@@ -384,19 +387,23 @@ def club(store, actor, today: date, rules, tr, lang: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- rankings
 
-def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
+def quarter_picker(today: date, tr, *, key: str) -> tuple[int, int]:
+    """This quarter or one of the seven before it."""
     year, quarter = kpi.quarter_of(today)
     choices = []
     for back in range(8):
         q = (year * 4 + quarter - 1) - back
         choices.append((q // 4, q % 4 + 1))
-    picked = st.selectbox(tr("db.quarter"), choices, key=f"{KEY}__quarter",
-                          format_func=lambda yq: tr("db.quarter_name", year=yq[0], quarter=yq[1]))
+    return st.selectbox(tr("db.quarter"), choices, key=key,
+                        format_func=lambda yq: tr("db.quarter_name", year=yq[0], quarter=yq[1]))
+
+
+def rankings(store, actor, today: date, rules, tr, lang: str) -> None:
+    picked = quarter_picker(today, tr, key=f"{KEY}__quarter")
     rules = kpi.rules_on(store, kpi.ranking_day(*kpi.quarter_bounds(*picked), today))   # the weights in force then
     rows = kpi.staff_ranking(store, actor, *picked, rules=rules)
     st.subheader(tr("db.ranking_title", name=tr("db.quarter_name", year=picked[0], quarter=picked[1])))
-    st.caption(tr("db.ranking_rule", **rules.weights, per_fault=f"{rules.per_fault:g}", top=rules.bonus_top,
-                  next=rules.bonus_next))
+    st.caption(tr("db.ranking_rule", **rules.weights, top=rules.bonus_top, next=rules.bonus_next) + fault_rule(rules, tr))
     if not rows:
         st.info(tr("db.no_staff"), icon=":material/inbox:")
         return
@@ -457,8 +464,9 @@ def figures_of(row: kpi.Standing, rules, tr) -> None:
         parts.append({tr("db.col_part"): tr(f"db.part_{name}"), tr("db.col_weight"): f"{weight}%",
                       tr("db.col_value"): None if value is None else round(value, 1),
                       tr("db.col_points"): round((value or 0) * weight / 100, 2)})
-    parts.append({tr("db.col_part"): tr("db.part_faults", count=row.faults), tr("db.col_weight"): "",
-                  tr("db.col_value"): row.faults, tr("db.col_points"): -round(rules.per_fault * row.faults, 2)})
+    if rules.per_fault:                          # the office's own deduction, off at 0
+        parts.append({tr("db.col_part"): tr("db.part_faults", count=row.faults), tr("db.col_weight"): "",
+                      tr("db.col_value"): row.faults, tr("db.col_points"): -round(rules.per_fault * row.faults, 2)})
     st.markdown(f"**{tr('db.how_scored', name=plain(row.name), score=row.score)}**")
     st.dataframe(pd.DataFrame(parts), hide_index=True, width="stretch")
     if row.review is None:
@@ -485,4 +493,78 @@ def team_section(store, actor, today: date, rules, tr, lang: str) -> None:
         row.name = teams.choice_label(row.key, lang)
     st.dataframe(standing_frame(rows, tr, people=False), hide_index=True, width="stretch",
                  column_config=column_config(tr))
-    st.caption(tr("db.team_rule", per_fault=f"{rules.per_fault:g}"))
+    st.caption(tr("db.team_rule") + fault_rule(rules, tr))
+
+
+def fault_rule(rules, tr) -> str:
+    """The fault deduction's sentence, when the office has turned it on."""
+    return " " + tr("db.fault_rule", per_fault=f"{rules.per_fault:g}") if rules.per_fault else ""
+
+
+# ---------------------------------------------------------------------------------------------- KPI tables
+
+def tables(store, actor, today: date, tr, lang: str) -> None:
+    """The KPI tables of seed 001 for a quarter: the pass-rate targets beside the actual figures, the
+    department manager's table (the department's score) and the intake supervisor's MBO table."""
+    if not kpi.may_see_tables(actor):
+        st.warning(tr("app.not_allowed"))
+        return
+    with st.columns([1, 2])[0]:
+        picked = quarter_picker(today, tr, key=f"{KEY}__table_quarter")
+    name = tr("db.quarter_name", year=picked[0], quarter=picked[1])
+    rules = kpi.rules_on(store, kpi.ranking_day(*kpi.quarter_bounds(*picked), today))   # the weights in force then
+    st.subheader(tr("db.targets_title", name=name))
+    rates = kpi.pass_rates(store, actor, *picked, rules=rules)
+    for column, rate in zip(st.columns(len(rates)), rates):
+        column.metric(tr(f"db.target_{rate.key}", target=rate.target),
+                      "—" if rate.actual is None else f"{rate.actual:.1f}%",
+                      None if rate.actual is None else tr("db.target_vs", points=f"{rate.actual - rate.target:+.1f}"),
+                      help=tr(f"db.target_help_{rate.key}", basis=rate.basis), border=True)
+    st.caption(tr("db.targets_rule"))
+
+    st.subheader(tr("db.department_title", name=name))
+    department = kpi.department_score(store, actor, *picked, rules=rules)
+    if department.score is None:
+        st.info(tr("db.no_department"), icon=":material/inbox:")
+    else:
+        left, right = st.columns([1, 3])
+        left.metric(tr("db.department_score"), f"{department.score:.2f}", border=True)
+        with right:
+            st.dataframe(part_frame(department, rules.department, kpi.DEPARTMENT_HAND, "dpart", tr), hide_index=True,
+                         width="stretch")
+        if not department.entered:
+            st.caption(tr("db.no_department_review"))
+
+    st.subheader(tr("db.supervisor_title", name=name))
+    supervisors = kpi.supervisor_scores(store, actor, *picked, rules=rules)
+    if not supervisors:
+        st.info(tr("db.no_supervisors"), icon=":material/inbox:")
+    else:
+        teams = store.sheet(kpi.TEAMS).by_name["team"] if kpi.TEAMS in store.sheets else None
+        lines, config = [], {tr("db.col_score"): st.column_config.NumberColumn(format="%.2f")}
+        heading = {part: tr(f"db.scol_{part}", weight=weight) for part, weight in rules.supervisor.items()}
+        for part in rules.supervisor:                # the short heading; the table's own wording on hover
+            config[heading[part]] = st.column_config.TextColumn(help=tr(f"db.spart_{part}"))
+        for row in supervisors:
+            line = {tr("db.col_supervisor"): row.name,
+                    tr("db.col_team"): teams.choice_label(row.team, lang) if row.team and teams else tr("db.whole_department"),
+                    tr("db.col_score"): row.score}
+            for part in rules.supervisor:
+                value = row.parts.get(part)
+                line[heading[part]] = "" if value is None else f"{value:.1f}"
+            lines.append(line)
+        st.dataframe(pd.DataFrame(lines), hide_index=True, width="stretch", column_config=config)
+    st.caption(tr("db.tables_rule"))
+
+
+def part_frame(row: kpi.TableScore, weights: dict, hand: tuple, prefix: str, tr) -> pd.DataFrame:
+    """How a table's score was made: each part, its weight, where it comes from, its figure and points."""
+    lines = []
+    for part, weight in weights.items():
+        value = row.parts.get(part)
+        lines.append({tr("db.col_part"): tr(f"db.{prefix}_{part}"), tr("db.col_weight"): f"{weight}%",
+                      tr("db.col_source"): tr("db.source_entered" if part in hand else "db.source_data"),
+                      tr("db.col_value"): (tr("db.not_entered" if part in hand else "db.no_data") if value is None
+                                           else f"{value:.1f}"),
+                      tr("db.col_points"): f"{(value or 0) * weight / 100:.2f}"})
+    return pd.DataFrame(lines)
