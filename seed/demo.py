@@ -114,7 +114,7 @@ def seed_reviews(store: Store, rng, staff_ids: list[int], now: datetime) -> dict
                 reviews[-1]["mbo"] = 72 + (uid * 13 + back * 5) % 25      # (not drawn: the data after stays as it was)
     store.insert_many("kpi_reviews", reviews, manager)
     department = []                                             # the gm scores the department (KPI table)
-    for back in range(1, 5):
+    for back in range(4, 0, -1):                                # oldest first, as the gm enters them
         year, number = divmod(quarter - back, 4)
         department.append({"year": year, "quarter": str(number + 1), "process_improvement": 70 + back * 7 % 23,
                            "internal_satisfaction": 78 + back * 5 % 17, "report_timeliness": 80 + back * 3 % 15})
