@@ -105,6 +105,23 @@ CREATE TABLE IF NOT EXISTS kefu_grants (
 );
 CREATE INDEX IF NOT EXISTS kefu_grants_user ON kefu_grants(sheet, user_id, row_id);
 CREATE INDEX IF NOT EXISTS kefu_grants_row ON kefu_grants(sheet, row_id);
+-- a request to read an archive (kefu/customers.py ask_access): asked by someone who may not read it, answered
+-- by a grantor (the gm) with a grant (grant_id) or a refusal with its reason
+CREATE TABLE IF NOT EXISTS kefu_access_requests (
+    id INTEGER PRIMARY KEY,
+    sheet TEXT NOT NULL,
+    code TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES kefu_users(id),
+    asked_at TEXT NOT NULL,
+    days INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    decided_by INTEGER,
+    decided_at TEXT,
+    grant_id INTEGER,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS kefu_access_requests_state ON kefu_access_requests(sheet, state, id);
 CREATE TABLE IF NOT EXISTS kefu_period_locks (
     id INTEGER PRIMARY KEY,
     sheet TEXT NOT NULL,

@@ -128,3 +128,33 @@ def test_home_cards_for_keeper_and_approver(demo_db):
     director = login("demo-sales")
     assert "待审批档案" in texts(director)
     assert "待审批档案" not in texts(login("demo-manager"))
+
+
+def test_未经总经理授权_the_supervisor_asks_on_screen_and_the_gm_grants_on_screen(demo_db):
+    """An archive the supervisor may not read: he asks for it by its number, the gm sees the request with the
+    archive's name and grants it, the supervisor sees the answer and finds the archive in his list."""
+    supervisor = one(demo_db, "SELECT id FROM kefu_users WHERE username = 'demo-supervisor'")
+    code, name = (one(demo_db, f"SELECT {c} FROM customers WHERE owner != ? AND deleted_at IS NULL AND owner NOT IN "
+                               "(SELECT keeper FROM kefu_grants WHERE user_id = ? AND keeper IS NOT NULL) "
+                               "ORDER BY id LIMIT 1", supervisor, supervisor) for c in ("code", "name"))
+    at = open_page(login("demo-supervisor"), "customers")
+    at.text_input(key="customers__list__search").input(code).run()
+    assert "共 0 条" in texts(at)
+    form = [b for b in at.button if b.proto.form_id == "customers__ask"][0]
+    at = form.click().run()                                                  # nothing typed: the fields are named
+    assert "档案编号：必填" in texts(at) and "事由：必填" in texts(at)
+    at.text_input(key="customers__ask__code").input(code)
+    at.text_input(key="customers__ask__reason").input("客户来电，需核对交易记录")
+    at = [b for b in at.button if b.proto.form_id == "customers__ask"][0].click().run()
+    assert "已提交，总经理答复后显示在下方。" in texts(at) and "等待总经理答复" in set(at.dataframe[-1].value["状态"])
+
+    gm = open_page(login("demo-gm"), "customers")
+    assert "档案查阅申请 · 1" in texts(gm) and name in texts(gm) and "陈建国" in texts(gm)
+    request = one(demo_db, "SELECT id FROM kefu_access_requests WHERE code = ?", code)
+    gm = gm.button(key=f"customers__requests__grant_{request}").click().run()
+    assert not gm.exception and "档案查阅申请 · 0" in texts(gm)
+
+    at = open_page(login("demo-supervisor"), "customers")
+    assert any(state.startswith("已授权至") for state in at.dataframe[-1].value["状态"])
+    at.text_input(key="customers__list__search").input(code).run()
+    assert "共 1 条" in texts(at)

@@ -3,6 +3,7 @@ forbidden URLs, a refresh that keeps the login, and a file import. Also refreshe
 import csv
 import io
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,42 @@ def test_archive_masked_until_revealed_by_its_keeper_revealed_by_the_gm_and_logg
                             "AND action = 'view'", archive_id)[0][0] == 1
     shoot(boss, "access-log")
     gm.close()
+
+
+def test_未经总经理授权_the_supervisor_asks_the_gm_grants_and_the_archive_closes_again_when_the_grant_ends(
+        server, page, chromium):
+    """The supervisor asks for an archive he may not read; the gm grants it; he opens it; once the grant's
+    days are over (its end moved into the past in the database, as the days passing would) it is refused again."""
+    code, archive_id = query(server.db, "SELECT code, id FROM customers WHERE owner = (SELECT id FROM kefu_users "
+                                        "WHERE username = 'staff02') AND deleted_at IS NULL ORDER BY id LIMIT 1")[0]
+    log_in(page, server.url, "demo-supervisor")
+    page.goto(f"{server.url}/customers")
+    page.get_by_role("tab", name="申请查阅").click()
+    page.get_by_label("档案编号").fill(code)
+    page.get_by_label("事由").fill("客户来电投诉，需核对交易记录")
+    page.get_by_role("button", name="提交申请").click()
+    page.get_by_text("已提交，总经理答复后显示在下方。").wait_for(timeout=20000)
+
+    gm = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    boss = gm.new_page()
+    log_in(boss, server.url, "demo-gm")
+    boss.goto(f"{server.url}/customers")
+    boss.get_by_role("tab", name="查阅授权").click()
+    asked = query(server.db, "SELECT id FROM kefu_access_requests WHERE code = ? AND state = 'open'", code)[0][0]
+    boss.locator(f".st-key-customers__requests__request_{asked}").get_by_role("button", name="批准", exact=True).click()
+    boss.get_by_text("没有待处理的查阅申请。").wait_for(timeout=20000)
+    gm.close()
+
+    open_archive(page, server.url, code)
+    page.get_by_role("tab", name="记录详情").wait_for(timeout=20000)          # the archive, open
+    query(server.db, "UPDATE kefu_grants SET expires_at = ? WHERE row_id = ? AND user_id = (SELECT id FROM kefu_users "
+                     "WHERE username = 'demo-supervisor')", time.time() - 60, archive_id)
+    page.goto(f"{server.url}/customers")
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20000)
+    settle(page)
+    page.get_by_placeholder("客户名称").fill(code)
+    page.keyboard.press("Enter")
+    page.get_by_text("共 0 条").wait_for(timeout=20000)
 
 
 def open_ticket(page, base: str, number: str) -> None:

@@ -431,3 +431,76 @@ def test_an_older_file_gains_the_grant_columns_at_migration(store, office):
     assert {"keeper", "actions"} <= columns
     assert attempt(store, office["other"], "read", office["archive"]) is True       # the old grant still reads
     assert attempt(store, office["other"], "export", office["archive"]) is False
+
+
+# -- 未经公司总经理授权，任何人不得查阅: asking the gm -----------------------------------------------------
+
+def test_未经总经理授权_a_supervisor_asks_the_gm_grants_and_the_archive_opens_for_the_days_asked(store, office):
+    supervisor, gm, archive_id = office["supervisor"], office["gm"], office["archive"]
+    with pytest.raises(NotFound):
+        store.get("customers", archive_id, supervisor)
+    asked = customers.ask_access(store, supervisor, " kh000001 ", "客户来电投诉，需核对交易记录", days=3)
+    mine = customers.access_requests(store, supervisor)
+    assert [(r.code, r.state, r.days, r.archive, r.title) for r in mine] == [("KH000001", "open", 3, None, None)]
+    with pytest.raises(NotFound):                                   # asking opens nothing
+        store.get("customers", archive_id, supervisor)
+    waiting = customers.access_requests(store, gm, state="open")
+    assert [(r.id, r.user_name, r.archive, r.title) for r in waiting] == [(asked, "Supervisor1", archive_id,
+                                                                          "张三贸易有限公司")]
+    customers.answer_access(store, gm, asked, grant=True)
+    assert store.get("customers", archive_id, supervisor)["code"] == "KH000001"
+    answered = customers.access_requests(store, supervisor)[0]
+    assert (answered.state, answered.decided_by, answered.until) == ("granted", "Gm3", tomorrow(3))
+    assert [g["user_id"] for g in store.grants("customers", gm, row_id=archive_id) if g["active"]] == [supervisor.id]
+    trail = store.conn.execute("SELECT action FROM kefu_audit WHERE sheet IN ('kefu_access_requests', 'kefu_grants') "
+                               "ORDER BY id").fetchall()
+    assert trail == [("access_asked",), ("grant",)]
+
+
+def test_a_refusal_says_why_and_opens_nothing(store, office):
+    supervisor, gm = office["supervisor"], office["gm"]
+    asked = customers.ask_access(store, supervisor, "KH000001", "核对", days=7)
+    with pytest.raises(ValidationError) as refused:                 # a refusal needs its reason
+        customers.answer_access(store, gm, asked, grant=False)
+    assert refused.value.by_field() == {"note": "err.required"}
+    customers.answer_access(store, gm, asked, grant=False, note="请由档案负责人处理")
+    answered = customers.access_requests(store, supervisor)[0]
+    assert (answered.state, answered.note) == ("declined", "请由档案负责人处理")
+    with pytest.raises(NotFound):
+        store.get("customers", office["archive"], supervisor)
+    with pytest.raises(NotFound):                                   # answered once
+        customers.answer_access(store, gm, asked, grant=True)
+
+
+def test_bad_requests_are_refused_naming_the_field_and_nothing_is_written(store, office):
+    supervisor, gm = office["supervisor"], office["gm"]
+    before = store.conn.execute("SELECT count(*) FROM kefu_access_requests").fetchone()[0]
+    for code, reason, days, expected in (("", "核对", 7, {"code": "err.required"}),
+                                         ("KH000001", " ", 7, {"reason": "err.required"}),
+                                         ("KH000001", "核对", 0, {"days": "err.grant_days"}),
+                                         ("KH000001", "核对", 91, {"days": "err.grant_days"}),
+                                         ("KH000001", "长" * 201, 7, {"reason": "err.too_long"})):
+        with pytest.raises(ValidationError) as refused:
+            customers.ask_access(store, supervisor, code, reason, days=days)
+        assert refused.value.by_field() == expected
+    assert store.conn.execute("SELECT count(*) FROM kefu_access_requests").fetchone()[0] == before
+    customers.ask_access(store, supervisor, "KH000001", "核对", days=7)
+    with pytest.raises(ValidationError) as twice:
+        customers.ask_access(store, supervisor, "KH000001", "再次", days=7)
+    assert twice.value.by_field() == {"code": "err.asked_already"}
+    nowhere = customers.ask_access(store, supervisor, "KH999999", "核对", days=7)   # not told it does not exist
+    with pytest.raises(ValidationError) as missing:
+        customers.answer_access(store, gm, nowhere, grant=True)
+    assert missing.value.by_field() == {"code": "err.no_archive"}
+
+
+def test_only_those_who_may_not_read_every_archive_ask_and_only_the_gm_answers(store, office):
+    for who in ("gm", "sales_director", "finance", "admin"):
+        assert not customers.may_ask(store, office[who])
+        with pytest.raises(PermissionDenied):
+            customers.ask_access(store, office[who], "KH000001", "核对")
+    asked = customers.ask_access(store, office["other"], "KH000001", "同事休假，代为跟进", days=5)
+    for who in ("supervisor", "manager", "keeper"):
+        with pytest.raises(PermissionDenied):
+            customers.answer_access(store, office[who], asked, grant=True)
+    assert customers.access_requests(store, office["supervisor"]) == []      # not his request

@@ -4,7 +4,7 @@ import streamlit as st
 from kefu import auth, customers
 from kefu.i18n import t
 from kefu.ui import context
-from kefu.ui.archive import archive_panel, grant_form, grants_table
+from kefu.ui.archive import answer_requests, archive_panel, ask_form, grant_form, grants_table
 from kefu.ui.grid import sheet_grid
 from kefu.ui.screen import new_record, open_screen
 from kefu.ui.text import plain
@@ -26,7 +26,9 @@ def render() -> None:
     can_create = auth.can(actor, sheet, "create")
     access = sheet.row_access
     show_grants = actor.role in access.grantors | access.see_all
-    names = [tr("cust.list")] + ([tr("cust.new")] if can_create else []) + ([tr("cust.grants")] if show_grants else [])
+    may_ask = customers.may_ask(store, actor)
+    names = [tr("cust.list")] + ([tr("cust.new")] if can_create else []) + ([tr("cust.ask")] if may_ask else []) \
+        + ([tr("cust.grants")] if show_grants else [])
     tabs = dict(zip(names, st.tabs(names, key=TABS, on_change="rerun")))
     with tabs[tr("cust.list")]:
         selected = sheet_grid(store, sheet, actor, lang, key=f"{KEY}__list")
@@ -37,8 +39,13 @@ def render() -> None:
     if can_create:
         with tabs[tr("cust.new")]:
             new_archive(store, sheet, actor, lang)
+    if may_ask:
+        with tabs[tr("cust.ask")]:
+            ask_form(store, actor, lang, key=f"{KEY}__ask")
     if show_grants:
         with tabs[tr("cust.grants")]:
+            if actor.role in access.grantors:
+                answer_requests(store, actor, lang, key=f"{KEY}__requests")
             grants_table(store, actor, lang, key=f"{KEY}__all_grants")
             if actor.role in access.grantors:                 # a keeper's whole book, for a colleague covering
                 with st.expander(tr("cust.grant_book_title"), icon=":material/key:"):

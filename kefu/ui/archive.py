@@ -137,3 +137,74 @@ def grant_form(store, actor, lang: str, customer_id: int | None, *, key: str) ->
                        [t(p.code, lang, field=labels.get(p.field, p.field), **p.params) for p in exc.problems])
         except KefuError as exc:
             st.error(plain(exc.message(lang)))
+
+
+# -- asking the gm to read an archive, and the gm's answer ---------------------------------------------------
+def _refused(exc: ValidationError, lang: str, labels: dict) -> None:
+    error_list(t("sheet.fix_errors", lang),
+               [t(p.code, lang, field=labels.get(p.field, p.field), **p.params) for p in exc.problems])
+
+
+def _state(request: customers.AccessRequest, lang: str) -> str:
+    if request.state == "granted":
+        return t("cust.ask_granted", lang, until=request.until or "")
+    return t(f"cust.ask_{request.state}", lang)
+
+
+def ask_form(store, actor, lang: str, *, key: str) -> None:
+    """Someone who may not read an archive asks the gm for it (by its number), then sees the answers."""
+    longest = store.sheet(customers.SHEET).row_access.max_grant_days
+    labels = {"code": t("cust.ask_code", lang), "reason": t("cust.grant_reason", lang), "days": t("cust.ask_days", lang)}
+    st.caption(t("cust.ask_intro", lang))
+    with st.form(key, clear_on_submit=True):
+        columns = st.columns([1, 3, 1])
+        code = columns[0].text_input(labels["code"], max_chars=40, placeholder="KH000123", key=f"{key}__code")
+        reason = columns[1].text_input(labels["reason"], max_chars=200, key=f"{key}__reason")
+        days = columns[2].number_input(labels["days"], min_value=1, max_value=longest, value=min(7, longest), step=1,
+                                       key=f"{key}__days")
+        submitted = st.form_submit_button(t("cust.ask_button", lang), icon=":material/send:")
+    if submitted:
+        try:
+            customers.ask_access(store, actor, code, reason, int(days))
+            st.success(t("cust.asked", lang))
+        except ValidationError as exc:
+            _refused(exc, lang, labels)
+    mine = customers.access_requests(store, actor)
+    if not mine:
+        st.caption(t("cust.ask_none", lang))
+        return
+    st.dataframe(pd.DataFrame({
+        labels["code"]: [r.code for r in mine], t("cust.ask_at", lang): [r.asked_at[:16].replace("T", " ") for r in mine],
+        labels["days"]: [r.days for r in mine], labels["reason"]: [r.reason for r in mine],
+        t("cust.grant_state", lang): [_state(r, lang) for r in mine],
+        t("cust.ask_note", lang): [r.note or "" for r in mine]}), hide_index=True, width="stretch")
+
+
+def answer_requests(store, actor, lang: str, *, key: str) -> None:
+    """The gm's list of open requests, each granted (for the days asked) or refused with a reason."""
+    waiting = customers.access_requests(store, actor, state="open")
+    st.subheader(t("cust.ask_waiting", lang, count=len(waiting)))
+    if not waiting:
+        st.caption(t("cust.ask_nothing_waiting", lang))
+        return
+    for request in waiting:
+        with st.container(border=True, key=f"{key}__request_{request.id}"):
+            archive = (f"{plain(request.code)} · {plain(request.title)}" if request.archive
+                       else t("cust.ask_no_archive", lang, code=plain(request.code)))
+            st.markdown(t("cust.ask_line", lang, user=plain(request.user_name), archive=archive, days=request.days,
+                          at=request.asked_at[:16].replace("T", " ")))
+            st.caption(t("cust.ask_why", lang, reason=plain(request.reason)))
+            columns = st.columns([1, 3, 1], vertical_alignment="bottom")
+            grant = columns[0].button(t("cust.ask_grant", lang), key=f"{key}__grant_{request.id}", type="primary",
+                                      icon=":material/key:", disabled=request.archive is None)
+            note = columns[1].text_input(t("cust.ask_refuse_reason", lang), key=f"{key}__note_{request.id}",
+                                         max_chars=200)
+            refuse = columns[2].button(t("cust.ask_refuse", lang), key=f"{key}__refuse_{request.id}",
+                                       icon=":material/block:")
+            if grant or refuse:
+                try:
+                    customers.answer_access(store, actor, request.id, grant=grant, note=note)
+                    st.rerun()
+                except ValidationError as exc:
+                    _refused(exc, lang, {"note": t("cust.ask_refuse_reason", lang), "code": t("cust.ask_code", lang),
+                                         "until": t("cust.grant_until", lang)})
