@@ -30,7 +30,7 @@ serve: $(VENV)/.installed
 	$(PY) -m kefu serve --workers $(WORKERS) --port $(PORT) --address $(ADDRESS)
 
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist worksteal
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench

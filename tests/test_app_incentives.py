@@ -44,7 +44,7 @@ def test_the_demo_office_shows_a_run_at_each_step_of_the_chain(demo_db, demo_sto
 
 def test_finance_checks_the_run_waiting_for_it_and_its_file_is_a_draft(demo_db, demo_store):
     at = login("demo-finance")
-    assert nav_paths(at) == {"", "incentives", "department_reviews", "account"}    # HR also scores the department
+    assert nav_paths(at) == {"", "incentives", "account"}
     period = waiting_for(demo_store, "check", "finance")
     at = opened("demo-finance", period)
     assert "等待财务核实" in texts(at)

@@ -34,26 +34,33 @@ def add_visits(store, host, n: int, name: str = "访客") -> None:
                                     "host": host.id} for i in range(n)], auth.SYSTEM)
 
 
-def _write_visits(path: str, host_id: int, stop_at: float) -> int:
+def _write_visits(path: str, host_id: int, started, stop, result) -> None:
+    """Another process registering visits until told to stop; says when it has written its first."""
     store = Store(path, load_sheets(), config.load())
     written = 0
-    while time.time() < stop_at:
+    while not stop.is_set():
         store.insert("visitors", {"visitor_name": f"并发{written}", "phone": "13812345678", "purpose": "business",
                                   "host": host_id}, auth.SYSTEM)
         written += 1
+        started.set()
     store.close()
-    return written
+    result.put(written)
 
 
 def test_a_backup_made_while_another_process_writes_is_consistent(store, make_user, tmp_path):
     host = make_user("staff")
     add_visits(store, host, 500)
-    with get_context("spawn").Pool(1) as pool:
-        writing = pool.apply_async(_write_visits, (str(store.path), host.id, time.time() + 4))
-        time.sleep(1)
+    spawn = get_context("spawn")
+    started, stop, result = spawn.Event(), spawn.Event(), spawn.Queue()
+    writer = spawn.Process(target=_write_visits, args=(str(store.path), host.id, started, stop, result))
+    writer.start()
+    try:
+        assert started.wait(timeout=300)                # writing for real (a Python starting on a busy machine)
         copies = [backup.backup_to(store, tmp_path / f"copy{n}.db") for n in range(3)]
-        written = writing.get(timeout=60)
-    assert written > 0
+    finally:
+        stop.set()
+    assert result.get(timeout=120) > 0                  # the writer ended by itself, after the copies
+    writer.join(timeout=60)
     for copy in copies:
         with sqlite3.connect(copy) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
