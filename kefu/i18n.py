@@ -298,6 +298,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "visit.since": ("since {time}", "{time} 起"),
     "visit.at": ("at {time}", "{time}"),
     "visit.all": ("Visitor book", "来访登记簿"),
+    "visit.ask_on_arrival": ("{field}: ask the arriving visitor and fill it in (identity, gender and organisation "
+                             "are required on arrival)",
+                             "{field}：来访者到访时须询问清楚并填写（到访登记须填身份、性别、工作单位）"),
     # approval
     "approval.approved": ("Approved", "已审批"),
     "approval.draft": ("Draft: awaiting approval", "草稿：待审批"),

@@ -131,7 +131,7 @@ def _visit(store, rng, fake, hosts, day, now) -> dict:
     visit = {
         "visitor_name": fake.name_male() if gender == "male" else fake.name_female(),
         "gender": gender,
-        "organisation": fake.company() if rng.random() < 0.8 else None,
+        "organisation": fake.company() if rng.random() < 0.8 else "个人",   # asked on arrival (003 询问清楚…)
         "identity": rng.choice(IDENTITIES),
         "phone": fake.phone_number(),
         "purpose": rng.choice(PURPOSES),
@@ -243,6 +243,7 @@ def scale_visitors(store: Store, visitors: int, *, batch: int = 5000) -> dict:
             day = today - timedelta(days=rng.randint(1, 3 * 365))
             arrived = datetime.combine(day, time(rng.randint(9, 17), rng.randint(0, 59)), tz)
             rows.append({"visitor_name": rng.choice(names), "organisation": rng.choice(companies),
+                         "gender": ("male", "female")[len(rows) % 2], "identity": IDENTITIES[len(rows) % len(IDENTITIES)],
                          "phone": rng.choice(phones), "purpose": rng.choice(PURPOSES), "host": rng.choice(hosts),
                          "appointment_at": arrived - timedelta(minutes=rng.choice([0, 5, 10, 30])),
                          "arrived_at": arrived, "left_at": arrived + timedelta(minutes=rng.randint(10, 180)),
