@@ -68,6 +68,7 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     for number in range(1, EXTRA_STAFF + 1):
         role = "supervisor" if number % 8 == 0 else "staff"
         staff_ids.append(auth.create_user(store, f"staff{number:02d}", fake.name(), role, None, auth.SYSTEM))
+    _superiors(store, staff_ids)
     today = now.date()
     visits = _visits(store, rng, fake, staff_ids, today, days, now)
     store.insert_many("visitors", visits, auth.SYSTEM)
@@ -84,6 +85,19 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     with store.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('demo_now', ?)", (now.isoformat(),))
     return counts
+
+
+def _superiors(store: Store, staff_ids: list[int]) -> None:
+    """Each person's one superior (000 一个上级的原则): staff report to the demo supervisor, supervisors to the
+    manager, the manager, finance, HR and the sales director to the gm; the administrator and the gm have none."""
+    ids = dict(store.conn.execute("SELECT username, id FROM kefu_users"))
+    roles = dict(store.conn.execute("SELECT id, role FROM kefu_users"))
+    above = {ids["demo-manager"]: ids["demo-gm"], ids["demo-finance"]: ids["demo-gm"], ids["demo-hr"]: ids["demo-gm"],
+             ids["demo-sales"]: ids["demo-gm"]}
+    for uid in staff_ids:
+        above[uid] = ids["demo-manager"] if roles[uid] == "supervisor" else ids["demo-supervisor"]
+    for uid, superior in above.items():
+        auth.set_superior(store, uid, superior, auth.SYSTEM)
 
 
 TEAMS = ("intake", "complaints", "relations")
