@@ -34,14 +34,15 @@ SYSTEM_TABLES = ("kefu_users", "kefu_grants", "kefu_access_requests", "kefu_meta
 # Every action the engine writes into kefu_audit, each with its label (audit.* for records, adm.action.*).
 RECORD_ACTIONS = ("create", "update", "delete", "restore")
 OTHER_ACTIONS = ("approve", "prepare", "check", "send_back", "grant", "revoke", "access_asked", "access_declined",
-                 "login", "login_failed", "logout",
-                 "password_changed", "password_reset", "disable", "enable", "role_changed", "sessions_ended", "kiosk_token",
+                 "login", "login_failed", "logout", "password_changed", "password_reset", "disable", "enable",
+                 "role_changed", "superior_changed", "sessions_ended", "kiosk_token",
                  "kiosk_disabled", "anonymise", "erase", "person_export", "person_erase", "sheet_saved", "rules_saved")
 AUDIT_ACTIONS = RECORD_ACTIONS + OTHER_ACTIONS
 # The columns of the system tables' audit entries, labelled with adm.col.*; others show their own name.
 SYSTEM_VALUE_KEYS = ("username", "display_name", "role", "active", "sessions_ended", "locked", "sheet", "row_id",
                      "user_id", "until", "reason", "period", "lines", "total", "pool", "lock", "sheets",
-                     "records", "days", "cutoff", "name", "version", "effective_from", "note", "code", "grant_days")
+                     "records", "days", "cutoff", "name", "version", "effective_from", "note", "code", "grant_days",
+                     "superior", "superior_id")
 # The screens that are not sheets (auth.VIEW_ROLES), in the order of the matrix, with their labels.
 VIEW_LABELS = {"home": "nav.home", "account": "nav.account", "dashboard": "nav.dashboard", "reports": "nav.reports",
                "survey_results": "sv.nav", "incentives": "ic.nav", "imports": "im.nav", "access_log": "nav.access_log",

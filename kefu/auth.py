@@ -121,6 +121,7 @@ def list_users(store) -> list[dict]:
     """Every user with their live sessions (`sessions`: logged in and not idle too long)."""
     cursor = store.conn.execute(
         "SELECT u.id, u.username, u.display_name, u.role, u.active, u.language, u.last_login_at, u.locked_until, "
+        "u.superior, "
         "(SELECT count(*) FROM kefu_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL AND s.expires_at > ?) "
         "AS sessions FROM kefu_users u ORDER BY u.role, u.username", (time.time(),))
     names = [d[0] for d in cursor.description]
@@ -238,6 +239,62 @@ def change_role(store, user_id: int, role: str, actor: User) -> None:
         _keep_an_admin(conn, target)
         conn.execute("UPDATE kefu_users SET role = ? WHERE id = ?", (role, user_id))
         store._audit(conn, actor, "kefu_users", user_id, "role_changed", {"role": target.role}, {"role": role})
+
+
+def superior_of(store, user_id: int | None) -> User | None:
+    """The user's one superior (000 一个上级的原则：每个岗位、每个人只有一个上级), or None when none is set."""
+    if user_id is None:
+        return None
+    row = store.conn.execute("SELECT superior FROM kefu_users WHERE id = ?", (user_id,)).fetchone()
+    return get_user(store, row[0]) if row and row[0] is not None else None
+
+
+def line_of_superiors(store, user_id: int | None) -> list[User]:
+    """The user's superior, that superior's superior, and so on up the line (set_superior keeps it free of
+    circles; the walk stops anyway at a user met twice)."""
+    line, seen = [], {user_id}
+    above = superior_of(store, user_id)
+    while above is not None and above.id not in seen:
+        line.append(above)
+        seen.add(above.id)
+        above = superior_of(store, above.id)
+    return line
+
+
+def set_superior(store, user_id: int, superior: int | None, actor: User) -> None:
+    """The administrator names a user's one superior (None: none). The superior is another active user, and
+    not someone who already reports to this user, directly or further down: the line of superiors never
+    comes back to where it started. Audited with the names before and after."""
+    require_admin(actor)
+    with store.transaction() as conn:
+        target = _target(conn, user_id)
+        before = conn.execute("SELECT superior FROM kefu_users WHERE id = ?", (user_id,)).fetchone()[0]
+        if superior == before:
+            return
+        chosen = None
+        if superior is not None:
+            row = conn.execute(f"SELECT {USER_COLUMNS} FROM kefu_users WHERE id = ?",
+                               (superior if isinstance(superior, int) else -1,)).fetchone()
+            chosen = _row_to_user(row) if row else None
+            if superior == user_id:
+                raise ValidationError(None, [Problem("superior", "auth.superior_self", {})])
+            if chosen is None or not chosen.active:
+                raise ValidationError(None, [Problem("superior", "auth.superior_inactive", {})])
+            line, above = [chosen.display_name], chosen.id
+            while above is not None:                     # walk up from the chosen superior
+                above = conn.execute("SELECT superior FROM kefu_users WHERE id = ?", (above,)).fetchone()[0]
+                if above == user_id:
+                    raise ValidationError(None, [Problem("superior", "auth.superior_cycle",
+                                                         {"name": chosen.display_name, "user": target.display_name,
+                                                          "line": " → ".join(line + [target.display_name])})])
+                if above is None or len(line) > 500:
+                    break
+                line.append(_target(conn, above).display_name)
+        conn.execute("UPDATE kefu_users SET superior = ? WHERE id = ?", (superior, user_id))
+        old = _target(conn, before) if before is not None else None
+        store._audit(conn, actor, "kefu_users", user_id, "superior_changed",
+                     {"superior": old.display_name if old else None, "superior_id": before},
+                     {"superior": chosen.display_name if chosen else None, "superior_id": superior})
 
 
 def reset_password(store, user_id: int, password: str, actor: User) -> int:

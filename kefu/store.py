@@ -223,6 +223,8 @@ SYSTEM_ADDED_COLUMNS = {
     "kefu_sessions": {"cookie_hash": "TEXT", "handoff_hash": "TEXT", "handoff_expires": "REAL"},
     # a grant of a keeper's whole book (row_id 0, keeper = that keeper); what the grant allows: read, or read,export
     "kefu_grants": {"keeper": "INTEGER", "actions": "TEXT NOT NULL DEFAULT 'read'"},
+    # each user's one superior (000 一个上级的原则), set by the administrator: kefu/auth.py set_superior
+    "kefu_users": {"superior": "INTEGER REFERENCES kefu_users(id)"},
 }
 SYSTEM_LATE_DDL = """
 CREATE UNIQUE INDEX IF NOT EXISTS kefu_sessions_cookie ON kefu_sessions(cookie_hash);
@@ -1037,7 +1039,8 @@ class Store:
     def grant(self, sheet_name: str, row_id: int | None, user_id, actor, *, until, reason: str = "",
               keeper: int | None = None, export: bool = False) -> int:
         """Let one user see one row (of an owner sheet) until a date, or, given keeper and no row, every
-        row that keeper keeps (a supervisor covering a colleague's book); export=True lets the user export
+        row that keeper keeps (a supervisor covering a colleague's book: when the keeper has a superior, only
+        someone in the keeper's line of superiors, 000 一个上级的原则); export=True lets the user export
         those rows too. Only the sheet's grantors may; the date is after today and at most the sheet's
         max_grant_days away."""
         sheet = self.sheet(sheet_name)
@@ -1069,6 +1072,12 @@ class Store:
             if book and (not isinstance(keeper, int) or not conn.execute(
                     "SELECT 1 FROM kefu_users WHERE id = ?", (keeper,)).fetchone()):
                 problems.append(Problem("keeper", "err.bad_user", {}))
+            elif book and not problems:      # a colleague's whole book goes up their line (一个上级的原则)
+                line = auth.line_of_superiors(self, keeper)
+                if line and user_id not in [u.id for u in line]:
+                    name = conn.execute("SELECT display_name FROM kefu_users WHERE id = ?", (keeper,)).fetchone()[0]
+                    problems.append(Problem("user", "err.grant_not_superior", {"keeper": name,
+                                                                               "superior": line[0].display_name}))
             if problems:
                 raise ValidationError(None, problems)
             if not book and self._fetch(conn, sheet, row_id) is None:

@@ -41,6 +41,12 @@ def fault_fine_fen(path=None) -> int:
     return int(Decimal(str(value)) * 100)
 
 
+def handler_superior(store: Store, ticket: dict) -> auth.User | None:
+    """Whom an escalated ticket names besides the department manager: its handler's one superior (000 一个上级
+    的原则：每个人只有一个上级), the handler being the assignee (or, without one, whoever logged it)."""
+    return auth.superior_of(store, ticket.get("assignee") or ticket.get("first_responder"))
+
+
 def needs_escalation(values: dict, rules: dict) -> bool:
     """A claim at or over the threshold, a group complaint or a severity listed in rules/sla.toml
     [escalation] (major and emergency: 重大客户投诉, 重大突发投诉事件) goes to the manager at once."""

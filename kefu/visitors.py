@@ -1,7 +1,12 @@
 """The visitor book's own behaviour: check-in, reception by the host and check-out, who is in the building,
 who is expected today, a returning visitor found by phone, and the host's lateness: the host keeps the
 agreed reception time (003 接待制度: 信守约定的接待时间，不迟到), so lateness is the host's, measured from the
-appointment (or from the visitor's arrival, when the visitor came after it) to the reception."""
+appointment (or from the visitor's arrival, when the visitor came after it) to the reception.
+
+A visitor who arrives is asked who they are (003 接待制度: 询问清楚来访者的身份、姓名、性别、工作单位、联系电话、
+来访事由): the sheet's check `arrival_asked` refuses an arrival without identity, gender or organisation (name,
+phone and purpose are required fields of every entry). An appointment booked ahead may lack them; they are
+asked when the visitor comes, and a visit already arrived before this rule keeps loading and changing."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -9,15 +14,34 @@ from datetime import date, datetime, timedelta
 from kefu import auth
 from kefu.errors import KefuError
 from kefu.fields import FieldError
+from kefu.sheets import Problem
 from kefu.store import Store, quote_ident
 
 SHEET = "visitors"
 # What a returning visitor's last visit fills in: who they are, not what this visit is about.
 IDENTITY_FIELDS = ("visitor_name", "gender", "organisation", "identity", "phone", "id_number")
+# What the receptionist asks an arriving visitor besides the sheet's required name, phone and purpose.
+ASKED_ON_ARRIVAL = ("identity", "gender", "organisation")
 
 
 class VisitError(KefuError):
     """A check-in or check-out that does not fit the visit's state."""
+
+
+def arrival_asked(store: Store, row: dict) -> list[Problem]:
+    """The entry check of the visitor book (schema key `checks`): a visit that arrives (a new entry with its
+    arrival, or an appointment checked in) has identity, gender and organisation filled in. A visit whose
+    arrival was stored before is not checked again, so its check-out and edits keep working."""
+    if not row.get("arrived_at"):
+        return []
+    if row.get("id") is not None:
+        stored = store.conn.execute(f"SELECT arrived_at FROM {quote_ident(SHEET)} WHERE id = ?",
+                                    (row["id"],)).fetchone()
+        if stored is not None and stored[0]:
+            return []
+    known = store.sheet(SHEET).by_name
+    return [Problem(name, "visit.ask_on_arrival", {}) for name in ASKED_ON_ARRIVAL
+            if name in known and (row.get(name) is None or str(row.get(name)).strip() == "")]
 
 
 def register(store: Store, actor, values: dict, *, arrive_now: bool = False) -> int:

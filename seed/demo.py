@@ -68,6 +68,7 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     for number in range(1, EXTRA_STAFF + 1):
         role = "supervisor" if number % 8 == 0 else "staff"
         staff_ids.append(auth.create_user(store, f"staff{number:02d}", fake.name(), role, None, auth.SYSTEM))
+    _superiors(store, staff_ids)
     today = now.date()
     visits = _visits(store, rng, fake, staff_ids, today, days, now)
     store.insert_many("visitors", visits, auth.SYSTEM)
@@ -84,6 +85,19 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     with store.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO kefu_meta(key, value) VALUES ('demo_now', ?)", (now.isoformat(),))
     return counts
+
+
+def _superiors(store: Store, staff_ids: list[int]) -> None:
+    """Each person's one superior (000 一个上级的原则): staff report to the demo supervisor, supervisors to the
+    manager, the manager, finance, HR and the sales director to the gm; the administrator and the gm have none."""
+    ids = dict(store.conn.execute("SELECT username, id FROM kefu_users"))
+    roles = dict(store.conn.execute("SELECT id, role FROM kefu_users"))
+    above = {ids["demo-manager"]: ids["demo-gm"], ids["demo-finance"]: ids["demo-gm"], ids["demo-hr"]: ids["demo-gm"],
+             ids["demo-sales"]: ids["demo-gm"]}
+    for uid in staff_ids:
+        above[uid] = ids["demo-manager"] if roles[uid] == "supervisor" else ids["demo-supervisor"]
+    for uid, superior in above.items():
+        auth.set_superior(store, uid, superior, auth.SYSTEM)
 
 
 TEAMS = ("intake", "complaints", "relations")
@@ -131,7 +145,7 @@ def _visit(store, rng, fake, hosts, day, now) -> dict:
     visit = {
         "visitor_name": fake.name_male() if gender == "male" else fake.name_female(),
         "gender": gender,
-        "organisation": fake.company() if rng.random() < 0.8 else None,
+        "organisation": fake.company() if rng.random() < 0.8 else "个人",   # asked on arrival (003 询问清楚…)
         "identity": rng.choice(IDENTITIES),
         "phone": fake.phone_number(),
         "purpose": rng.choice(PURPOSES),
@@ -243,6 +257,7 @@ def scale_visitors(store: Store, visitors: int, *, batch: int = 5000) -> dict:
             day = today - timedelta(days=rng.randint(1, 3 * 365))
             arrived = datetime.combine(day, time(rng.randint(9, 17), rng.randint(0, 59)), tz)
             rows.append({"visitor_name": rng.choice(names), "organisation": rng.choice(companies),
+                         "gender": ("male", "female")[len(rows) % 2], "identity": IDENTITIES[len(rows) % len(IDENTITIES)],
                          "phone": rng.choice(phones), "purpose": rng.choice(PURPOSES), "host": rng.choice(hosts),
                          "appointment_at": arrived - timedelta(minutes=rng.choice([0, 5, 10, 30])),
                          "arrived_at": arrived, "left_at": arrived + timedelta(minutes=rng.randint(10, 180)),

@@ -11,6 +11,7 @@ from kefu.i18n import MESSAGES
 from kefu.sheets import ROLES
 
 from conftest import PASSWORD
+from conftest import ASKED
 
 ADMIN = auth.User(id=None, username="admin", display_name="Admin", role="admin")
 
@@ -19,7 +20,7 @@ def visitor(store, name: str, phone: str = "13812345678") -> dict:
     """A visitor's record, hosted by the first user."""
     host = store.conn.execute("SELECT min(id) FROM kefu_users").fetchone()[0]
     return {"visitor_name": name, "phone": phone, "party_size": 1, "purpose": "inquiry", "host": host,
-            "arrived_at": "2026-11-23 10:00"}
+            **ASKED, "organisation": "三亚湾物业", "arrived_at": "2026-11-23 10:00"}
 
 
 def add_visitor(store, name: str, phone: str = "13812345678") -> int:

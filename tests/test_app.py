@@ -134,6 +134,14 @@ def test_register_a_visitor_bad_input_then_good(demo_db):
     at.number_input(key="visitors__new__0__party_size").set_value(2)
     at.selectbox(key="visitors__new__0__purpose").set_value("inquiry")
     at.selectbox(key="visitors__new__0__host").set_value(1)
+    at = submit(at, "保存")                   # arriving now: who the visitor is must be asked (003 询问清楚…)
+    errors = shown(at.error[0].value)
+    assert "性别：来访者到访时须询问清楚并填写" in errors and "工作单位：来访者到访时须询问清楚并填写" in errors
+    assert "身份/职务：来访者到访时须询问清楚并填写" in errors
+    assert count(demo_db, "SELECT count(*) FROM visitors") == before
+    at.selectbox(key="visitors__new__0__gender").set_value("female")
+    at.text_input(key="visitors__new__0__organisation").input("海棠湾酒店")
+    at.text_input(key="visitors__new__0__identity").input("采购主管")
     at = submit(at, "保存")
     assert not at.exception
     assert "已创建：钱七" in texts(at)

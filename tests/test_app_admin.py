@@ -9,6 +9,7 @@ import pytest
 from apptest import db_value, login, open_page, select_row, submit, texts
 from kefu import auth
 from test_app import NAVIGATION, forced_view
+from conftest import ASKED
 
 ADMIN_PATHS = ("users", "permissions", "audit", "access_log", "privacy", "health")
 
@@ -192,7 +193,7 @@ def test_admin_empties_what_is_due_and_erases_one_persons_data(demo_db, demo_sto
     host = user_id(demo_db, "demo-staff")
     now = datetime.now(demo_store.settings.tz)
     visit = {"visitor_name": "林晓燕", "phone": "13912345678", "id_number": "11010519491231002X", "purpose": "business",
-             "host": host}
+             "host": host, **ASKED}
     old = demo_store.insert("visitors", {**visit, "arrived_at": now - timedelta(days=200)}, auth.SYSTEM)
     recent = demo_store.insert("visitors", {**visit, "arrived_at": now - timedelta(days=2)}, auth.SYSTEM)
     at = open_page(login("demo-admin"), "privacy")

@@ -11,6 +11,7 @@ from kefu import auth
 from kefu.errors import PermissionDenied
 from kefu.exporting import csv_bytes, neutralise, xlsx_bytes
 from kefu.store import Query
+from conftest import ASKED
 
 
 def read(data: bytes) -> list[list[str]]:
@@ -25,7 +26,7 @@ def visits(store, make_user):
                               "purpose": "business", "host": staff.id, "organisation": "+cmd", "record": "@SUM(A1)",
                               "identity": "-2+3"}, staff)
     store.insert("visitors", {"visitor_name": "李四", "phone": "13900001111", "purpose": "complaint",
-                              "host": staff.id, "party_size": 3}, staff)
+                              "host": staff.id, "party_size": 3, **ASKED}, staff)     # checked in by a test
     return staff
 
 

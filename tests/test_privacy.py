@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from kefu import admin, auth, cli, club, config, kpi, privacy, tickets
 from kefu.errors import PermissionDenied
 from kefu.store import REDACTED, Query
+from conftest import ASKED
 
 ID_NUMBER = "11010519491231002X"
 PHONE = "13912345678"
@@ -32,7 +33,8 @@ def visit(store, host, days_ago: int, *, name="林晓燕", phone=PHONE, id_numbe
           hour=10) -> int:
     arrived = datetime.combine(TODAY - timedelta(days=days_ago), time(hour, 30), store.settings.tz)
     return store.insert("visitors", {"visitor_name": name, "phone": phone, "id_number": id_number, "purpose": purpose,
-                                     "host": host.id, "organisation": "海棠湾酒店", "arrived_at": arrived}, auth.SYSTEM)
+                                     "host": host.id, **ASKED, "organisation": "海棠湾酒店", "arrived_at": arrived},
+                        auth.SYSTEM)
 
 
 def row(store, table, row_id) -> dict:

@@ -22,6 +22,7 @@ from kefu import auth, config, visitors
 from kefu.fields import TYPES, format_fen
 from kefu.sheets import ValidationError, load_sheets
 from kefu.store import Store
+from conftest import ASKED
 
 WRITERS, EACH = 8, 500
 
@@ -40,7 +41,7 @@ def _register_visits(path: str, user_id: int, writer: int, how_many: int, start,
         start.wait(timeout=600)             # 8 Pythons starting on 2 cores beside other tests: slow, not stuck
         for n in range(how_many):
             visitors.register(store, clerk, {"visitor_name": f"访客{writer}-{n}", "phone": f"1381234{writer}{n:03d}",
-                                             "purpose": "business", "host": clerk.id}, arrive_now=True)
+                                             "purpose": "business", "host": clerk.id, **ASKED}, arrive_now=True)
         store.close()
     except BaseException as exc:
         if not isinstance(exc, threading.BrokenBarrierError):

@@ -11,12 +11,14 @@ from kefu import auth, config
 from kefu.errors import DatabaseUnavailable, MigrationError, NotFound, PermissionDenied, StaleRecord
 from kefu.sheets import ValidationError, load_sheets
 from kefu.store import Query, Store
+from conftest import ASKED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schema"
 
 
 def visit(host: int, **extra) -> dict:
-    return {"visitor_name": "张三丰", "phone": "13812345678", "purpose": "business", "host": host, **extra}
+    asked = ASKED if extra.get("arrived_at") else {}        # an arrival is asked who the visitor is
+    return {**asked, "visitor_name": "张三丰", "phone": "13812345678", "purpose": "business", "host": host, **extra}
 
 
 def audit_rows(store, sheet="visitors"):

@@ -4,8 +4,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from conftest import ASKED
 from kefu import visitors
 from kefu.errors import KefuError
+from kefu.sheets import ValidationError
 
 
 def now(store) -> datetime:
@@ -20,7 +22,8 @@ def staff(make_user):
 def test_check_in_then_out_moves_a_visitor_through_the_building(store, staff):
     later = now(store) + timedelta(hours=1)
     visit_id = visitors.register(store, staff, {"visitor_name": "张三", "phone": "13812345678",
-                                                "purpose": "business", "host": staff.id, "appointment_at": later})
+                                                "purpose": "business", "host": staff.id, "appointment_at": later,
+                                                **ASKED})
     assert [v["id"] for v in visitors.expected(store, staff, later.date())] == [visit_id]
     assert visitors.in_building(store, staff) == []
     visitors.check_in(store, staff, visit_id)
@@ -34,7 +37,7 @@ def test_check_in_then_out_moves_a_visitor_through_the_building(store, staff):
 
 def test_walk_in_is_checked_in_at_once(store, staff):
     visit_id = visitors.register(store, staff, {"visitor_name": "李四", "phone": "13900001111",
-                                                "purpose": "inquiry", "host": staff.id}, arrive_now=True)
+                                                "purpose": "inquiry", "host": staff.id, **ASKED}, arrive_now=True)
     assert [v["id"] for v in visitors.in_building(store, staff)] == [visit_id]
 
 
@@ -45,7 +48,7 @@ def test_walk_in_is_checked_in_at_once(store, staff):
 ])
 def test_impossible_checks_are_refused(store, staff, steps, code):
     visit_id = visitors.register(store, staff, {"visitor_name": "王五", "phone": "13700002222",
-                                                "purpose": "other", "host": staff.id})
+                                                "purpose": "other", "host": staff.id, **ASKED})
     actions = {"in": visitors.check_in, "out": visitors.check_out}
     for step in steps[:-1]:
         actions[step](store, staff, visit_id)
@@ -98,7 +101,7 @@ def test_a_visitor_still_waiting_makes_the_host_late_by_now(store, staff):
 
 def test_the_host_receives_an_arrived_visitor_once(store, staff):
     visit_id = visitors.register(store, staff, {"visitor_name": "钱七", "phone": "13700003333",
-                                                "purpose": "business", "host": staff.id})
+                                                "purpose": "business", "host": staff.id, **ASKED})
     with pytest.raises(KefuError) as caught:
         visitors.receive(store, staff, visit_id)                     # not arrived yet
     assert caught.value.code == "visit.not_in"
@@ -108,3 +111,41 @@ def test_the_host_receives_an_arrived_visitor_once(store, staff):
     with pytest.raises(KefuError) as caught:
         visitors.receive(store, staff, visit_id)
     assert caught.value.code == "visit.already_received" and "钱七" in caught.value.message("zh")
+
+
+def test_询问清楚来访者的身份_性别_工作单位_an_arrival_without_them_is_refused_naming_each(store, staff):
+    walk_in = {"visitor_name": "孙八", "phone": "13700004444", "purpose": "inquiry", "host": staff.id,
+               "identity": "业主"}
+    with pytest.raises(ValidationError) as caught:
+        visitors.register(store, staff, walk_in, arrive_now=True)
+    assert caught.value.by_field() == {"gender": "visit.ask_on_arrival", "organisation": "visit.ask_on_arrival"}
+    assert "性别：来访者到访时须询问清楚并填写（到访登记须填身份、性别、工作单位）" in caught.value.messages("zh")
+    assert any(m.startswith("Organisation: ask the arriving visitor") for m in caught.value.messages("en"))
+    assert store.conn.execute("SELECT count(*) FROM visitors").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM kefu_audit WHERE sheet = 'visitors'").fetchone()[0] == 0
+    visit_id = visitors.register(store, staff, {**walk_in, "gender": "male", "organisation": "个人"}, arrive_now=True)
+    assert [v["id"] for v in visitors.in_building(store, staff)] == [visit_id]
+
+
+def test_接到接待通知_an_appointment_is_booked_without_them_and_asked_at_check_in(store, staff):
+    later = now(store) + timedelta(hours=1)
+    visit_id = visitors.register(store, staff, {"visitor_name": "周九", "phone": "13700005555", "purpose": "business",
+                                                "host": staff.id, "appointment_at": later})
+    assert [v["id"] for v in visitors.expected(store, staff, later.date())] == [visit_id]
+    with pytest.raises(ValidationError) as caught:
+        visitors.check_in(store, staff, visit_id)
+    assert set(caught.value.by_field()) == {"identity", "gender", "organisation"}
+    assert store.get("visitors", visit_id, staff)["arrived_at"] is None          # still expected, nothing written
+    assert [v["id"] for v in visitors.expected(store, staff, later.date())] == [visit_id]
+    store.update("visitors", visit_id, ASKED, staff)
+    assert visitors.check_in(store, staff, visit_id)["gender"] == "female"
+
+
+def test_a_visit_that_arrived_before_the_rule_still_loads_and_checks_out(store, staff):
+    store.conn.execute("INSERT INTO visitors (visitor_name, phone, purpose, host, arrived_at, created_at, version) "
+                       "VALUES ('吴十', '13700006666', 'other', ?, ?, ?, 1)",
+                       (staff.id, now(store).isoformat(), now(store).isoformat()))
+    old = store.conn.execute("SELECT id FROM visitors").fetchone()[0]
+    assert store.get("visitors", old, staff)["gender"] is None
+    store.update("visitors", old, {"record": "补记"}, staff)
+    assert visitors.check_out(store, staff, old)["left_at"]

@@ -1,4 +1,4 @@
-"""My account: language and password."""
+"""My account: language, password, and who is the user's one superior."""
 import streamlit as st
 
 from kefu import auth
@@ -13,6 +13,8 @@ def render() -> None:
     store, tr = context.store(), context.tr
     st.title(tr("account.title"))
     st.markdown(f"**{plain(user.display_name)}** · {plain(user.username)} · {tr('role.' + user.role)}")
+    superior = auth.superior_of(store, user.id)          # 000 一个上级的原则
+    st.caption(tr("account.superior", name=plain(superior.display_name)) if superior else tr("account.no_superior"))
     st.subheader(tr("account.change_password"))
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input(tr("account.current_password"), type="password", autocomplete="current-password")

@@ -147,7 +147,8 @@ def escalations_card(store, user, lang: str) -> bool:
             line, button = st.columns([5, 1], vertical_alignment="center")
             line.markdown(tr("tk.home_escalation_line", number=plain(row["ticket_no"]), kind=kind.choice_label(row["kind"], lang),
                              subject=plain(row["subject"]), when=(row["created_at"] or "")[:16].replace("T", " "),
-                             who=plain(names.get(row["first_responder"], "—"))))
+                             who=plain(names.get(row["first_responder"], "—")))
+                          + "  \n" + superior_line(store, row, names))
             if button.button(tr("tk.acknowledge"), key=f"home_ack_{row['id']}"):
                 try:
                     tickets.acknowledge(store, user, row["id"], flow=flow, lang=lang)
@@ -155,6 +156,15 @@ def escalations_card(store, user, lang: str) -> bool:
                 except KefuError as exc:
                     st.error(plain(exc.message(lang)))
     return True
+
+
+def superior_line(store, ticket: dict, names: dict) -> str:
+    """The escalated ticket's handler and their one superior (000 一个上级的原则), as text."""
+    handler = plain(names.get(ticket.get("assignee") or ticket.get("first_responder"), "—"))
+    superior = tickets.handler_superior(store, ticket)
+    if superior is None:
+        return context.tr("tk.escalated_no_superior", handler=handler)
+    return context.tr("tk.escalated_superior", handler=handler, superior=plain(superior.display_name))
 
 
 def care_card(store, user, lang: str) -> bool:

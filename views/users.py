@@ -32,10 +32,12 @@ def render() -> None:
 
 def users_frame(store, rows: list[dict]) -> pd.DataFrame:
     tr = context.tr
+    names = {r["id"]: r["display_name"] for r in rows}
     return pd.DataFrame({
         tr("app.username"): [r["username"] for r in rows],
         tr("app.display_name"): [r["display_name"] for r in rows],
         tr("users.role"): [tr("role." + r["role"]) for r in rows],
+        tr("users.superior"): [names.get(r["superior"], "") for r in rows],
         tr("adm.status"): [status(store, r) for r in rows],
         tr("adm.sessions"): [r["sessions"] for r in rows],
         tr("users.last_login"): [(r["last_login_at"] or "")[:16].replace("T", " ") for r in rows],
@@ -72,6 +74,7 @@ def manage(store, admin: auth.User, users: dict[int, dict]) -> None:
     boxes = st.columns(3)
     with boxes[0].container(border=True):
         role_box(store, admin, target, offered=not last)
+        superior_box(store, admin, target, users)
     with boxes[1].container(border=True):
         status_box(store, admin, target, last=last, yourself=chosen == admin.id)
     with boxes[2].container(border=True):
@@ -93,6 +96,23 @@ def role_box(store, admin: auth.User, target: dict, *, offered: bool) -> None:
     if st.button(tr("adm.change_role"), key=f"adm_change_role_{target['id']}", disabled=role == target["role"]):
         apply(lambda: auth.change_role(store, target["id"], role, admin),
               tr("adm.role_done", name=plain(target["display_name"]), role=tr("role." + role)))
+
+
+def superior_box(store, admin: auth.User, target: dict, users: dict[int, dict]) -> None:
+    """The user's one superior (000 一个上级的原则), chosen among the other active users."""
+    tr = context.tr
+    st.markdown(f"**{tr('adm.superior_box')}**", help=tr("adm.superior_help"))
+    options = [None] + [i for i, u in users.items() if u["active"] and i != target["id"]]
+    current = target["superior"] if target["superior"] in options else None
+    chosen = st.selectbox(tr("users.superior"), options, index=options.index(current),
+                          key=f"adm_superior_{target['id']}", label_visibility="collapsed",
+                          format_func=lambda i: tr("adm.superior_none") if i is None
+                          else f"{users[i]['display_name']} · {tr('role.' + users[i]['role'])}")
+    if st.button(tr("adm.set_superior"), key=f"adm_set_superior_{target['id']}",
+                 disabled=chosen == target["superior"]):
+        shown = tr("adm.superior_none") if chosen is None else users[chosen]["display_name"]
+        apply(lambda: auth.set_superior(store, target["id"], chosen, admin),
+              tr("adm.superior_done", name=plain(target["display_name"]), superior=plain(shown)))
 
 
 def status_box(store, admin: auth.User, target: dict, *, last: bool, yourself: bool) -> None:

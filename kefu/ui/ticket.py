@@ -147,6 +147,12 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
         if ticket["satisfaction"]:
             badges.append(f":green-badge[{'★' * ticket['satisfaction']}]")
         st.markdown(f"### {plain(ticket['ticket_no'])} " + " ".join(badges))
+        if ticket["escalated"]:                          # the handler's one superior (000 一个上级的原则)
+            names = store.user_names()
+            handler = plain(names.get(ticket.get("assignee") or ticket.get("first_responder"), "—"))
+            superior = tickets.handler_superior(store, ticket)
+            st.caption(t("tk.escalated_superior", lang, handler=handler, superior=plain(superior.display_name))
+                       if superior else t("tk.escalated_no_superior", lang, handler=handler))
         st.caption(t("tk.due", lang, response=_clock(ticket["response_due"]), resolution=_clock(ticket["resolution_due"]))
                    + (" · " + t("tk.acknowledged", lang, who=store.user_names().get(ticket["acknowledged_by"], "—"),
                                 when=_clock(ticket["acknowledged_at"])) if ticket["acknowledged_at"] else ""))

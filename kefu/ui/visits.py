@@ -9,6 +9,7 @@ import streamlit as st
 from kefu import auth, visitors
 from kefu.errors import KefuError
 from kefu.i18n import t
+from kefu.sheets import ValidationError
 from kefu.ui.text import plain
 
 
@@ -32,6 +33,8 @@ def _act(action, store, actor, visit_id: int, done_key: str, lang: str) -> None:
         st.toast(t(done_key, lang, name=plain(visit["visitor_name"])), icon=":material/check:")
     except KefuError as exc:
         st.toast(plain(exc.message(lang)), icon=":material/error:")
+    except ValidationError as exc:                  # an appointment checked in without what is asked on arrival
+        st.toast(plain(" ".join(exc.messages(lang))), icon=":material/error:")
 
 
 def presence_board(store, actor, lang: str, *, key: str) -> None:
