@@ -128,7 +128,7 @@ def test_states_follow_age_and_the_workflow(demo):
         state = "new"
         for e in events[1:]:                                     # each step allowed from the state before
             assert e["from_state"] == state
-            if e["step"] not in ("acknowledge", "attribute_fault"):
+            if e["step"] not in ("acknowledge", "attribute_fault", "coordinate", "coordination_answer"):
                 transition = flow.check(state, e["step"], "system", ticket=r)
                 assert e["to_state"] == transition.target
             state = e["to_state"]
@@ -163,6 +163,8 @@ def test_people_on_the_tickets(demo, demo_store):
                 assert role in ("manager", "gm")
             elif e["step"] == "assign":
                 assert role in ("supervisor", "manager") and r["first_responder"] != r["assignee"]
+            elif role == "engineer":                              # works a ticket transferred to them
+                assert e["step"] in ("answer", "submit") and r["engineer"] == e["created_by"]
             else:
                 assert role in ("staff", "supervisor")
     satisfaction = [r["satisfaction"] for r in rows.values() if r["satisfaction"]]
