@@ -638,6 +638,8 @@ class EngineerReport:
     engineers: list = field(default_factory=list)           # [EngineerLine], by name
     coordination: dict = field(default_factory=dict)        # department -> requests in the period
     answered: dict = field(default_factory=dict)            # department -> of those, answered
+    trend_unit: str = "day"
+    trend: list = field(default_factory=list)               # [(first day of the bucket, transfers)]
 
     @property
     def transferred(self) -> int:
@@ -685,7 +687,7 @@ def engineer_report(store: Store, actor, start: date, end: date, *, now: datetim
     lines = {uid: EngineerLine(uid, name) for uid, name in store.conn.execute(
         "SELECT id, display_name FROM kefu_users WHERE role = 'engineer' AND active = 1")}
     clock = WorkingClock(load_rules(tz=store.settings.tz).calendar)
-    seen = set()
+    seen, days = set(), {}
     for engineer, ticket_id, moved_at, current, state, resolved_at in store.conn.execute(
             "SELECT e.engineer, e.ticket, e.created_at, t.engineer, t.state, t.resolved_at FROM ticket_events e "
             "JOIN tickets t ON t.id = e.ticket AND t.deleted_at IS NULL WHERE e.step = 'transfer' "
@@ -694,6 +696,7 @@ def engineer_report(store: Store, actor, start: date, end: date, *, now: datetim
         if (engineer, ticket_id) in seen:
             continue
         seen.add((engineer, ticket_id))
+        days[moved_at[:10]] = days.get(moved_at[:10], 0) + 1
         line = lines.setdefault(engineer, EngineerLine(engineer, names.get(engineer, f"#{engineer}")))
         line.transferred += 1
         if current != engineer:
@@ -704,6 +707,7 @@ def engineer_report(store: Store, actor, start: date, end: date, *, now: datetim
         elif state in flow.open_states:
             line.open += 1
     report.engineers = sorted(lines.values(), key=lambda line: line.name)
+    report.trend_unit, report.trend = _trend(days, start, end)
     report.coordination = {d["value"]: 0 for d in flow.departments}
     report.answered = {d["value"]: 0 for d in flow.departments}
     waiting: dict[tuple[int, str], list[bool]] = {}       # (ticket, department) -> the period's requests, oldest first
@@ -892,7 +896,8 @@ def rows(report, lang: str) -> list[tuple[str, str, object]]:
             out += [(heading, day.isoformat(), counts[series]) for day, counts in report.trend]
         return out
     if isinstance(report, EngineerReport):
-        return out
+        trend = t("rp.transfers_" + report.trend_unit, lang)
+        return out + [(trend, day.isoformat(), count) for day, count in report.trend]
     trend = t("rp.trend_" + report.trend_unit, lang)
     out += [(trend, day.isoformat(), count) for day, count in report.trend]
     return out

@@ -152,10 +152,12 @@ def test_工程师实施服务报表_counts_transfers_resolutions_and_coordinati
     assert (report.transferred, report.resolved, report.open, report.resolution_mean) == (4, 1, 2, 4.0)
     assert report.coordination == {"production": 2, "engineering": 0, "finance": 1, "sales": 0}
     assert report.answered == {"production": 1, "engineering": 0, "finance": 1, "sales": 0}
+    assert [n for _, n in report.trend] == [1, 1, 1, 1, 0, 0, 0]          # transfers per day, Monday first
     figures = dict(reports.summary(report, "zh"))
     assert (figures["转售后工程师"], figures["工程师已解决"], figures["报请部门协同"], figures["部门已答复"]) == (4, 1, 3, 2)
     rows = reports.report_csv(report, "zh").decode("utf-8-sig").splitlines()
     assert "转交工单（按工程师）,Engineer 2,3" in rows and "协同请求（按部门）,生产处,2" in rows
+    assert "每日转交工程师工单,2026-11-26,1" in rows
     month = reports.engineer_report(store, manager, *reports.period("month", date(2026, 11, 1)))
     assert (month.transferred, month.requests) == (6, 4)                  # the whole of November
     assert reports.build(store, manager, "engineer", *WEEK).transferred == 4
@@ -212,7 +214,7 @@ def test_a_staff_member_transfers_a_ticket_on_the_screen_and_the_history_says_wh
     at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}   # the newest: this call
     at = at.run()
     steps = [s for s in at.segmented_control if s.label == "下一步"][0]
-    assert "transfer" in steps.options
+    assert steps.options == ["开始处理", "转售后工程师"]                    # a new ticket: start, or transfer
     at = steps.set_value("transfer").run()
     base = steps.key.removesuffix("__which")
     go = at.button(key=base + "__go")

@@ -55,7 +55,7 @@ def test_demo_office_is_deterministic_and_realistic(demo_file, tmp_path):
     first, second = snapshot(demo_file), snapshot(again.path)
     assert first == second
     users, visits, roster, *_ = first
-    assert 28 <= len(users) <= 32
+    assert 28 <= len(users) <= 34
     assert {role for _, _, role in users} >= {r for _, _, r in DEMO_ACCOUNTS}
     assert len(visits) > 250                                    # a month of visits
     assert all(len(name) >= 2 and "\u4e00" <= name[0] <= "\u9fff" for name, *_ in visits)

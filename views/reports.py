@@ -110,14 +110,15 @@ def engineer_figures(report: reports.EngineerReport, tr, lang: str) -> None:
             "rp.coordination_requests", "rp.coordination_answered")):
         column.metric(tr(key), shown(figures[tr(key)]), border=True)
     st.caption(tr("rp.engineer_definitions"))
-    left, right = st.columns([3, 2])
+    left, right = st.columns([2, 1])
     with left:
         st.markdown(f"**{tr('rp.chart_engineers')}**")
         st.dataframe(pd.DataFrame([{
             tr("rp.engineer_col"): line.name, tr("rp.transferred"): line.transferred,
             tr("rp.engineer_resolved"): line.resolved, tr("rp.engineer_open"): line.open,
-            tr("rp.engineer_hours_mean"): reports.hours_shown(line.resolution_mean)} for line in report.engineers]),
-            hide_index=True, width="stretch", key=f"{KEY}__engineers")
+            tr("rp.engineer_hours_mean"): shown(reports.hours_shown(line.resolution_mean))}
+            for line in report.engineers]), hide_index=True, width="stretch", key=f"{KEY}__engineers",
+            column_config={tr("rp.engineer_hours_mean"): st.column_config.TextColumn(alignment="right")})
     with right:
         bar_chart(tr("rp.chart_departments"), [(report.department(d, lang), n)
                                                for d, n in report.coordination.items()], tr)
