@@ -431,6 +431,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sc.saved": ("{count} results saved.", "已保存 {count} 条抽查结果。"),
     "tk.home_title": ("Tickets", "工单"),
     "tk.home_line": ("{mine} open tickets are yours · {overdue} overdue in the office · {due_soon} due soon · {follow_up} follow-up calls to make", "我的待办 {mine} 张 · 全部门超时 {overdue} 张 · 即将超时 {due_soon} 张 · 待回访 {follow_up} 张"),
+    "tk.home_line_engineer": ("{mine} tickets transferred to you · {overdue} overdue in the office · {due_soon} due soon · {follow_up} follow-up calls to make", "转交给我的 {mine} 张 · 全部门超时 {overdue} 张 · 即将超时 {due_soon} 张 · 待回访 {follow_up} 张"),
     "tk.home_escalations": ("Escalations waiting for your signature", "待您签收的上报工单"),
     "tk.home_escalation_line": ("**{number}** · {kind} · {subject} · logged {when} by {who}", "**{number}** · {kind} · {subject} · {who} 于 {when} 登记"),
     "tk.steps": ("Next step", "下一步"),

@@ -191,6 +191,7 @@ def test_the_demo_engineer_opens_their_list_and_the_manager_the_report(demo_db):
     assert count > 0 and lists.format_func("engineer") == f"转交给我的 · {count}"
     assert "转交给您（售后工程师）且尚未解决的工单" in texts(engineer)
     assert not [b for b in engineer.button if (b.key or "").startswith("tickets__new")]     # no intake for an engineer
+    assert f"转交给我的 {count} 张" in texts(open_page(engineer, ""))          # and on the home screen
     latest = one(demo_db, "SELECT max(created_at) FROM ticket_events WHERE step = 'transfer'")
     choice = "this_month" if latest[:7] == datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m") else "last_month"
     report = open_page(login("demo-manager"), "reports")
