@@ -4,7 +4,7 @@ submitted by the engineer since, and a few are referred to a department, some an
 appended to the ticket's history as kefu.tickets would write it, dated between its last step and now."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kefu import auth
 from kefu.sla import load_rules
@@ -27,7 +27,8 @@ def seed_handoffs(store: Store, rng, now: datetime) -> dict:
     found = store.conn.execute(
         "SELECT t.id, t.kind, t.assignee, t.created_at, t.version, max(e.created_at) FROM tickets t "
         "JOIN ticket_events e ON e.ticket = t.id WHERE t.state = 'in_progress' AND t.escalated = 0 "
-        "AND t.deleted_at IS NULL GROUP BY t.id ORDER BY t.id DESC LIMIT 14").fetchall()
+        "AND t.deleted_at IS NULL AND t.created_at < ? GROUP BY t.id ORDER BY t.id DESC LIMIT 14",
+        ((now - timedelta(days=1)).isoformat(),)).fetchall()       # a day old or more: the work spans office hours
     events, stamps, updates = [], [], []
     departments = [d["value"] for d in flow.departments]
     counts = {"transfers": 0, "coordinations": 0}
