@@ -1,5 +1,6 @@
 """Reports: the weekly and monthly complaint report and inquiry report, the monthly business-change
-report and the customer traffic report (客户流量分析: contacts and visits by hour, day and channel), for a
+report, the customer traffic report (客户流量分析: contacts and visits by hour, day and channel) and the
+engineer-service report (工程师实施服务报表: transfers to after-sales engineers and coordination requests), for a
 week, a month, a quarter, a year (001: 每周、每月、每季度、每年提交服务分析报表) or any dates, as figures
 for the screen and as a CSV.
 
@@ -47,7 +48,7 @@ VIEW = "reports"
 TICKETS, CHANGES = "tickets", "business_changes"
 TICKET_REPORTS = {"complaint": ("complaint",), "inquiry": ("inquiry",)}
 VISITORS = "visitors"
-REPORTS = ("complaint", "inquiry", "business_change", "traffic")
+REPORTS = ("complaint", "inquiry", "business_change", "traffic", "engineer")
 PRESETS = ("this_week", "last_week", "this_month", "last_month", "this_quarter", "last_quarter", "this_year",
            "last_year")
 TOP_CATEGORIES = 5
@@ -605,12 +606,140 @@ def traffic_report(store: Store, actor, start: date, end: date, *, now: datetime
     return report
 
 
+# ---------------------------------------------------------------------------------------------- engineers
+
+@dataclass
+class EngineerLine:
+    """One engineer's figures in the engineer-service report."""
+    engineer: int
+    name: str
+    transferred: int = 0
+    resolved: int = 0
+    open: int = 0
+    hours: list = field(default_factory=list, repr=False)      # working hours from transfer to resolution
+
+    @property
+    def resolution_mean(self) -> float | None:
+        return statistics.fmean(self.hours) if self.hours else None
+
+
+@dataclass
+class EngineerReport:
+    """The engineer-service report (工程师实施服务报表, 001: 如未能解决，转给售后工程师; 000: 报请公司生产处协同处理)
+    of a period, per engineer: the tickets transferred to them in the period (a transfer step dated in it, one
+    ticket once per engineer); of those, resolved (still theirs and resolved after the transfer) and open (still
+    theirs, not resolved); the mean working hours from the transfer to the resolution. And the coordination
+    requests sent to each department in the period, with how many have been answered."""
+    start: date
+    end: date
+    as_of: datetime
+    flow: Workflow = field(repr=False)
+    name: str = "engineer"
+    engineers: list = field(default_factory=list)           # [EngineerLine], by name
+    coordination: dict = field(default_factory=dict)        # department -> requests in the period
+    answered: dict = field(default_factory=dict)            # department -> of those, answered
+    trend_unit: str = "day"
+    trend: list = field(default_factory=list)               # [(first day of the bucket, transfers)]
+
+    @property
+    def transferred(self) -> int:
+        return sum(line.transferred for line in self.engineers)
+
+    @property
+    def resolved(self) -> int:
+        return sum(line.resolved for line in self.engineers)
+
+    @property
+    def open(self) -> int:
+        return sum(line.open for line in self.engineers)
+
+    @property
+    def resolution_mean(self) -> float | None:
+        hours = [h for line in self.engineers for h in line.hours]
+        return statistics.fmean(hours) if hours else None
+
+    @property
+    def requests(self) -> int:
+        return sum(self.coordination.values())
+
+    @property
+    def total(self) -> int:
+        return self.transferred + self.requests
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    def department(self, value: str, lang: str) -> str:
+        return self.flow.department_label(value, lang)
+
+
+def engineer_report(store: Store, actor, start: date, end: date, *, now: datetime | None = None,
+                    flow: Workflow | None = None) -> EngineerReport:
+    """Two SELECTs over the period's ticket steps (transfers with their tickets; coordination requests and
+    the answers to them); every active engineer is listed, with zeros when nothing came to them."""
+    sheet = store.sheet(TICKETS)
+    require(actor, sheet)
+    flow = flow or load_workflow()
+    now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
+    report = EngineerReport(start=start, end=end, as_of=now, flow=flow)
+    names = store.user_names()
+    lines = {uid: EngineerLine(uid, name) for uid, name in store.conn.execute(
+        "SELECT id, display_name FROM kefu_users WHERE role = 'engineer' AND active = 1")}
+    clock = WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    seen, days = set(), {}
+    for engineer, ticket_id, moved_at, current, state, resolved_at in store.conn.execute(
+            "SELECT e.engineer, e.ticket, e.created_at, t.engineer, t.state, t.resolved_at FROM ticket_events e "
+            "JOIN tickets t ON t.id = e.ticket AND t.deleted_at IS NULL WHERE e.step = 'transfer' "
+            "AND e.created_at >= ? AND e.created_at < ? AND e.deleted_at IS NULL AND e.engineer IS NOT NULL "
+            "ORDER BY e.id", _bounds(start, end)):
+        if (engineer, ticket_id) in seen:
+            continue
+        seen.add((engineer, ticket_id))
+        days[moved_at[:10]] = days.get(moved_at[:10], 0) + 1
+        line = lines.setdefault(engineer, EngineerLine(engineer, names.get(engineer, f"#{engineer}")))
+        line.transferred += 1
+        if current != engineer:
+            continue                                  # transferred on to another engineer since
+        if resolved_at and resolved_at >= moved_at:
+            line.resolved += 1
+            line.hours.append(clock.hours(moved_at, resolved_at))
+        elif state in flow.open_states:
+            line.open += 1
+    report.engineers = sorted(lines.values(), key=lambda line: line.name)
+    report.trend_unit, report.trend = _trend(days, start, end)
+    report.coordination = {d["value"]: 0 for d in flow.departments}
+    report.answered = {d["value"]: 0 for d in flow.departments}
+    waiting: dict[tuple[int, str], list[bool]] = {}       # (ticket, department) -> the period's requests, oldest first
+    for step_name, ticket_id, department, at in store.conn.execute(
+            "SELECT step, ticket, department, created_at FROM ticket_events WHERE step IN ('coordinate', "
+            "'coordination_answer') AND ticket IN (SELECT ticket FROM ticket_events WHERE step = 'coordinate' "
+            "AND created_at >= ? AND created_at < ? AND deleted_at IS NULL) AND deleted_at IS NULL ORDER BY id",
+            _bounds(start, end)):
+        asked = waiting.setdefault((ticket_id, department), [])
+        if step_name == "coordinate":
+            in_period = start.isoformat() <= at < end.isoformat()
+            asked.append([in_period, False])
+            if in_period:
+                report.coordination[department] = report.coordination.get(department, 0) + 1
+                report.answered.setdefault(department, 0)
+        else:
+            pending = next((a for a in asked if not a[1]), None)
+            if pending is not None:
+                pending[1] = True
+                if pending[0]:
+                    report.answered[department] += 1
+    return report
+
+
 def build(store: Store, actor, name: str, start: date, end: date, **options):
     """The report called `name` (REPORTS) for the period."""
     if name == "business_change":
         return business_change_report(store, actor, start, end, **options)
     if name == "traffic":
         return traffic_report(store, actor, start, end, **options)
+    if name == "engineer":
+        return engineer_report(store, actor, start, end, **options)
     if name in TICKET_REPORTS:
         return ticket_report(store, actor, start, end, name=name, **options)
     raise ValueError(f"unknown report {name!r}")
@@ -620,6 +749,9 @@ def build(store: Store, actor, name: str, start: date, end: date, **options):
 
 def _hours(value: float | None):
     return None if value is None else round(value, 1)
+
+
+hours_shown = _hours                  # hours as a screen shows them (one decimal)
 
 
 def _percent(value: float | None):
@@ -663,6 +795,15 @@ def summary(report, lang: str) -> list[tuple[str, object]]:
             out += [(t("rp.previous_visits", lang), report.previous_visits),
                     (t("rp.visits_change", lang), _percent(report.change(report.visits, report.previous_visits)))]
         return out
+    if isinstance(report, EngineerReport):
+        return [
+            (t("rp.transferred", lang), report.transferred),
+            (t("rp.engineer_resolved", lang), report.resolved),
+            (t("rp.engineer_open", lang), report.open),
+            (t("rp.engineer_hours_mean", lang), _hours(report.resolution_mean)),
+            (t("rp.coordination_requests", lang), report.requests),
+            (t("rp.coordination_answered", lang), sum(report.answered.values())),
+        ]
     if isinstance(report, ChangeReport):
         return [
             (t("rp.changes_total", lang), report.total),
@@ -716,6 +857,16 @@ def breakdowns(report, lang: str) -> list[tuple[str, list[tuple[str, int]]]]:
     """The report's tables, (title, [(label, count)]), in the user's language."""
     if isinstance(report, TrafficReport):
         return _traffic_tables(report, lang)
+    if isinstance(report, EngineerReport):
+        per = lambda key, value: (t(key, lang), [(line.name, value(line)) for line in report.engineers])
+        return [per("rp.transferred_by_engineer", lambda line: line.transferred),
+                per("rp.resolved_by_engineer", lambda line: line.resolved),
+                per("rp.open_by_engineer", lambda line: line.open),
+                per("rp.hours_by_engineer", lambda line: _hours(line.resolution_mean)),
+                (t("rp.requests_by_department", lang), [(report.department(d, lang), n)
+                                                        for d, n in report.coordination.items()]),
+                (t("rp.answered_by_department", lang), [(report.department(d, lang), n)
+                                                        for d, n in report.answered.items()])]
     if isinstance(report, ChangeReport):
         return [(_by(report, "kind", lang), [(report.label("kind", v, lang), n) for v, n in report.by_kind.items()]),
                 (_by(report, "staff", lang), list(report.by_staff))]
@@ -744,6 +895,9 @@ def rows(report, lang: str) -> list[tuple[str, str, object]]:
             heading = t("rp.traffic_" + report.trend_unit, lang, series=report.label(series, lang))
             out += [(heading, day.isoformat(), counts[series]) for day, counts in report.trend]
         return out
+    if isinstance(report, EngineerReport):
+        trend = t("rp.transfers_" + report.trend_unit, lang)
+        return out + [(trend, day.isoformat(), count) for day, count in report.trend]
     trend = t("rp.trend_" + report.trend_unit, lang)
     out += [(trend, day.isoformat(), count) for day, count in report.trend]
     return out

@@ -18,7 +18,7 @@ from kefu import fields as ft
 from kefu.config import ROOT
 from kefu.i18n import label as pick_label, t
 
-ROLES = ("staff", "supervisor", "manager", "gm", "finance", "hr", "admin", "sales_director")
+ROLES = ("staff", "supervisor", "manager", "gm", "finance", "hr", "admin", "sales_director", "engineer")
 ACTIONS = ("read", "create", "update", "delete", "export", "pii")
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by", "version",
                   "search_pinyin")

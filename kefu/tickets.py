@@ -258,6 +258,8 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
         missing = [Problem(need, "err.required", {}) for need in transition.needs if values.get(need) in (None, "")]
         if missing:
             raise ValidationError(store.sheet(SHEET), missing)
+        if "engineer" in transition.needs:
+            _check_engineer(store, values["engineer"])
         now = datetime.now(store.settings.tz).replace(microsecond=0)
         stamp = now.isoformat()
         changes = {"state": transition.target, **{need: values[need] for need in transition.needs}}
@@ -283,10 +285,31 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
         updated = store.update(SHEET, ticket_id, changes, actor, expected_version=ticket["version"],
                                allow_readonly=True)
         store.insert(EVENTS, {"ticket": ticket_id, "step": name, "from_state": ticket["state"],
-                              "to_state": transition.target, "comment": comment or None}, auth.acting_for(actor))
+                              "to_state": transition.target, "comment": comment or None,
+                              **({"engineer": values["engineer"]} if "engineer" in transition.needs else {})},
+                     auth.acting_for(actor))
         if transition.then:
             updated = step(store, auth.acting_for(actor), ticket_id, transition.then, flow=flow, sla=sla, lang=lang)
     return updated
+
+
+ENGINEER_ROLE = "engineer"
+
+
+def engineers(store: Store) -> list[tuple[int, str]]:
+    """The active after-sales engineers (id, name), by name: whom a ticket can be transferred to."""
+    return list(store.conn.execute("SELECT id, display_name FROM kefu_users WHERE active = 1 AND role = ? "
+                                   "ORDER BY display_name", (ENGINEER_ROLE,)))
+
+
+def _check_engineer(store: Store, user_id) -> None:
+    """A transfer goes to an active user with the engineer role; else refused naming the field."""
+    user = auth.get_user(store, user_id) if isinstance(user_id, int) else None
+    if user is None or user.role != ENGINEER_ROLE:
+        raise ValidationError(store.sheet(SHEET), [Problem("engineer", "tk.not_engineer", {})])
+    if not user.active:
+        raise ValidationError(store.sheet(SHEET), [Problem("engineer", "tk.engineer_disabled",
+                                                           {"name": user.display_name})])
 
 
 def acknowledge(store: Store, actor, ticket_id: int, *, flow: Workflow | None = None, lang: str = "zh") -> dict:
@@ -341,22 +364,98 @@ def attribute_fault(store: Store, actor, ticket_id: int, staff_id: int | None, r
     return fine
 
 
+# ---------------------------------------------------------------------------------------------- coordination
+
+COORDINATE, ANSWER = "coordinate", "coordination_answer"
+
+
+@dataclass(frozen=True)
+class Coordination:
+    """One request to a department (000: 报请公司生产处协同处理) and its answer once it came."""
+    department: str
+    asked_by: int
+    asked_at: str
+    question: str | None
+    answered_by: int | None = None
+    answered_at: str | None = None
+    answer: str | None = None
+
+
+def coordinations(store: Store, actor, ticket_id: int) -> list[Coordination]:
+    """The ticket's coordination requests in order, each with the first answer recorded after it."""
+    store.get(SHEET, ticket_id, actor)              # the ticket's own read check
+    out: list[Coordination] = []
+    for step_name, department, who, at, comment in store.conn.execute(
+            "SELECT step, department, created_by, created_at, comment FROM ticket_events WHERE ticket = ? "
+            "AND step IN (?, ?) AND +deleted_at IS NULL ORDER BY id", (ticket_id, COORDINATE, ANSWER)):
+        if step_name == COORDINATE:
+            out.append(Coordination(department, who, at, comment))
+            continue
+        for i, asked in enumerate(out):
+            if asked.department == department and asked.answered_at is None:
+                out[i] = Coordination(asked.department, asked.asked_by, asked.asked_at, asked.question, who, at, comment)
+                break
+    return out
+
+
+def _coordination_event(store: Store, actor, ticket_id: int, step_name: str, department: str | None, text: str,
+                        *, flow: Workflow | None, lang: str, required_text: bool) -> int:
+    flow = flow or load_workflow()
+    flow.require(COORDINATE, actor.role, lang)
+    text = (text or "").strip()
+    events = store.sheet(EVENTS)
+    problems = []
+    if department not in {d["value"] for d in flow.departments}:
+        problems.append(Problem("department", "err.required" if not department else "tk.unknown_department", {}))
+    if required_text and not text:
+        problems.append(Problem("comment", "err.required", {}))
+    if problems:
+        raise ValidationError(events, problems)
+    with store.transaction():
+        ticket = store.get(SHEET, ticket_id, actor)
+        if step_name == ANSWER and not any(c.department == department and c.answered_at is None
+                                           for c in coordinations(store, actor, ticket_id)):
+            raise KefuError("tk.no_open_coordination", department=flow.department_label(department, lang))
+        return store.insert(EVENTS, {"ticket": ticket_id, "step": step_name, "from_state": ticket["state"],
+                                     "to_state": ticket["state"], "department": department,
+                                     "comment": text[:1000] or None}, auth.acting_for(actor))
+
+
+def coordinate(store: Store, actor, ticket_id: int, department: str | None, question: str = "", *,
+               flow: Workflow | None = None, lang: str = "zh") -> int:
+    """Refer the ticket to a department for coordination ([coordination] departments in rules/workflow.toml),
+    saying what is asked: a step in the ticket's history with who and when. The ticket's state is unchanged."""
+    return _coordination_event(store, actor, ticket_id, COORDINATE, department, question, flow=flow, lang=lang,
+                               required_text=False)
+
+
+def coordination_answer(store: Store, actor, ticket_id: int, department: str | None, answer: str, *,
+                        flow: Workflow | None = None, lang: str = "zh") -> int:
+    """Record a department's answer to the ticket's open request to it (required text); refused when the
+    department was not asked or has answered already."""
+    return _coordination_event(store, actor, ticket_id, ANSWER, department, answer, flow=flow, lang=lang,
+                               required_text=True)
+
+
 # ---------------------------------------------------------------------------------------------- lists
 
-QUEUES = ("open", "overdue", "due_soon", "follow_up", "escalations", "mine")
+QUEUES = ("open", "overdue", "due_soon", "follow_up", "escalations", "mine", "engineer")
 
 
 def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | None = None,
           now: datetime | None = None, tz=None) -> Query:
     """The Query behind a work list: open tickets; overdue (resolution due passed, clock running); due
     within the next working hours (rules/sla.toml [lists]); follow-up calls to make; escalations the
-    manager has not signed for; the user's own open tickets. Newest first."""
+    manager has not signed for; the user's own open tickets; the tickets transferred to this engineer and not
+    resolved yet. Newest first."""
     flow = flow or load_workflow()
     running = sorted(flow.open_states - flow.paused_states)
     if name == "open":
         return Query(filters={"state": sorted(flow.open_states)})
     if name == "mine":
         return Query(filters={"state": sorted(flow.open_states), "assignee": actor.id})
+    if name == "engineer":                         # transferred to this engineer, not yet resolved
+        return Query(filters={"state": sorted(flow.open_states - flow.resolved_states), "engineer": actor.id})
     if name == "follow_up":
         return Query(filters={"state": ["feedback_given"]}, sort="resolution_due")
     if name == "escalations":

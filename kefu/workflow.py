@@ -56,6 +56,7 @@ class Workflow:
     spot_check_per_staff: int = 3
     resolved_states: frozenset = frozenset({"awaiting_manager", "awaiting_approval"})
     gm_approval_kinds: frozenset = frozenset({"complaint"})
+    departments: tuple = ()          # [coordination] departments: ({value, en, zh}, ...)
 
     def facts(self, ticket: dict | None) -> dict | None:
         """The ticket as `when` sees it: its fields, and `gm_approval` (its kind's result goes to the
@@ -93,6 +94,9 @@ class Workflow:
         if role != "system" and role not in transition.roles:
             raise TransitionRefused("wf.wrong_role", step=transition.label_in(lang), roles=roles_text(transition.roles, lang))
         return transition
+
+    def department_label(self, value: str | None, lang: str) -> str:
+        return next((pick_label(d, lang) for d in self.departments if d["value"] == value), value or "—")
 
     def may(self, action: str, role: str) -> bool:
         return role == "system" or role in self.actions.get(action, ())
@@ -168,8 +172,14 @@ def load_workflow(path: Path | None = None, *, text: str | None = None) -> Workf
     if not isinstance(kinds, list) or not all(isinstance(k, str) and k for k in kinds):
         raise RulesError(f"{path}: gm_approval_kinds must list ticket kinds (complaint, inquiry, ...)")
     resolved = _states_list(path, data, "resolved", values) if "resolved" in data else Workflow.resolved_states
+    departments = data.get("coordination", {}).get("departments", [])
+    if not isinstance(departments, list) or not all(
+            isinstance(d, dict) and d.get("value") and d.get("en") and d.get("zh") for d in departments) \
+            or len({d["value"] for d in departments}) != len(departments):
+        raise RulesError(f"{path}: coordination.departments must be a list of {{ value, en, zh }}, each value once",
+                         key="coordination.departments")
     return Workflow(states=tuple(states), transitions=transitions,
                     open_states=_states_list(path, data, "open", values),
                     paused_states=_states_list(path, data, "paused", values),
                     actions={k: frozenset(v) for k, v in actions.items()}, spot_check_per_staff=per_staff,
-                    resolved_states=resolved, gm_approval_kinds=frozenset(kinds))
+                    resolved_states=resolved, gm_approval_kinds=frozenset(kinds), departments=tuple(departments))

@@ -29,6 +29,7 @@ from seed.club import scale_members, seed_club
 from seed.events import seed_events
 from seed.surveys import seed_survey_campaigns
 from seed.incentives import seed_incentives
+from seed.handoffs import seed_handoffs
 
 SEED = 20261122
 DEMO_PASSWORD = "kefu-demo"
@@ -41,6 +42,7 @@ DEMO_ACCOUNTS = [  # (user name, full name, role): the README lists these; for t
     ("demo-admin", "周管理", "admin"),
     ("demo-sales", "钱立新", "sales_director"),
     ("demo-hr", "郑秀兰", "hr"),
+    ("demo-engineer", "冯志远", "engineer"),
 ]
 EXTRA_STAFF = 24
 PURPOSES = ["business"] * 5 + ["inquiry"] * 3 + ["complaint"] * 2 + ["inspection", "interview", "delivery", "other"]
@@ -77,6 +79,7 @@ def seed_demo(store: Store, *, days: int = 30, now: datetime | None = None) -> d
     counts = {"users": len(DEMO_ACCOUNTS) + EXTRA_STAFF, "visitors": len(visits), "roster": len(roster)}
     counts.update(seed_archives(store, rng, fake, staff_ids, today, now=now))
     counts.update(seed_tickets(store, rng, fake, now))
+    counts.update(seed_handoffs(store, rng, now))                     # transfers to engineers, coordinations
     counts.update(seed_club(store, rng, fake, staff_ids, now))        # demo-staff first: her care list
     counts.update(seed_events(store, rng, fake, staff_ids, now))
     counts.update(seed_survey_campaigns(store, now))                  # their analysis reports: the demo managers

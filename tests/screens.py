@@ -12,7 +12,7 @@ OPENS = {
     "visitors": EVERYONE_BUT_FINANCE | {"admin"},
     "roster": EVERYONE_BUT_FINANCE | {"admin"},
     "customers": EVERYONE_BUT_FINANCE | {"sales_director"},     # the sales director approves archives
-    "tickets": EVERYONE_BUT_FINANCE,
+    "tickets": EVERYONE_BUT_FINANCE | {"engineer"},     # the engineer works the tickets transferred to them
     "members": EVERYONE_BUT_FINANCE,
     "events": EVERYONE_BUT_FINANCE,
     "knowledge": EVERYONE_BUT_FINANCE,

@@ -49,7 +49,7 @@ def test_log_a_call_then_take_steps(demo_db):
     at = pick(at, "tickets__lists__mine__grid_")                   # "mine" lists the newest first
     assert f"### {number}" in " ".join(shown(m.value) for m in at.markdown) and "已上报部门经理" in texts(at)
     steps = [s for s in at.segmented_control if s.label == "下一步"][0]
-    assert steps.options == ["开始处理"]                                     # staff cannot assign
+    assert steps.options == ["开始处理", "转售后工程师"]                     # staff cannot assign
     go = [b for b in at.button if (b.key or "").startswith("tickets__lists__step_") and b.key.endswith("__go")][0]
     at = go.click().run()
     assert not at.exception

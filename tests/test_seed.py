@@ -55,7 +55,7 @@ def test_demo_office_is_deterministic_and_realistic(demo_file, tmp_path):
     first, second = snapshot(demo_file), snapshot(again.path)
     assert first == second
     users, visits, roster, *_ = first
-    assert 28 <= len(users) <= 32
+    assert 28 <= len(users) <= 34
     assert {role for _, _, role in users} >= {r for _, _, r in DEMO_ACCOUNTS}
     assert len(visits) > 250                                    # a month of visits
     assert all(len(name) >= 2 and "\u4e00" <= name[0] <= "\u9fff" for name, *_ in visits)
@@ -128,7 +128,7 @@ def test_states_follow_age_and_the_workflow(demo):
         state = "new"
         for e in events[1:]:                                     # each step allowed from the state before
             assert e["from_state"] == state
-            if e["step"] not in ("acknowledge", "attribute_fault"):
+            if e["step"] not in ("acknowledge", "attribute_fault", "coordinate", "coordination_answer"):
                 transition = flow.check(state, e["step"], "system", ticket=r)
                 assert e["to_state"] == transition.target
             state = e["to_state"]
@@ -163,6 +163,8 @@ def test_people_on_the_tickets(demo, demo_store):
                 assert role in ("manager", "gm")
             elif e["step"] == "assign":
                 assert role in ("supervisor", "manager") and r["first_responder"] != r["assignee"]
+            elif role == "engineer":                              # works a ticket transferred to them
+                assert e["step"] in ("answer", "submit") and r["engineer"] == e["created_by"]
             else:
                 assert role in ("staff", "supervisor")
     satisfaction = [r["satisfaction"] for r in rows.values() if r["satisfaction"]]

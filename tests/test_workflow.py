@@ -13,15 +13,16 @@ STATES = [s["value"] for s in FLOW.states]
 # Who may take each step, from where: the office's rules as DOMAIN.md gives them, written out by hand
 # so a change to rules/workflow.toml that breaks them is caught here.
 WORKERS = {"staff", "supervisor", "manager"}
+ENGINEER = WORKERS | {"engineer"}        # 001 受理组: 如未能解决，转给售后工程师 — the engineer works what is transferred
 ANY = {(True, True), (True, False), (False, True), (False, False)}       # (escalated, kind needs the gm)
 EXPECTED = {     # step: (from, to, roles, the tickets it applies to as (escalated, kind needs the gm) pairs)
     "assign": ({"new", "assigned", "in_progress"}, "assigned", {"supervisor", "manager"}, ANY),
     "start": ({"new", "assigned"}, "in_progress", WORKERS, ANY),
-    "wait_customer": ({"in_progress"}, "waiting_customer", WORKERS, ANY),
-    "resume": ({"waiting_customer"}, "in_progress", WORKERS, ANY),
-    "submit": ({"in_progress"}, "awaiting_approval", WORKERS, {(False, True)}),
-    "answer": ({"in_progress"}, "feedback_given", WORKERS, {(False, False)}),
-    "submit_to_manager": ({"in_progress"}, "awaiting_manager", WORKERS, {(True, True), (True, False)}),
+    "wait_customer": ({"in_progress"}, "waiting_customer", ENGINEER, ANY),
+    "resume": ({"waiting_customer"}, "in_progress", ENGINEER, ANY),
+    "submit": ({"in_progress"}, "awaiting_approval", ENGINEER, {(False, True)}),
+    "answer": ({"in_progress"}, "feedback_given", ENGINEER, {(False, False)}),
+    "submit_to_manager": ({"in_progress"}, "awaiting_manager", ENGINEER, {(True, True), (True, False)}),
     "manager_approve": ({"awaiting_manager"}, "awaiting_approval", {"manager"}, {(True, True), (False, True)}),
     "manager_approve_final": ({"awaiting_manager"}, "approved", {"manager"}, {(True, False), (False, False)}),
     "approve": ({"awaiting_approval"}, "approved", {"gm"}, ANY),
@@ -30,6 +31,7 @@ EXPECTED = {     # step: (from, to, roles, the tickets it applies to as (escalat
     "follow_up": ({"feedback_given"}, "followed_up", WORKERS, ANY),
     "close": ({"followed_up"}, "closed", WORKERS, ANY),
     "reopen": ({"feedback_given", "followed_up", "closed"}, "in_progress", {"supervisor", "manager"}, ANY),
+    "transfer": ({"new", "assigned", "in_progress"}, "in_progress", WORKERS, ANY),
 }
 KIND = {True: "complaint", False: "inquiry"}
 CASES = [(step, state, role, escalated, gm) for step in EXPECTED for state in STATES for role in ROLES

@@ -117,16 +117,18 @@ def approval_card(store, user, lang: str) -> bool:
 
 
 def tickets_card(store, user, lang: str) -> bool:
-    """What waits in the ticket log: the user's own open tickets, the office's overdue and due-soon
-    ones, the follow-up calls to make."""
+    """What waits in the ticket log: the user's own open tickets (an engineer's: those transferred to them),
+    the office's overdue and due-soon ones, the follow-up calls to make."""
     sheet = store.sheets.get("tickets")
     if sheet is None or not auth.can(user, sheet, "read"):
         return False
+    engineer = user.role == tickets.ENGINEER_ROLE          # their own list: the tickets transferred to them
     counts = {name: store.query("tickets", user, tickets.queue(name, user, tz=store.settings.tz)).total
-              for name in ("mine", "overdue", "due_soon", "follow_up")}
+              for name in ("engineer" if engineer else "mine", "overdue", "due_soon", "follow_up")}
+    counts["mine"] = counts.pop("engineer", counts.get("mine"))
     with st.container(border=True, key="home_tickets"):
         st.subheader(f":material/support_agent: {context.tr('tk.home_title')}", anchor=False)
-        st.markdown(context.tr("tk.home_line", **counts))
+        st.markdown(context.tr("tk.home_line_engineer" if engineer else "tk.home_line", **counts))
     return True
 
 

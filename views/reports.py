@@ -1,5 +1,5 @@
-"""Reports (报表): the complaint and inquiry reports, the business-change report and the customer traffic
-report, by week, month, quarter, year or any dates: headline figures, charts, the full table and a one-click
+"""Reports (报表): the complaint and inquiry reports, the business-change report, the customer traffic
+report and the engineer-service report, by week, month, quarter, year or any dates: headline figures, charts, the full table and a one-click
 CSV. Every figure comes from kefu.reports."""
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def render() -> None:
         return
     if isinstance(report, reports.TrafficReport):
         traffic_figures(report, tr, lang)
+    elif isinstance(report, reports.EngineerReport):
+        engineer_figures(report, tr, lang)
     elif isinstance(report, reports.ChangeReport):
         change_figures(report, tr, lang)
     else:
@@ -98,6 +100,28 @@ def change_figures(report: reports.ChangeReport, tr, lang: str) -> None:
     with right:
         bar_chart(tr("rp.chart_staff"), report.by_staff[:TOP_CHART], tr, sort=True)
     trend_chart(report, tr)
+
+
+def engineer_figures(report: reports.EngineerReport, tr, lang: str) -> None:
+    """Per engineer: transferred, resolved, still open, hours to resolve; coordination by department."""
+    figures = dict(reports.summary(report, lang))
+    for column, key in zip([*st.columns(3), *st.columns(3)], (
+            "rp.transferred", "rp.engineer_resolved", "rp.engineer_open", "rp.engineer_hours_mean",
+            "rp.coordination_requests", "rp.coordination_answered")):
+        column.metric(tr(key), shown(figures[tr(key)]), border=True)
+    st.caption(tr("rp.engineer_definitions"))
+    left, right = st.columns([2, 1])
+    with left:
+        st.markdown(f"**{tr('rp.chart_engineers')}**")
+        st.dataframe(pd.DataFrame([{
+            tr("rp.engineer_col"): line.name, tr("rp.transferred"): line.transferred,
+            tr("rp.engineer_resolved"): line.resolved, tr("rp.engineer_open"): line.open,
+            tr("rp.engineer_hours_mean"): shown(reports.hours_shown(line.resolution_mean))}
+            for line in report.engineers]), hide_index=True, width="stretch", key=f"{KEY}__engineers",
+            column_config={tr("rp.engineer_hours_mean"): st.column_config.TextColumn(alignment="right")})
+    with right:
+        bar_chart(tr("rp.chart_departments"), [(report.department(d, lang), n)
+                                               for d, n in report.coordination.items()], tr)
 
 
 def bar_chart(heading: str, items: list[tuple[str, int]], tr, *, sort: bool = False) -> None:

@@ -106,12 +106,12 @@ def suggestions(store, actor, lang: str, subject: str | None, category: str | No
 def work_lists(store, actor, lang: str, *, key: str) -> int | None:
     """The lists that say what to do next; returns the ticket chosen in one."""
     flow = load_workflow()
-    names = ["mine", "open", "overdue", "due_soon", "follow_up"] + (
-        ["escalations"] if flow.may("acknowledge", actor.role) else [])
+    names = (["engineer"] if actor.role == tickets.ENGINEER_ROLE else ["mine"]) + [
+        "open", "overdue", "due_soon", "follow_up"] + (["escalations"] if flow.may("acknowledge", actor.role) else [])
     queries = {name: tickets.queue(name, actor, flow=flow, tz=store.settings.tz) for name in names}
     counts = {name: store.query(tickets.SHEET, actor, Query(filters=q.filters, page_size=1)).total
               for name, q in queries.items()}
-    chosen = st.segmented_control(t("tk.lists", lang), names, default="mine", key=f"{key}__which", required=True,
+    chosen = st.segmented_control(t("tk.lists", lang), names, default=names[0], key=f"{key}__which", required=True,
                                   format_func=lambda n: f"{t('tk.list_' + n, lang)} · {counts[n]}")
     st.caption(t("tk.list_help_" + chosen, lang))
     return sheet_grid(store, store.sheet(tickets.SHEET), actor, lang, key=f"{key}__{chosen}", query=queries[chosen])
@@ -161,6 +161,9 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
                 _act(lambda: tickets.acknowledge(store, actor, ticket_id, flow=flow, lang=lang), lang,
                      t("tk.acknowledge", lang))
         _steps(store, actor, lang, ticket, flow, key)
+        if ticket["engineer"]:
+            st.caption(t("tk.engineer_line", lang, who=plain(store.user_names().get(ticket["engineer"], "—"))))
+        _coordination(store, actor, lang, ticket, flow, key)
         if ticket["kind"] == "complaint" and flow.may("attribute_fault", actor.role):
             _fault(store, actor, lang, ticket, key)
         elif ticket["fault_staff"]:
@@ -198,6 +201,13 @@ def _steps(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
         values["assignee"] = st.selectbox(t("tk.assign_to", lang), list(users), index=None,
                                           format_func=lambda u: users.get(u, f"#{u}"), placeholder="",
                                           key=f"{base}__assignee")
+    if "engineer" in transition.needs:
+        found = dict(tickets.engineers(store))
+        if not found:
+            st.info(t("tk.no_engineers", lang), icon=":material/engineering:")
+        values["engineer"] = st.selectbox(t("tk.transfer_to", lang), list(found), index=None,
+                                          format_func=lambda u: found.get(u, f"#{u}"), placeholder="",
+                                          key=f"{base}__engineer")
     if "satisfaction" in transition.needs:
         st.caption(t("tk.satisfaction_ask", lang))
         score = st.feedback("stars", key=f"{base}__stars")
@@ -207,6 +217,44 @@ def _steps(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
     if st.button(transition.label_in(lang), type="primary", key=f"{base}__go"):
         _act(lambda: tickets.step(store, actor, ticket_id, chosen, comment=comment, values=values,
                                   expected_version=version, flow=flow, lang=lang), lang, transition.label_in(lang))
+
+
+def _coordination(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
+    """The ticket's requests to departments with their answers; a role that may coordinate sends a request
+    or records an answer (000: 报请公司生产处协同处理)."""
+    asked = tickets.coordinations(store, actor, ticket["id"])
+    names = store.user_names()
+    for item in asked:
+        department = flow.department_label(item.department, lang)
+        if item.answered_at:
+            st.caption(":material/forum: " + plain(t("tk.coord_answered", lang, department=department,
+                                                      when=_clock(item.answered_at), answer=item.answer or "")))
+        else:
+            st.caption(":material/hourglass_top: " + plain(t("tk.coord_waiting", lang, department=department,
+                                                               when=_clock(item.asked_at))))
+    if not flow.may("coordinate", actor.role) or not flow.departments:
+        return
+    waiting = [c.department for c in asked if not c.answered_at]
+    with st.expander(t("tk.coordination", lang), icon=":material/groups:"):
+        st.caption(t("tk.coordination_help", lang))
+        values = [d["value"] for d in flow.departments]
+        with st.form(f"{key}__coord_{ticket['id']}"):
+            department = st.selectbox(t("tk.coord_department", lang), values, index=None, placeholder="",
+                                      format_func=lambda v: flow.department_label(v, lang))
+            question = st.text_area(t("tk.coord_question", lang), max_chars=1000, height=80)
+            ask = st.form_submit_button(t("tk.coord_ask", lang), icon=":material/send:")
+        if ask:
+            _act(lambda: tickets.coordinate(store, actor, ticket["id"], department, question, flow=flow, lang=lang),
+                 lang, t("tk.coord_ask", lang))
+        if waiting:
+            with st.form(f"{key}__coord_answer_{ticket['id']}"):
+                which = st.selectbox(t("tk.coord_department", lang), list(dict.fromkeys(waiting)),
+                                     format_func=lambda v: flow.department_label(v, lang))
+                answer = st.text_area(t("tk.coord_answer", lang), max_chars=1000, height=80)
+                record = st.form_submit_button(t("tk.coord_record", lang), icon=":material/check:")
+            if record:
+                _act(lambda: tickets.coordination_answer(store, actor, ticket["id"], which, answer, flow=flow,
+                                                         lang=lang), lang, t("tk.coord_record", lang))
 
 
 def _fault(store, actor, lang: str, ticket: dict, key: str) -> None:
@@ -252,9 +300,13 @@ def _timeline(store, actor, lang: str, ticket_id: int, flow) -> None:
         t("audit.when", lang): [_clock(e["created_at"]) for e in events],
         t("audit.who", lang): [names.get(e["created_by"], "—") for e in events],
         t("tk.step", lang): [flow.transitions[e["step"]].label_in(lang) if e["step"] in flow.transitions
-                             else t("act." + e["step"], lang) for e in events],
+                             else t("tk.step_coordinate" if e["step"] == tickets.COORDINATE else "act." + e["step"], lang)
+                             for e in events],
         t("tk.state", lang): [flow.state_label(e["to_state"], lang) for e in events],
-        t("tk.comment", lang): [e["comment"] or "" for e in events],
+        t("tk.comment", lang): [" · ".join(x for x in (
+            names.get(e["engineer"], "—") if e.get("engineer") else "",
+            flow.department_label(e["department"], lang) if e.get("department") else "",
+            e["comment"] or "") if x) for e in events],
     }), hide_index=True, width="stretch")
 
 
