@@ -83,7 +83,7 @@ def _design(store, data: dict, picked: str, key: str, lang: str) -> dict:
     others = sorted(store.sheets)
     column = st.column_config
     edited = st.data_editor(
-        frame, key=f"{key}_fields", num_rows="dynamic", hide_index=True, width="stretch",
+        frame, key=f"{key}_fields", num_rows="dynamic", hide_index=True, width="stretch", placeholder="",
         column_config={
             "position": column.NumberColumn(t("dz.col_position", lang), step=1, help=t("dz.position_help", lang)),
             "locked": column.CheckboxColumn(t("dz.col_locked", lang), disabled=True, help=t("dz.locked_help", lang)),
