@@ -10,6 +10,7 @@ from kefu.workflow import load_workflow
 from kefu.store import Query
 from kefu.ui import context
 from kefu.ui.text import plain
+from kefu.ui.ticket import superior_line
 from kefu.ui.visits import presence_board
 
 
@@ -150,7 +151,7 @@ def escalations_card(store, user, lang: str) -> bool:
             line.markdown(tr("tk.home_escalation_line", number=plain(row["ticket_no"]), kind=kind.choice_label(row["kind"], lang),
                              subject=plain(row["subject"]), when=(row["created_at"] or "")[:16].replace("T", " "),
                              who=plain(names.get(row["first_responder"], "—")))
-                          + "  \n" + superior_line(store, row, names))
+                          + "  \n" + superior_line(store, row, names, lang))
             if button.button(tr("tk.acknowledge"), key=f"home_ack_{row['id']}"):
                 try:
                     tickets.acknowledge(store, user, row["id"], flow=flow, lang=lang)
@@ -158,15 +159,6 @@ def escalations_card(store, user, lang: str) -> bool:
                 except KefuError as exc:
                     st.error(plain(exc.message(lang)))
     return True
-
-
-def superior_line(store, ticket: dict, names: dict) -> str:
-    """The escalated ticket's handler and their one superior (000 一个上级的原则), as text."""
-    handler = plain(names.get(ticket.get("assignee") or ticket.get("first_responder"), "—"))
-    superior = tickets.handler_superior(store, ticket)
-    if superior is None:
-        return context.tr("tk.escalated_no_superior", handler=handler)
-    return context.tr("tk.escalated_superior", handler=handler, superior=plain(superior.display_name))
 
 
 def care_card(store, user, lang: str) -> bool:

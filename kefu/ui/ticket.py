@@ -147,14 +147,11 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
         if ticket["satisfaction"]:
             badges.append(f":green-badge[{'★' * ticket['satisfaction']}]")
         st.markdown(f"### {plain(ticket['ticket_no'])} " + " ".join(badges))
-        if ticket["escalated"]:                          # the handler's one superior (000 一个上级的原则)
-            names = store.user_names()
-            handler = plain(names.get(ticket.get("assignee") or ticket.get("first_responder"), "—"))
-            superior = tickets.handler_superior(store, ticket)
-            st.caption(t("tk.escalated_superior", lang, handler=handler, superior=plain(superior.display_name))
-                       if superior else t("tk.escalated_no_superior", lang, handler=handler))
+        names = store.user_names()
+        if ticket["escalated"]:
+            st.caption(superior_line(store, ticket, names, lang))
         st.caption(t("tk.due", lang, response=_clock(ticket["response_due"]), resolution=_clock(ticket["resolution_due"]))
-                   + (" · " + t("tk.acknowledged", lang, who=store.user_names().get(ticket["acknowledged_by"], "—"),
+                   + (" · " + t("tk.acknowledged", lang, who=names.get(ticket["acknowledged_by"], "—"),
                                 when=_clock(ticket["acknowledged_at"])) if ticket["acknowledged_at"] else ""))
         if ticket["escalated"] and not ticket["acknowledged_at"] and flow.may("acknowledge", actor.role):
             if st.button(t("tk.acknowledge", lang), key=f"{key}__ack_{ticket_id}", icon=":material/approval:"):
@@ -162,12 +159,12 @@ def workflow_panel(store, actor, lang: str, ticket_id: int, *, key: str) -> None
                      t("tk.acknowledge", lang))
         _steps(store, actor, lang, ticket, flow, key)
         if ticket["engineer"]:
-            st.caption(t("tk.engineer_line", lang, who=plain(store.user_names().get(ticket["engineer"], "—"))))
+            st.caption(t("tk.engineer_line", lang, who=plain(names.get(ticket["engineer"], "—"))))
         _coordination(store, actor, lang, ticket, flow, key)
         if ticket["kind"] == "complaint" and flow.may("attribute_fault", actor.role):
             _fault(store, actor, lang, ticket, key)
         elif ticket["fault_staff"]:
-            st.caption(t("tk.fault_line", lang, who=plain(store.user_names().get(ticket["fault_staff"], "—")),
+            st.caption(t("tk.fault_line", lang, who=plain(names.get(ticket["fault_staff"], "—")),
                          reason=plain(ticket["fault_reason"])))
         if ticket["state"] in knowledge.RESOLVED and flow.may("knowledge", actor.role):
             _to_knowledge(store, actor, lang, ticket, key)
@@ -217,6 +214,15 @@ def _steps(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
     if st.button(transition.label_in(lang), type="primary", key=f"{base}__go"):
         _act(lambda: tickets.step(store, actor, ticket_id, chosen, comment=comment, values=values,
                                   expected_version=version, flow=flow, lang=lang), lang, transition.label_in(lang))
+
+
+def superior_line(store, ticket: dict, names: dict, lang: str) -> str:
+    """An escalated ticket's handler and their one superior (000 一个上级的原则), as text."""
+    handler = plain(names.get(ticket.get("assignee") or ticket.get("first_responder"), "—"))
+    superior = tickets.handler_superior(store, ticket)
+    if superior is None:
+        return t("tk.escalated_no_superior", lang, handler=handler)
+    return t("tk.escalated_superior", lang, handler=handler, superior=plain(superior.display_name))
 
 
 def _coordination(store, actor, lang: str, ticket: dict, flow, key: str) -> None:
