@@ -14,7 +14,7 @@ from datetime import datetime, time as dt_time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, log_in, require_chromium, settle
 
