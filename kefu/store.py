@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kefu import auth, config, dataloss
+from kefu import auth, config, dataloss, pg
 from kefu.errors import (DatabaseUnavailable, KefuError, MigrationError, NotFound, PeriodLocked, PermissionDenied,
                          StaleRecord)
 from kefu.fields import Context, Date, FieldError, mask
@@ -341,7 +341,9 @@ class Store:
     """One database file described by a set of sheets."""
 
     def __init__(self, path: Path | str, sheets: dict[str, Sheet], settings: config.Settings | None = None):
-        self.path = Path(path)
+        # a SQLite file (the default), or a PostgreSQL database named by its URL (kefu/pg.py)
+        self.url = str(path) if pg.is_url(path) else None
+        self.path = None if self.url else Path(path)
         self.sheets = sheets
         self.settings = settings or config.load()
         self.ctx = Context(tz=self.settings.tz, phone_region=self.settings.phone_region)
@@ -352,13 +354,24 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None and self.url:
+            conn = self._local.conn = pg.Connection(self.url)
+        elif conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseUnavailable(detail=f"{self.path}: {exc}") from exc
             conn = self._local.conn = connect(self.path)
         return conn
+
+    @property
+    def location(self) -> str | Path:
+        """Where the records are: the SQLite file, or the PostgreSQL database's URL."""
+        return self.url or self.path
+
+    def columns(self, table: str) -> dict[str, str]:
+        """A table's columns and their types, as SQLite names them (TEXT, INTEGER, REAL)."""
+        return self._columns(self.conn, table)
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -409,6 +422,8 @@ class Store:
         raises MigrationError naming it, and then nothing at all is changed."""
         conn = self.conn
         with self.transaction():
+            for statement in pg.SUPPORT_DDL if self.url else ():
+                conn.native(statement)
             for statement in SYSTEM_DDL.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -426,16 +441,38 @@ class Store:
                 if statement.strip():
                     conn.execute(statement)
             steps, refusals = [], []
-            for sheet in self.sheets.values():
+            for sheet in self._referenced_first():
                 self._plan_sheet(conn, sheet, steps, refusals)
             if refusals:
                 raise MigrationError(refusals)
             for description, statements in steps:
                 for statement in statements:
                     conn.execute(statement)
-            self._sync_fts(conn, steps)
-            self._sync_grams(conn, steps)
+            if self.url:
+                for sheet in self.sheets.values():
+                    if pg.sync_search(conn, sheet.name, self._fts_columns(sheet), short_grams) and sheet.search:
+                        steps.append((f"{sheet.name}: search index over {','.join(self._fts_columns(sheet))}", []))
+            else:
+                self._sync_fts(conn, steps)
+                self._sync_grams(conn, steps)
         return [description for description, _ in steps if description]
+
+    def _referenced_first(self) -> list[Sheet]:
+        """The sheets, each after the sheets its links point to (PostgreSQL makes a table only once the tables
+        it references exist); a ring of links keeps the order the sheets came in."""
+        done: dict[str, Sheet] = {}
+
+        def visit(sheet: Sheet, path: tuple) -> None:
+            if sheet.name in done or sheet.name in path:
+                return
+            for field in sheet.fields:
+                if field.type_name == "ref" and field.ref_sheet in self.sheets:
+                    visit(self.sheets[field.ref_sheet], (*path, sheet.name))
+            done[sheet.name] = sheet
+
+        for sheet in self.sheets.values():
+            visit(sheet, ())
+        return list(done.values())
 
     def _columns(self, conn, table: str) -> dict[str, str]:
         return {row[1]: (row[2] or "").upper() for row in conn.execute(f"PRAGMA table_info({quote_ident(table)})")}
@@ -530,6 +567,8 @@ class Store:
                             f"AND {quote_ident(column)} != ''").fetchone()[0]
 
     def _drop_column(self, conn, table: str, column: str) -> list[str]:
+        if self.url:                       # PostgreSQL drops the column's indexes with it; no triggers to drop
+            return [f"ALTER TABLE {quote_ident(table)} DROP COLUMN {quote_ident(column)}"]
         statements = []
         for index in conn.execute(f"PRAGMA index_list({quote_ident(table)})").fetchall():
             names = [r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(index[1])})")]
@@ -601,7 +640,7 @@ class Store:
         row, ten times the work of indexing the batch at once. The trigger is dropped and made again inside
         the caller's transaction, so a rollback restores it and no other connection ever sees it missing."""
         searched = self._fts_columns(sheet)
-        if not searched:
+        if not searched or self.url:              # PostgreSQL's trigram indexes follow the rows themselves
             yield
             return
         conn.execute(f"DROP TRIGGER {quote_ident(sheet.name + '_fts_ai')}")
@@ -637,10 +676,10 @@ class Store:
             return
         if grams is None:
             grams = short_grams(row.get(c) for c in columns)
-        table = quote_ident(f"{sheet.name}_grams")
+        table, key = quote_ident(f"{sheet.name}_grams"), "id" if self.url else "rowid"
         if not new:
-            conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (row_id,))
-        conn.execute(f"INSERT INTO {table}(rowid, grams) VALUES (?, ?)", (row_id, grams))
+            conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (row_id,))
+        conn.execute(f"INSERT INTO {table}({key}, grams) VALUES (?, ?)", (row_id, grams))
 
     # -- row access: who sees which rows -----------------------------------------------------------
     def visible_clause(self, sheet: Sheet, actor, alias: str = "", *, export: bool = False) -> tuple[str, list] | None:
@@ -1262,6 +1301,8 @@ class Store:
         searched = self._fts_columns(sheet)
         if not searched:
             return []
+        if self.url:
+            return pg.search_clauses(sheet.name, searched, terms, cjk=is_cjk)
         clauses = []
         fts, grams = quote_ident(f"{sheet.name}_fts"), quote_ident(f"{sheet.name}_grams")
         long_terms = [term for term in terms if len(term) >= 3]

@@ -1,7 +1,9 @@
 """Fixtures: a fresh database file per test, users of each role, and a seeded demo office."""
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,6 @@ ASKED = {"identity": "客户代表", "gender": "female", "organisation": "海棠
 def never_the_office_database(tmp_path_factory):
     """No test reaches the office's own data/kefu.db: code that falls back to the default database file
     gets an empty one of its own, so `make test` followed by `make run` still opens the demo office."""
-    import os
     folder = tmp_path_factory.mktemp("default")
     os.environ["KEFU_DB"] = str(folder / "kefu.db")
     # The office as shipped, but without the app's own daily backup: every app a test starts would copy
@@ -33,9 +34,61 @@ def never_the_office_database(tmp_path_factory):
     config.load.cache_clear()
 
 
+# `make test-pg` (tests/pgcluster.py) sets KEFU_TEST_PG to a throwaway PostgreSQL cluster: the engine tests then
+# run each on a fresh PostgreSQL database instead of a fresh SQLite file.
+PG = os.environ.get("KEFU_TEST_PG")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PG:
+        for item in items:
+            if item.get_closest_marker("sqlite"):
+                item.add_marker(pytest.mark.skip(reason="SQLite's own machinery"))
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """On PostgreSQL: a database migrated with the shipped sheets, which each test's database copies."""
+    if not PG:
+        return None
+    import psycopg
+    name = f"kefu_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    db = Store(PG.rsplit("/", 1)[0] + "/" + name, load_sheets(), config.load())
+    db.migrate()
+    db.close()
+    return name
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
-    db = Store(tmp_path / "kefu.db", load_sheets(), config.load())
+def database(tmp_path, pg_template):
+    """database(name, template=True) -> a new SQLite file in tmp_path, or on PostgreSQL a new database (a copy
+    of the migrated template, or an empty one); dropped after the test."""
+    made = []
+
+    def make(name: str = "kefu", *, template: bool = True):
+        if not PG:
+            return tmp_path / f"{name}.db"
+        import psycopg
+        database = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(PG, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{pg_template if template else "template0"}"')
+        made.append(database)
+        return PG.rsplit("/", 1)[0] + "/" + database
+
+    yield make
+    if made:
+        import psycopg
+        with psycopg.connect(PG, autocommit=True) as admin:
+            for name in made:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(database) -> Store:
+    db = Store(database(), load_sheets(), config.load())
     db.migrate()
     yield db
     db.close()
@@ -67,7 +120,7 @@ label = { en = "Amount", zh = "金额" }
 
 
 @pytest.fixture
-def sheet_store(tmp_path):
+def sheet_store(tmp_path, database):
     """sheet_store(name, toml) -> a fresh store over one register declared by the text of its sheet file."""
     opened = []
 
@@ -75,7 +128,7 @@ def sheet_store(tmp_path):
         schema = tmp_path / f"{name}-schema"
         schema.mkdir()
         (schema / f"{name}.toml").write_text(declaration, encoding="utf-8")
-        db = Store(tmp_path / f"{name}.db", load_sheets(schema), config.load())
+        db = Store(database(name, template=False), load_sheets(schema), config.load())
         db.migrate()
         opened.append(db)
         return db

@@ -26,6 +26,7 @@ def audit_rows(store, sheet="visitors"):
                               "ORDER BY id", (sheet,)).fetchall()
 
 
+@pytest.mark.sqlite
 def test_fresh_file_has_a_table_per_sheet_readable_by_sqlite_utils(store):
     tables = set(store.db.table_names())
     assert {"visitors", "roster", "kefu_users", "kefu_audit", "visitors_fts"} <= tables
@@ -202,14 +203,18 @@ def test_a_large_batch_is_searchable_and_a_refused_one_leaves_the_index_as_it_wa
     with pytest.raises(ValidationError):
         store.insert_many("customers", rows, staff)
     assert store.conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 1
-    assert store.conn.execute("SELECT count(*) FROM customers_fts WHERE customers_fts MATCH '\"不该留下\"'").fetchone()[0] == 0
+    assert store.query("customers", staff, Query(search="不该留下")).total == 0
     store.insert("customers", archive(staff, 56, "后来居上公司"), staff)
     assert store.query("customers", staff, Query(search="居上公司")).total == 1
+    if store.url:                                       # PostgreSQL: no FTS5 tables to check
+        return
+    assert store.conn.execute("SELECT count(*) FROM customers_fts WHERE customers_fts MATCH '\"不该留下\"'").fetchone()[0] == 0
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for fts in ("visitors_fts", "customers_fts"):       # FTS5 raises if its index and the table disagree
         store.conn.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
 
 
+@pytest.mark.sqlite
 def test_the_search_index_is_rewritten_only_when_a_searched_column_changes(store, make_user):
     """The update trigger fires only for searched columns: a file made by an earlier version, whose trigger
     fired on every update, gets the new one at migration; search stays right after either kind of change."""
@@ -258,7 +263,7 @@ def test_migration_adds_a_new_field_and_keeps_data(tmp_path, make_user, store):
     with open(schema / "visitors.toml", "a", encoding="utf-8") as extra:
         extra.write('\n[[fields]]\nname = "car_plate"\ntype = "text"\nlabel = { en = "Car plate", zh = "车牌" }\n'
                     'index = true\n')
-    grown = Store(store.path, load_sheets(schema), config.load())
+    grown = Store(store.location, load_sheets(schema), config.load())
     assert "visitors: added column car_plate" in grown.migrate()
     assert grown.get("visitors", row_id, staff)["visitor_name"] == "张三丰"
     grown.update("visitors", row_id, {"car_plate": "琼A12345"}, staff)
@@ -276,18 +281,18 @@ def test_migration_refuses_to_drop_or_retype_a_column_holding_data(tmp_path, mak
     text = text.replace('name = "identity"', 'name = "identity_renamed"').replace('"identity"]', '"visitor_name"]')
     (schema / "visitors.toml").write_text(text, encoding="utf-8")
     store.update("visitors", 1, {"identity": "经理"}, staff)
-    before = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'visitors'").fetchone()
-    changed = Store(store.path, load_sheets(schema), config.load())
+    before = store.columns("visitors")
+    changed = Store(store.location, load_sheets(schema), config.load())
     with pytest.raises(MigrationError) as caught:
         changed.migrate()
     text = "\n".join(caught.value.problems)
     assert "field 'party_size' is now number (REAL) but the column is INTEGER and holds 1 value(s)" in text
     assert "column 'identity' is no longer declared but holds 1 value(s)" in text
-    after = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'visitors'").fetchone()
-    assert before == after                                                  # nothing at all changed
-    assert "identity_renamed" not in store.db["visitors"].columns_dict
+    after = store.columns("visitors")
+    assert before == after and "identity_renamed" not in after             # nothing at all changed
 
 
+@pytest.mark.sqlite
 def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path):
     bad = tmp_path / "kefu.db"
     bad.write_bytes(b"this is not a database" * 100)
@@ -324,7 +329,7 @@ def test_money_is_exact_in_integer_fen(money_store):
         money_store.insert("fees", {"amount": amount}, auth.SYSTEM)
     total = money_store.conn.execute("SELECT sum(amount) FROM fees").fetchone()[0]
     assert total == (10 + 20 + 10 + 1999) * 250
-    assert money_store.conn.execute("SELECT typeof(amount) FROM fees LIMIT 1").fetchone()[0] == "integer"
+    assert {type(r[0]) for r in money_store.conn.execute("SELECT amount FROM fees")} == {int}     # whole fen
 
 
 def archive(owner, n: int, name: str) -> dict:
