@@ -395,7 +395,7 @@ def session_user(store, token: str | None) -> User | None:
     now = time.time()
     key = _token_hash(token)
     row = store.conn.execute(
-        f"SELECT s.rowid, s.last_seen_at, s.expires_at, s.ended_at, "
+        f"SELECT s.token_hash, s.last_seen_at, s.expires_at, s.ended_at, "
         f"{', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
         "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.token_hash = ? OR s.cookie_hash = ?",
         (key, key)).fetchone()
@@ -407,7 +407,7 @@ def session_user(store, token: str | None) -> User | None:
         return None
     if now - last_seen >= SESSION_TOUCH_SECONDS:
         with store.transaction() as conn:
-            conn.execute("UPDATE kefu_sessions SET last_seen_at = ?, expires_at = ? WHERE rowid = ?",
+            conn.execute("UPDATE kefu_sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
                          (now, now + store.settings.session_idle_hours * 3600, session_id))
     return user
 
@@ -433,16 +433,16 @@ def redeem_handoff(store, code: str | None) -> str | None:
     cookie = secrets.token_urlsafe(32)
     now = time.time()
     with store.transaction() as conn:
-        row = conn.execute("SELECT s.rowid, s.handoff_expires, s.ended_at, s.expires_at, u.active "
+        row = conn.execute("SELECT s.token_hash, s.handoff_expires, s.ended_at, s.expires_at, u.active "
                            "FROM kefu_sessions s JOIN kefu_users u ON u.id = s.user_id WHERE s.handoff_hash = ?",
                            (_token_hash(code),)).fetchone()
         if row is None:
             return None
-        conn.execute("UPDATE kefu_sessions SET handoff_hash = NULL, handoff_expires = NULL WHERE rowid = ?", (row[0],))
+        conn.execute("UPDATE kefu_sessions SET handoff_hash = NULL, handoff_expires = NULL WHERE token_hash = ?", (row[0],))
         session_id, handoff_expires, ended, expires, active = row
         if handoff_expires <= now or ended is not None or expires <= now or not active:
             return None
-        conn.execute("UPDATE kefu_sessions SET cookie_hash = ? WHERE rowid = ?", (_token_hash(cookie), session_id))
+        conn.execute("UPDATE kefu_sessions SET cookie_hash = ? WHERE token_hash = ?", (_token_hash(cookie), session_id))
     return cookie
 
 
@@ -451,10 +451,10 @@ def logout(store, token: str | None) -> None:
         return
     key = _token_hash(token)
     with store.transaction() as conn:
-        row = conn.execute("SELECT user_id, rowid FROM kefu_sessions WHERE (token_hash = ? OR cookie_hash = ?) "
+        row = conn.execute("SELECT user_id, token_hash FROM kefu_sessions WHERE (token_hash = ? OR cookie_hash = ?) "
                            "AND ended_at IS NULL", (key, key)).fetchone()
         if row:
-            conn.execute("UPDATE kefu_sessions SET ended_at = ?, handoff_hash = NULL WHERE rowid = ?",
+            conn.execute("UPDATE kefu_sessions SET ended_at = ?, handoff_hash = NULL WHERE token_hash = ?",
                          (time.time(), row[1]))
             user = get_user(store, row[0])
             store._audit(conn, user, "kefu_users", row[0], "logout", None, None)

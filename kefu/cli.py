@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from kefu import auth, config, kpi
+from kefu import auth, config, kpi, pg
 from kefu.errors import KefuError, MigrationError
 from kefu.exporting import csv_bytes, xlsx_bytes
 from kefu.fields import format_fen
@@ -41,7 +41,7 @@ def _rules_in_force(sheets, settings) -> None:
     try:
         for name in bring_in_force(store):
             print(f"rules: {name}.toml now holds the version in force today", file=sys.stderr)
-    except sqlite3.Error:                         # a database not yet migrated has no saved rules
+    except (sqlite3.Error, pg.Error):             # a database not yet migrated has no saved rules
         pass
     finally:
         store.close()
@@ -59,7 +59,7 @@ def cmd_check(args) -> int:
     except config.ConfigError as exc:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
-    if sheets and settings and not args.rules and config.db_path().exists():
+    if sheets and settings and not args.rules and (isinstance(config.db_path(), str) or config.db_path().exists()):
         _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems

@@ -45,8 +45,10 @@ def config_path() -> Path:
     return Path(os.environ.get("KEFU_CONFIG", ROOT / "office.toml"))
 
 
-def db_path() -> Path:
-    return Path(os.environ.get("KEFU_DB", ROOT / "data" / "kefu.db"))
+def db_path() -> Path | str:
+    """The SQLite file, or a PostgreSQL database's URL (postgresql://...) as it is written."""
+    target = os.environ.get("KEFU_DB", str(ROOT / "data" / "kefu.db"))
+    return target if target.startswith(("postgresql://", "postgres://")) else Path(target)
 
 
 def _positive(path: Path, key: str, value, kind=float):

@@ -745,7 +745,11 @@ def _search_ahead(store: Store, sheet: Sheet, chunks: list[list[PlannedRow]]):
 @contextmanager
 def _big_cache(store: Store, kib: int = 131072):
     """A large file's transaction touches many pages of the table and its search indexes: a bigger page
-    cache for its length keeps them in memory instead of spilling them to the WAL file midway."""
+    cache for its length keeps them in memory instead of spilling them to the WAL file midway. (PostgreSQL's
+    cache is the server's: nothing to set.)"""
+    if store.url:
+        yield
+        return
     before = store.conn.execute("PRAGMA cache_size").fetchone()[0]
     store.conn.execute(f"PRAGMA cache_size = -{kib}")
     try:

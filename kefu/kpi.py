@@ -217,9 +217,7 @@ def prepare(store: Store) -> list[str]:
                 continue
             for number, columns in enumerate(groups, start=1):
                 name = f"kpi_{table}_{number}"
-                exists = store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-                                            (name,)).fetchone()
-                if not exists:
+                if not store.has_index(name):
                     store.conn.execute(f"CREATE INDEX {quote_ident(name)} ON {quote_ident(table)}"
                                        f"({', '.join(quote_ident(c) for c in columns)})")
                     made.append(name)

@@ -15,16 +15,19 @@ engine does inside a transaction stays as safe as it is on SQLite.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
 import psycopg
+import psycopg.types.numeric
 import sqlglot
 from psycopg.pq import TransactionStatus
 from sqlglot import exp
 
 from kefu.errors import DatabaseUnavailable
 
+Error = psycopg.Error
 WRITE_LOCK = 0x6B656675          # "kefu": the advisory lock every write transaction holds until it ends
 SCHEMES = ("postgresql://", "postgres://")
 # What the engine needs in a PostgreSQL database beside its tables (made by migrate, checked at connect)
@@ -42,6 +45,14 @@ SUPPORT_DDL = (
 
 def is_url(target) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+class _SqliteNumbers(psycopg.types.numeric.NumericLoader):
+    """numeric as SQLite gives it: a whole number (a sum of fen, a count) as int, any other as float (avg)."""
+
+    def load(self, data):
+        text = bytes(data)
+        return int(text) if text.lstrip(b"-").isdigit() else float(text)
 
 
 class Cursor:
@@ -81,6 +92,7 @@ class Connection:
             self.raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise DatabaseUnavailable(detail=f"{_safe(url)}: {exc}".strip()) from exc
+        self.raw.adapters.register_loader("numeric", _SqliteNumbers)
         self._ids: dict[str, bool] = {}
         self._keys: dict[str, list[str]] = {}
 
@@ -103,9 +115,11 @@ class Connection:
             return Cursor(self.raw.cursor(), False)
         if head.startswith("PRAGMA"):
             return self._pragma(sql)
-        text, insert_into, replace = translate(sql)
+        text, insert_into, replace, order = translate(sql)
         if replace:
             text = self._upsert(text, insert_into)
+        if order is not None:
+            params = [params[i] for i in order]
         returning = bool(insert_into) and self._has_id(insert_into) and " RETURNING " not in text.upper()
         if returning:
             text += " RETURNING id"
@@ -118,9 +132,11 @@ class Connection:
         return self.raw.execute(sql, params)
 
     def executemany(self, sql: str, rows) -> None:
-        text, insert_into, replace = translate(sql)
+        text, insert_into, replace, order = translate(sql)
         if replace:
             text = self._upsert(text, insert_into)
+        if order is not None:
+            rows = ([r[i] for i in order] for r in rows)
         with self.raw.cursor() as cursor:
             cursor.executemany(text, [_params(r) for r in rows])
 
@@ -185,13 +201,16 @@ def _safe(url: str) -> str:
 
 
 # -- SQLite SQL to PostgreSQL --------------------------------------------------------------------------
-_MARK = "\x00kefu_param\x00"
+_NUMBERED = re.compile(r"\?(\d+)")
+_MARKED = re.compile(r"\x00p(\d+)\x00")
 
 
 @lru_cache(maxsize=4096)
-def translate(sql: str) -> tuple[str, str | None, bool]:
-    """(PostgreSQL text with %s parameters, the table an INSERT writes or None, whether it is INSERT OR REPLACE)."""
-    tree = sqlglot.parse_one(sql, read="sqlite")
+def translate(sql: str) -> tuple[str, str | None, bool, tuple[int, ...] | None]:
+    """(PostgreSQL text with %s parameters, the table an INSERT writes or None, whether it is INSERT OR REPLACE,
+    the parameter order when SQLite's numbered ?1 ?2 were used, else None)."""
+    numbered = bool(_NUMBERED.search(sql))
+    tree = sqlglot.parse_one(_NUMBERED.sub(r":p\1", sql) if numbered else sql, read="sqlite")
     insert_into, replace = None, False
     if isinstance(tree, exp.Insert):
         insert_into = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
@@ -200,11 +219,32 @@ def translate(sql: str) -> tuple[str, str | None, bool]:
         tree.set("alternative", None)
         if alternative == "IGNORE":
             tree.set("conflict", exp.OnConflict(duplicate=False, action=exp.var("DO NOTHING")))
-    tree = tree.transform(_rewrite)
-    for placeholder in tree.find_all(exp.Placeholder):
-        placeholder.replace(exp.Var(this=_MARK))
-    text = tree.sql(dialect="postgres")
-    return text.replace("%", "%%").replace(_MARK, "%s"), insert_into, replace
+    for node in reversed(list(tree.walk(bfs=False))):      # each node after its children: all get rewritten
+        rewritten = _rewrite(node)
+        if rewritten is not node:
+            if node is tree:
+                tree = rewritten
+            else:
+                node.replace(rewritten)
+    plain = itertools.count(1)
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        name = placeholder.name
+        number = int(name[1:]) if numbered and name.startswith("p") and name[1:].isdigit() else next(plain)
+        placeholder.replace(exp.Var(this=f"\x00p{number}\x00"))
+    text = tree.sql(dialect="postgres").replace("%", "%%")
+    order = tuple(int(m) - 1 for m in _MARKED.findall(text)) if numbered else None
+    return _MARKED.sub("%s", text), insert_into, replace, order
+
+
+def _boolean(node: exp.Expression) -> exp.Expression:
+    """An operand SQLite takes as true or false: a number literal or a flag column (INTEGER) in PostgreSQL."""
+    inner = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(inner, (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Exists)) or (
+            isinstance(inner, exp.Anonymous) and inner.name.lower() == "kefu_glob"):
+        return node
+    if isinstance(inner, exp.Literal) and not inner.is_string:
+        return exp.Boolean(this=inner.name not in ("0", "0.0"))
+    return exp.NEQ(this=node, expression=exp.Literal.number(0))       # a flag column, COALESCE(flag, 0), ...
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
@@ -236,13 +276,22 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             and isinstance(node.expression, exp.Literal) and node.expression.is_string and node.expression.name == "":
         # "holds a value" is asked of a column of any type: SQLite compares a number with '', PostgreSQL casts
         return node.__class__(this=exp.Cast(this=node.this, to=exp.DataType.build("TEXT")), expression=node.expression)
+    if isinstance(node, exp.Column) and node.name.lower() == "rowid":        # SQLite's alias of the id
+        node.set("this", exp.to_identifier("id"))
+        return node
+    if isinstance(node, (exp.And, exp.Or)):
+        return node.__class__(this=_boolean(node.this), expression=_boolean(node.expression))
+    if isinstance(node, exp.Not):
+        return exp.Not(this=_boolean(node.this))
+    if isinstance(node, exp.Where):
+        return exp.Where(this=_boolean(node.this))
     if isinstance(node, exp.Glob):
         return exp.Anonymous(this="kefu_glob", expressions=[node.this, node.expression])
     if isinstance(node, exp.TimeToStr) and node.args.get("format") and node.args["format"].name == "%w":
         day = exp.Cast(this=exp.Extract(this=exp.var("DOW"), expression=exp.Cast(
             this=node.this, to=exp.DataType.build("TIMESTAMP"))), to=exp.DataType.build("INT"))
         return exp.Cast(this=day, to=exp.DataType.build("TEXT"))
-    if isinstance(node, exp.Sum) and isinstance(node.this, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+    if isinstance(node, exp.Sum) and isinstance(node.this, (exp.Predicate, exp.Connector, exp.Not)):
         return exp.Sum(this=exp.Cast(this=node.this, to=exp.DataType.build("INT")))
     if isinstance(node, exp.Collate) and node.expression.name.upper() == "NOCASE":
         node.set("expression", exp.column("nocase", quoted=True))

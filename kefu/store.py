@@ -369,6 +369,17 @@ class Store:
         """Where the records are: the SQLite file, or the PostgreSQL database's URL."""
         return self.url or self.path
 
+    def index_names(self, table: str | None = None) -> set[str]:
+        """The indexes of a table (or of every table)."""
+        if self.url:
+            sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = coalesce(%s, tablename)"
+            return {r[0] for r in self.conn.native(sql, (table,)).fetchall()}
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                "AND tbl_name = coalesce(?, tbl_name)", (table,))}
+
+    def has_index(self, name: str) -> bool:
+        return name in self.index_names()
+
     def columns(self, table: str) -> dict[str, str]:
         """A table's columns and their types, as SQLite names them (TEXT, INTEGER, REAL)."""
         return self._columns(self.conn, table)
@@ -1052,20 +1063,30 @@ class Store:
         sheet = self.sheet(sheet_name)
         if not self._fts_columns(sheet):
             return
+        if self.url:            # PostgreSQL: VACUUM frees the dead row versions that held the old values
+            for name in (sheet.name, f"{sheet.name}_grams"):
+                self.conn.native(f"VACUUM {quote_ident(name)}")
+            return
         with self.secure_delete(), self.transaction() as conn:
             for name in (f"{sheet.name}_fts", f"{sheet.name}_grams"):
                 conn.execute(f"INSERT INTO {quote_ident(name)}({quote_ident(name)}) VALUES ('optimize')")
 
     def truncate_log(self) -> bool:
         """Checkpoint the write-ahead log and cut it to nothing, so that no old page (a value since emptied)
-        stays in the -wal file; waits for readers on busy_timeout. False when a reader kept it."""
+        stays in the -wal file; waits for readers on busy_timeout. False when a reader kept it. PostgreSQL's
+        write-ahead log is the server's own, recycled by its checkpoints: nothing to cut here."""
+        if self.url:
+            return True
         busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return not busy
 
     @contextmanager
     def secure_delete(self):
         """SQLite overwrites what it deletes with zeros while inside: an emptied value does not stay in a
-        free page of the file."""
+        free page of the file. (PostgreSQL has no such switch: see compact_search.)"""
+        if self.url:
+            yield
+            return
         conn = self.conn
         was = conn.execute("PRAGMA secure_delete").fetchone()[0]
         conn.execute("PRAGMA secure_delete = 1")

@@ -124,11 +124,11 @@ def test_two_people_redeeming_the_last_points_at_once_never_take_the_balance_bel
     staff = people["staff"]
     m = member(store, staff)
     club.earn(store, staff, m, 100, "购买配件")
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")          # (nothing to do on PostgreSQL)
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(2), spawn.Queue()
     user = (staff.id, staff.username, staff.display_name, staff.role)
-    racers = [spawn.Process(target=_redeem_in_another_process, args=(str(store.path), user, m, points, barrier, results))
+    racers = [spawn.Process(target=_redeem_in_another_process, args=(str(store.location), user, m, points, barrier, results))
               for points in (70, 60)]
     for racer in racers:
         racer.start()

@@ -156,7 +156,7 @@ def approved(store, period: str, *, rules=None) -> Run:
     ("parts sold at 50% margin, not yet fully paid", "2026-Q4", None),
     ("parts paid in the quarter after", "2026-Q4", None),
 ])
-def test_the_worked_examples_in_exact_yuan(store, make_user, example, period, expected):
+def test_the_worked_examples_in_exact_yuan(store, make_user, tmp_path, example, period, expected):
     manager, person = make_user("manager"), make_user("staff")
     if example.startswith("20 points and"):
         points(store, person, 20)
@@ -192,7 +192,7 @@ def test_the_worked_examples_in_exact_yuan(store, make_user, example, period, ex
         sale(store, person, "10000.00", 50, sold_on="2026-11-20", paid_on="2027-01-05")
     rules = None
     if example.startswith("22.5"):
-        path = store.path.parent / "rules.toml"
+        path = tmp_path / "rules.toml"
         path.write_text(rules_text, encoding="utf-8")
         rules = incentives.rules_for(store, path)
     run = incentives.compute(store, manager, period, rules=rules)
@@ -223,10 +223,10 @@ def test_an_amount_is_checked_against_the_rules_at_entry(store, make_user):
     assert '"amount": 0' in audit
 
 
-def test_a_run_keeps_an_older_amount_within_bounds_the_rules_narrowed_since(store, make_user):
+def test_a_run_keeps_an_older_amount_within_bounds_the_rules_narrowed_since(store, make_user, tmp_path):
     manager, person = make_user("manager"), make_user("staff")
     record(store, person, "praise_letter", "450")
-    path = store.path.parent / "rules.toml"
+    path = tmp_path / "rules.toml"
     path.write_text(RULES_TEXT.replace("praise_letter = { min = 200, max = 500 }",
                                        "praise_letter = { min = 200, max = 400 }"), encoding="utf-8")
     run = incentives.compute(store, manager, OCTOBER, rules=incentives.rules_for(store, path))
@@ -686,7 +686,7 @@ def test_what_finance_exports_before_approval_is_marked_as_a_draft(store, make_u
     assert incentives.file_name(incentives.run_for(store, finance, OCTOBER), "csv") == "incentives-2026-10.csv"
 
 
-def test_每月4_7_10_第二年1月发放_a_quarter_is_paid_in_the_month_after_it(store, make_user):
+def test_每月4_7_10_第二年1月发放_a_quarter_is_paid_in_the_month_after_it(store, make_user, tmp_path):
     rules = incentives.load_rules()
     assert [incentives.pay_month(parse_period(f"2026-Q{q}"), rules) for q in (1, 2, 3, 4)] == [
         "2026-04", "2026-07", "2026-10", "2027-01"]
@@ -700,7 +700,7 @@ def test_每月4_7_10_第二年1月发放_a_quarter_is_paid_in_the_month_after_i
     assert list(frame.columns) == HEADER and set(frame["发放月份"]) == {"2027-01"}
     assert set(frame["个人所得税（元）"]) == {""}
     later = RULES_TEXT.replace("after_quarter = 1", "after_quarter = 2")
-    path = store.path.parent / "later.toml"
+    path = tmp_path / "later.toml"
     path.write_text(later, encoding="utf-8")
     assert incentives.pay_month(parse_period("2026-Q4"), incentives.load_rules(path)) == "2027-02"
     assert incentives.approved_run(store, "2026-Q4").pay_month == "2027-01"   # as it was prepared and approved
@@ -717,7 +717,7 @@ def no_repeat(run: Run) -> dict:
     return {line.staff: line for line in run.lines if line.component == "no_repeat_project"}
 
 
-def test_每半年由客服管理部统计核算_the_no_repeat_reward_is_counted_from_the_service_points(store, make_user):
+def test_每半年由客服管理部统计核算_the_no_repeat_reward_is_counted_from_the_service_points(store, make_user, tmp_path):
     """December pays 30 yuan for each project commissioned January to June with no repeat service of its
     installer's own making within six months; June pays for July to December of the year before; other
     months and the quarters pay none of it."""
@@ -744,7 +744,7 @@ def test_每半年由客服管理部统计核算_the_no_repeat_reward_is_counted
     for period in ("2026-07", "2026-11", "2026-Q2", "2026-Q4"):
         assert no_repeat(incentives.compute(store, manager, period)) == {}
     quarterly = RULES_TEXT.replace("months = 6 ", "months = 3 ")
-    path = store.path.parent / "quarterly.toml"
+    path = tmp_path / "quarterly.toml"
     path.write_text(quarterly, encoding="utf-8")
     rules = incentives.rules_for(store, path)
     assert incentives.no_repeat_span(parse_period("2026-09"), rules) == (date(2026, 4, 1), date(2026, 7, 1))

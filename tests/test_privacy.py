@@ -99,8 +99,9 @@ def test_no_copy_is_left_in_the_audit_the_search_or_the_file(store, people):
     for term in ("13812340000", "0000", "1381", "1101051949"):
         assert store.query("visitors", manager, Query(search=term)).total == 0, term
     assert store.query("visitors", manager, Query(search="林晓燕")).total == 1     # the name is still found
-    raw = file_bytes(store)
-    assert ID_NUMBER.encode() not in raw and PHONE.encode() not in raw and b"13812340000" not in raw
+    if store.path:                            # the SQLite file itself, its free pages and its log
+        raw = file_bytes(store)
+        assert ID_NUMBER.encode() not in raw and PHONE.encode() not in raw and b"13812340000" not in raw
     history = store.history("visitors", old, manager)
     assert history[-1]["action"] == "anonymise" and history[-1]["after"] == {"phone": None, "id_number": None}
     entry_id = store.conn.execute("SELECT max(id) FROM kefu_audit WHERE sheet = 'visitors'").fetchone()[0]
@@ -228,8 +229,9 @@ def test_erasure_empties_the_persons_fields_everywhere_audited_without_values(st
     summaries = store.conn.execute("SELECT username, row_id, before, after FROM kefu_audit WHERE sheet = 'kefu_privacy' "
                                    "AND action = 'person_erase' ORDER BY id").fetchall()
     assert summaries[0] == ("admin1", None, None, json.dumps({"sheets": ["customers", "visitors"], "records": 2}))
-    raw = file_bytes(store)
-    assert PHONE.encode() not in raw and ID_NUMBER.encode() not in raw
+    if store.path:                            # the SQLite file itself, its free pages and its log
+        raw = file_bytes(store)
+        assert PHONE.encode() not in raw and ID_NUMBER.encode() not in raw
     with pytest.raises(privacy.PrivacyRefused) as refused:
         privacy.erase(store, administrator, PHONE)
     assert refused.value.message("zh") == "没有找到与此身份证号、联系电话、电子邮箱或姓名相符的记录。"
@@ -266,10 +268,10 @@ def test_a_wrong_names_entry_in_office_toml_is_named(store):
 
 def test_python_m_kefu_anonymise(store, people, capsys):
     visit(store, people["manager"], 400)
-    assert cli.main(["--db", str(store.path), "anonymise", "--dry-run"]) == 0
+    assert cli.main(["--db", str(store.location), "anonymise", "--dry-run"]) == 0
     dry = capsys.readouterr().out
     assert dry.startswith("1 visits from before") and "nothing changed" in dry
     assert row(store, "visitors", 1)["phone"] == PHONE
-    assert cli.main(["--db", str(store.path), "anonymise"]) == 0
+    assert cli.main(["--db", str(store.location), "anonymise"]) == 0
     assert "emptied the ID numbers and phones of 1 visits" in capsys.readouterr().out
     assert row(store, "visitors", 1)["phone"] is None

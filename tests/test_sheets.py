@@ -154,8 +154,10 @@ def test_broken_row_access_approval_and_pinyin_are_named(tmp_path, section, expe
 
 
 def test_indexes_are_made_for_declared_column_groups(store):
-    names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets'")}
+    names = store.index_names("tickets")
     assert "idx_tickets__created_at" in names
+    if store.url:                          # SQLite's query plan: that SQLite uses it
+        return
     plan = " ".join(r[3] for r in store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT count(*) FROM tickets WHERE created_at >= '2026-11-01' AND created_at < '2026-12-01'"))
     assert "idx_tickets__created_at" in plan
