@@ -579,7 +579,7 @@ def load(store, name: str, text: str):
     if name == "incentives":
         return incentives.rules_for(store, path, text=text)
     if name == "sla":
-        return sla.load_rules(path, tz=store.settings.tz, text=text)
+        return sla.load_rules(path, tz=store.settings.tz, text=text, store=store)
     if name == "club":
         return club.load_rules(path, tier_choices=[c["value"] for c in store.sheet(club.MEMBERS).by_name["tier"].choices],
                                text=text)

@@ -221,7 +221,7 @@ def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
     if store.conn.execute("SELECT 1 FROM kefu_meta WHERE key = 'backfill:ticket_hours'").fetchone():
         return 0
     from kefu.reports import WorkingClock           # the same hours as working_hours, in constant time each
-    sla = sla or load_rules(tz=store.settings.tz)
+    sla = sla or load_rules(tz=store.settings.tz, store=store)
     clock = WorkingClock(sla.calendar)
     filled = 0
     with store.transaction():
@@ -267,10 +267,10 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
             changes["follow_up_note"] = comment or None
         created = datetime.fromisoformat(ticket["created_at"])
         if transition.target == "in_progress" and not ticket["responded_at"]:
-            sla = sla or load_rules(tz=store.settings.tz)
+            sla = sla or load_rules(tz=store.settings.tz, store=store)
             changes.update(responded_at=stamp, response_hours=working_hours(sla, created, now))
         if transition.target in flow.resolved_states and not ticket["resolved_at"]:
-            sla = sla or load_rules(tz=store.settings.tz)
+            sla = sla or load_rules(tz=store.settings.tz, store=store)
             changes.update(resolved_at=stamp, resolution_hours=working_hours(sla, created, now))
         if transition.target == "closed":
             changes["closed_at"] = stamp
@@ -443,11 +443,11 @@ QUEUES = ("open", "overdue", "due_soon", "follow_up", "escalations", "mine", "en
 
 
 def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | None = None,
-          now: datetime | None = None, tz=None) -> Query:
+          now: datetime | None = None, tz=None, store: Store | None = None) -> Query:
     """The Query behind a work list: open tickets; overdue (resolution due passed, clock running); due
     within the next working hours (rules/sla.toml [lists]); follow-up calls to make; escalations the
     manager has not signed for; the user's own open tickets; the tickets transferred to this engineer and not
-    resolved yet. Newest first."""
+    resolved yet. Newest first. store: the roster, for "due soon" when the SLA clock follows it."""
     flow = flow or load_workflow()
     running = sorted(flow.open_states - flow.paused_states)
     if name == "open":
@@ -460,7 +460,7 @@ def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | Non
         return Query(filters={"state": ["feedback_given"]}, sort="resolution_due")
     if name == "escalations":
         return Query(filters={"escalated": 1, "acknowledged_at": EMPTY})
-    sla = sla or load_rules(tz=tz)
+    sla = sla or load_rules(tz=tz or (store.settings.tz if store else None), store=store)
     now = (now or datetime.now(sla.calendar.tz)).replace(microsecond=0)
     if name == "overdue":
         return Query(filters={"state": running, "resolution_due": (None, now.isoformat())}, sort="resolution_due")
