@@ -239,6 +239,55 @@ def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
     return filled
 
 
+def retime_to_roster(store: Store, actor, days: set[date], *, flow: Workflow | None = None) -> int:
+    """After the roster changed on `days`: the open tickets whose SLA clock follows the roster (the rules in
+    force on the day each was received) and is still running over one of those days get the due times the
+    roster now gives, like the due times a save of the SLA hours gives the open tickets (kefu/office_rules.py).
+    Only a clock still running moves: a response already given keeps its response due time, a resolution
+    its resolution due time (and both their recorded hours), and a closed ticket keeps everything. Audited
+    as written by the engine for the one who changed the roster; returns how many tickets changed."""
+    if not days:
+        return 0
+    flow = flow or load_workflow()
+    tz, first, last = store.settings.tz, min(days), max(days)
+    states = sorted(flow.open_states)
+    rows = store.conn.execute(
+        f"SELECT id, kind, severity, state, created_at, response_due, resolution_due, responded_at, resolved_at "
+        f"FROM tickets WHERE state IN ({', '.join('?' for _ in states)}) AND +deleted_at IS NULL", states).fetchall()
+    now = datetime.now(tz).replace(microsecond=0)
+    rules: dict[date, SlaRules] = {}
+    count = 0
+    for ticket_id, kind, severity, state, created, response, resolution, responded, resolved in rows:
+        received = datetime.fromisoformat(created)
+        day = received.astimezone(tz).date()
+        running = [due for due, done in ((response, responded), (resolution, resolved)) if not done]
+        if day > last or not running or all(due and datetime.fromisoformat(due).astimezone(tz).date() < first
+                                             for due in running):
+            continue                               # received after the days, or its clocks ran out before them
+        if day not in rules:
+            rules[day] = rules_on(store, day)
+        sla = rules[day]
+        if sla.calendar.roster is None:
+            continue
+        target = sla.target(kind or "inquiry", severity or "normal")
+        changes = {}
+        if not responded:
+            changes["response_due"] = sla.calendar.due(received, target.response).isoformat()
+        if not resolved:
+            pauses = _pauses(store, ticket_id, flow, now)
+            if state in flow.paused_states and pauses and pauses[-1][1] == now:
+                pauses = pauses[:-1]               # waiting now: the due time as at the last resume
+            due = sla.calendar.due(received, target.resolution, pauses)
+            if due is not None:
+                changes["resolution_due"] = due.isoformat()
+        stored = {"response_due": response, "resolution_due": resolution}
+        changes = {key: value for key, value in changes.items() if value != stored[key]}
+        if changes:
+            store.update(SHEET, ticket_id, changes, auth.acting_for(actor), allow_readonly=True)
+            count += 1
+    return count
+
+
 def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", expected_version: int | None = None,
          assignee: int | None = None, values: dict | None = None, flow: Workflow | None = None,
          sla: SlaRules | None = None, lang: str = "zh") -> dict:
