@@ -208,16 +208,15 @@ def load_rules(path: Path | None = None, tz: ZoneInfo | None = None, *, text: st
         raise RulesError(f"{path}: shifts must be a table", key="shifts", code="rl.missing")
     shifts = {name: _span(path, f"shifts.{name}", raw) for name, raw in raw_shifts.items()}
     known = roster_shifts(sheets if sheets is not None else store.sheets if store is not None else None)
-    if known:
+    if known and follow:                       # followed: exactly the roster's shifts (rest excepted) have hours
         for name in shifts:
             if name not in known:
                 raise RulesError(f"{path}: shifts.{name} is not a shift of the roster ({', '.join(known)})",
                                  key=f"shifts.{name}", code="rl.unknown_key", known=", ".join(known))
-        if follow:
-            for name in known:
-                if name not in shifts:
-                    raise RulesError(f"{path}: missing key shifts.{name} (the hours of a rostered shift)",
-                                     key=f"shifts.{name}", code="rl.missing")
+        for name in known:
+            if name not in shifts:
+                raise RulesError(f"{path}: missing key shifts.{name} (the hours of a rostered shift)",
+                                 key=f"shifts.{name}", code="rl.missing")
     targets = {}
     for kind in KINDS:
         for severity in SEVERITIES:

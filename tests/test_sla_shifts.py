@@ -164,14 +164,15 @@ def test_with_follow_roster_off_a_roster_change_moves_nothing(store, people):
      "晚班：下班 (shifts.evening.end)：须为时间", "Evening shift: ends (shifts.evening.end): must be a time"),
     ("follow_roster = false", 'follow_roster = "yes"', "hours.follow_roster", "按排班表计时 (hours.follow_roster)：须为是或否",
      "Follow the duty roster (hours.follow_roster): must be yes or no"),
-    ('evening = { start = "14:00", end = "23:00" }', 'night = { start = "23:00", end = "23:30" }', "shifts.night",
-     "shifts.night", "not a known key (known: day, evening)"),
+    ('day     = { start = "09:00", end = "18:00" }', 'day     = { start = "09:00", end = "18:00" }\n'
+     'night = { start = "23:00", end = "23:30" }', "shifts.night", "排班班次时间 · night (shifts.night)：不是已知的项（可用：day, evening）",
+     "Shifts of the duty roster · night (shifts.night): not a known key (known: day, evening)"),
 ])
 def test_bad_shift_hours_are_refused_naming_the_key_in_both_languages(store, people, rules_dir, old, new, key, zh, en):
     path = rules_dir / "sla.toml"
     before = path.read_text(encoding="utf-8")
     assert old in before
-    text = before.replace(old, new)
+    text = before.replace(old, new).replace("follow_roster = false", "follow_roster = true")
     with pytest.raises(RulesRefused) as caught:
         office_rules.check(store, "sla", text)
     assert caught.value.key == key
