@@ -251,11 +251,15 @@ def retime_to_roster(store: Store, actor, days: set[date], *, flow: Workflow | N
     flow = flow or load_workflow()
     tz, first, last = store.settings.tz, min(days), max(days)
     states = sorted(flow.open_states)
+    # a day's margin each side: the stored times' text compares as time only within one offset
     rows = store.conn.execute(
         f"SELECT id, kind, severity, state, created_at, response_due, resolution_due, responded_at, resolved_at "
-        f"FROM tickets WHERE state IN ({', '.join('?' for _ in states)}) AND +deleted_at IS NULL", states).fetchall()
+        f"FROM tickets WHERE state IN ({', '.join('?' for _ in states)}) AND +deleted_at IS NULL AND created_at < ? "
+        f"AND (resolution_due IS NULL OR resolution_due >= ? OR response_due >= ?)",
+        (*states, (last + timedelta(days=2)).isoformat(), *[(first - timedelta(days=1)).isoformat()] * 2)).fetchall()
     now = datetime.now(tz).replace(microsecond=0)
-    rules: dict[date, SlaRules] = {}
+    rules: dict[date, SlaRules | None] = {}
+    by_text: dict[str, SlaRules | None] = {}
     count = 0
     for ticket_id, kind, severity, state, created, response, resolution, responded, resolved in rows:
         received = datetime.fromisoformat(created)
@@ -264,10 +268,14 @@ def retime_to_roster(store: Store, actor, days: set[date], *, flow: Workflow | N
         if day > last or not running or all(due and datetime.fromisoformat(due).astimezone(tz).date() < first
                                              for due in running):
             continue                               # received after the days, or its clocks ran out before them
-        if day not in rules:
-            rules[day] = rules_on(store, day)
+        if day not in rules:                       # the rules in force on the day it was received, read once
+            text = rule_files.text_on(store, "sla", day)
+            if text not in by_text:
+                found = load_rules(tz=tz, text=text, store=store)
+                by_text[text] = found if found.calendar.roster is not None else None
+            rules[day] = by_text[text]
         sla = rules[day]
-        if sla.calendar.roster is None:
+        if sla is None:                            # those rules do not follow the roster
             continue
         target = sla.target(kind or "inquiry", severity or "normal")
         changes = {}
