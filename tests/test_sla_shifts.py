@@ -108,6 +108,20 @@ def test_a_rest_day_or_a_deleted_line_does_not_open_a_holiday(store, people, rul
     assert received(store, "2026-09-30 17:00")["response"] == "2026-10-08 12:00"
 
 
+def test_shifts_with_a_break_between_them_stop_the_clock_in_the_break(store, people, rules_dir):
+    follow_roster(rules_dir)
+    path = rules_dir / "sla.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('day     = { start = "09:00", end = "18:00" }',
+                                                             'day     = { start = "08:00", end = "12:00" }').replace(
+        'evening = { start = "14:00", end = "23:00" }', 'evening = { start = "14:00", end = "18:00" }'), encoding="utf-8")
+    roster(store, people, MONDAY, "day", "evening")
+    assert received(store, f"{MONDAY} 11:00")["response"] == "2026-11-23 17:00"     # 11-12, then 14-17
+    start, end = datetime(2026, 11, 23, 11, tzinfo=TZ), datetime(2026, 11, 23, 15, tzinfo=TZ)
+    rules = sla.rules_on(store, start.date())
+    assert tickets.working_hours(rules, start, end) == 2
+    assert WorkingClock(rules.calendar).hours(start.isoformat(), end.isoformat()) == 2
+
+
 # ---------------------------------------------------------------------------------------------- the roster changes
 
 def open_ticket(store, people, when: str) -> int:
