@@ -44,7 +44,9 @@ def roster(store, people, day: str, *shifts: str) -> list[int]:
     """One roster line per shift on `day`, each for a staff member of its own."""
     ids = []
     for number, shift in enumerate(shifts):
-        who = people["staff"] if number == 0 else people.setdefault(f"staff{number}", _user(store, number))
+        if number and f"staff{number}" not in people:
+            people[f"staff{number}"] = _user(store, number)
+        who = people["staff"] if number == 0 else people[f"staff{number}"]
         ids.append(store.insert("roster", {"duty_date": day, "staff": who.id, "shift": shift}, people["supervisor"]))
     return ids
 
@@ -81,6 +83,8 @@ def test_白班_with_only_a_day_shift_rostered_the_clock_stops_at_18_00(store, p
     follow_roster(rules_dir)
     roster(store, people, MONDAY, "day", "rest")
     assert received(store, f"{MONDAY} 17:00")["response"] == "2026-11-24 12:00"      # Monday 17-18, Tuesday 9-12
+    roster(store, people, "2026-11-21", "day", "rest")        # a Saturday with a day shift on duty
+    assert received(store, "2026-11-21 17:00")["response"] == "2026-11-23 12:00"     # Saturday 17-18, Monday 9-12
 
 
 def test_with_follow_roster_off_the_roster_is_ignored(store, people):
