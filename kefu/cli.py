@@ -84,7 +84,7 @@ def check_rules(directory: Path, sheets: dict | None, settings: config.Settings 
     project_types = ([c["value"] for c in points.by_name["project_type"].choices]
                      if points and "project_type" in points.by_name else None)
     loaders = {
-        "sla.toml": lambda path: sla.load_rules(path, tz=settings.tz if settings else ZoneInfo("UTC")),
+        "sla.toml": lambda path: sla.load_rules(path, tz=settings.tz if settings else ZoneInfo("UTC"), sheets=sheets),
         "workflow.toml": workflow.load_workflow,
         "club.toml": lambda path: club.load_rules(path, tier_choices=tiers),
         "club_surveys.toml": surveys.load_rules,

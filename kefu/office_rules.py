@@ -409,10 +409,27 @@ def _sla(b: _Builder, sheets) -> None:
     kinds = _choice_labels(sheets, "tickets", "kind")
     severities = _choice_labels(sheets, "tickets", "severity")
     b.group(("hours",), _pair("Working hours", "工作时间"),
-            _pair("Time limits count working hours between these, on working days (public holidays and 调休 respected).",
-                  "时限按工作日的上下班时间之间的工作小时计算（含法定节假日与调休）。"),
+            _pair("Time limits count working hours between these, on working days (public holidays and 调休 respected); "
+                  "where the clock follows the duty roster, a day with shifts rostered counts their hours instead.",
+                  "时限按工作日的上下班时间之间的工作小时计算（含法定节假日与调休）；按排班表计时时，排了班的日子按所排班次的时间计算。"),
             [b.figure(("hours", "start"), "time", _pair("Opens", "上班时间")),
-             b.figure(("hours", "end"), "time", _pair("Closes", "下班时间"))])
+             b.figure(("hours", "end"), "time", _pair("Closes", "下班时间")),
+             b.figure(("hours", "follow_roster"), "bool", _pair("Follow the duty roster", "按排班表计时"),
+                      _pair("On: a day with shifts rostered counts the hours of those shifts (a holiday too); a day "
+                            "with none keeps the hours above.",
+                            "开启后：排了班的日子按所排班次的时间计时（节假日亦然）；未排班的日子仍按上面的工作时间。"))])
+    shifts = _node(b.doc, ("shifts",)) if _has(b.doc, ("shifts",)) else {}
+    shift_names = {"day": _pair("Day shift", "白班"), "evening": _pair("Evening shift", "晚班")}
+    rostered = _choice_labels(sheets, "roster", "shift")            # a shift the office added to the roster
+    items = []
+    for shift in shifts:
+        name = shift_names.get(shift) or rostered.get(shift) or _pair(shift, shift)
+        items += [b.figure(("shifts", shift, "start"), "time", _pair(f"{name['en']}: starts", f"{name['zh']}：上班")),
+                  b.figure(("shifts", shift, "end"), "time", _pair(f"{name['en']}: ends", f"{name['zh']}：下班"))]
+    b.group(("shifts",), _pair("Shifts of the duty roster", "排班班次时间"),
+            _pair("The hours of each shift (the rulebook, seed 002: 白班9:00-18:00, 晚班14:00-23:00); used when the "
+                  "clock follows the roster.", "各班次的上下班时间（制度原文：白班9:00-18:00，晚班14:00-23:00）；按排班表计时时使用。"),
+            items)
     for kind in SLA_KINDS:
         name = kinds.get(kind, _pair(kind, kind))
         items = []
@@ -579,7 +596,7 @@ def load(store, name: str, text: str):
     if name == "incentives":
         return incentives.rules_for(store, path, text=text)
     if name == "sla":
-        return sla.load_rules(path, tz=store.settings.tz, text=text)
+        return sla.load_rules(path, tz=store.settings.tz, text=text, store=store)
     if name == "club":
         return club.load_rules(path, tier_choices=[c["value"] for c in store.sheet(club.MEMBERS).by_name["tier"].choices],
                                text=text)

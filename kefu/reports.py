@@ -40,7 +40,7 @@ from kefu import auth
 from kefu.exporting import neutralise
 from kefu.i18n import t
 from kefu.sheets import Sheet
-from kefu.sla import WorkCalendar, is_working_day, load_rules
+from kefu.sla import WorkCalendar, load_rules
 from kefu.store import Store, quote_ident
 from kefu.workflow import Workflow, load_workflow
 
@@ -110,28 +110,28 @@ def today(store: Store) -> date:
 
 class WorkingClock:
     """Working time between two moments, exactly as WorkCalendar.between counts it, in constant time per
-    pair: each calendar day is asked of the (slow) holiday calendar once, and a moment's position is its
-    day's working seconds since an anchor day plus its own share of that day. A stored time in the
-    office's offset ('2026-11-20T17:00:00+08:00', as the store writes them) is read without parsing.
+    pair: each calendar day's working hours are asked of the calendar (the slow holiday calendar, or the
+    roster where the clock follows it) once, and a moment's position is its day's working seconds since an
+    anchor day plus its own share of that day. A stored time in the office's offset
+    ('2026-11-20T17:00:00+08:00', as the store writes them) is read without parsing.
     A month's report measures tens of thousands of tickets."""
 
     def __init__(self, calendar: WorkCalendar):
         self.tz = calendar.tz
-        self.opens = _seconds(calendar.opens)
-        self.closes = _seconds(calendar.closes)
+        self.calendar = calendar
         self._before: dict[date, int] = {}   # working seconds from the anchor day's start to a day's start
-        self._working: dict[date, bool] = {}
-        self._days: dict[str, tuple] = {}     # 'YYYY-MM-DD' -> (start position, working, office offset)
+        self._working: dict[date, tuple] = {}  # a day's working hours: ((from, to) in seconds of the day, ...)
+        self._days: dict[str, tuple] = {}     # 'YYYY-MM-DD' -> (start position, working hours, office offset)
         self._low = self._high = None
 
-    def _is_working(self, day: date) -> bool:
+    def _is_working(self, day: date) -> tuple:
         working = self._working.get(day)
         if working is None:
-            working = self._working[day] = is_working_day(day)
+            working = self._working[day] = tuple((_seconds(a), _seconds(b)) for a, b in self.calendar.windows(day))
         return working
 
     def _day_length(self, day: date) -> int:
-        return self.closes - self.opens if self._is_working(day) else 0
+        return sum(b - a for a, b in self._is_working(day))
 
     def _start_of(self, day: date) -> int:
         known = self._before
@@ -145,15 +145,17 @@ class WorkingClock:
             known[self._low] = known[self._low + timedelta(days=1)] - self._day_length(self._low)
         return known[day]
 
-    def _share(self, clock: int) -> int:
-        return min(max(clock, self.opens), self.closes) - self.opens
+    @staticmethod
+    def _share(windows: tuple, clock: int) -> int:
+        return sum(min(max(clock, a), b) - a for a, b in windows)
 
     def _position_of(self, moment: datetime) -> int:
         local = moment.astimezone(self.tz)
         day = local.date()
         position = self._start_of(day)
-        if self._is_working(day):
-            position += self._share(local.hour * 3600 + local.minute * 60 + local.second)
+        windows = self._is_working(day)
+        if windows:
+            position += self._share(windows, local.hour * 3600 + local.minute * 60 + local.second)
         return position
 
     def position(self, moment: str | datetime) -> int:
@@ -169,7 +171,7 @@ class WorkingClock:
             return self._position_of(datetime.fromisoformat(moment))
         if not entry[1]:
             return entry[0]
-        return entry[0] + self._share(int(moment[11:13]) * 3600 + int(moment[14:16]) * 60 + int(moment[17:19]))
+        return entry[0] + self._share(entry[1], int(moment[11:13]) * 3600 + int(moment[14:16]) * 60 + int(moment[17:19]))
 
     def hours(self, start: str | datetime, end: str | datetime) -> float:
         """Working hours from start to end; zero if end is not after start."""
@@ -369,7 +371,7 @@ def ticket_report(store: Store, actor, start: date, end: date, *, name: str = "c
     require(actor, sheet)
     kinds = tuple(kinds or TICKET_REPORTS[name])
     flow = flow or load_workflow()
-    clock = clock or WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    clock = clock or WorkingClock(load_rules(tz=store.settings.tz, store=store).calendar)
     now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
     report = TicketReport(name=name, kinds=kinds, start=start, end=end, as_of=now, sheet=sheet, flow=flow)
     low, high = _bounds(start, end)
@@ -441,7 +443,7 @@ def business_change_report(store: Store, actor, start: date, end: date, *, now: 
     only the archives the general manager granted (000: 未经公司总经理授权，任何人不得查阅)."""
     sheet = store.sheet(CHANGES)
     require(actor, sheet)
-    clock = clock or WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    clock = clock or WorkingClock(load_rules(tz=store.settings.tz, store=store).calendar)
     now = (now or datetime.now(store.settings.tz)).replace(microsecond=0)
     report = ChangeReport(start=start, end=end, as_of=now, sheet=sheet)
     low, high = _bounds(start, end)
@@ -686,7 +688,7 @@ def engineer_report(store: Store, actor, start: date, end: date, *, now: datetim
     names = store.user_names()
     lines = {uid: EngineerLine(uid, name) for uid, name in store.conn.execute(
         "SELECT id, display_name FROM kefu_users WHERE role = 'engineer' AND active = 1")}
-    clock = WorkingClock(load_rules(tz=store.settings.tz).calendar)
+    clock = WorkingClock(load_rules(tz=store.settings.tz, store=store).calendar)
     seen, days = set(), {}
     for engineer, ticket_id, moved_at, current, state, resolved_at in store.conn.execute(
             "SELECT e.engineer, e.ticket, e.created_at, t.engineer, t.state, t.resolved_at FROM ticket_events e "

@@ -1,6 +1,7 @@
 """The duty roster's rule of six days on and one off (做六休一): a staff member scheduled for more working
 days in a row than office.toml [roster] days_in_a_row is flagged on the roster's screen (schema/roster.toml
-`notices`). A warning, not a refusal: a supervisor may cover a gap knowingly."""
+`notices`). A warning, not a refusal: a supervisor may cover a gap knowingly. A change of the roster moves
+the due times of open tickets where the SLA clock follows it (changed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ def too_long(store, *, today: date | None = None) -> list[Run]:
     limit = store.settings.roster_days_in_a_row
     runs = working_runs(store, today - timedelta(days=LOOK_BACK_DAYS), today + timedelta(days=LOOK_AHEAD_DAYS))
     return [r for r in runs if r.days > limit and r.last >= today]
+
+
+def changed(store, actor, changes) -> None:
+    """A roster write (schema/roster.toml `on_change`): where the SLA clock follows the roster, the open
+    tickets whose clock runs over a day written get the due times the roster now gives (kefu/tickets.py)."""
+    from kefu import tickets
+    days = {date.fromisoformat(str(row["duty_date"])[:10]) for pair in changes for row in pair
+            if row is not None and row.get("duty_date")}
+    tickets.retime_to_roster(store, actor, days)
 
 
 def notices(store, actor, *, today: date | None = None) -> list[Notice]:

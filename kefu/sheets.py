@@ -24,7 +24,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", 
                   "search_pinyin")
 SHEET_KEYS = {"name", "label", "icon", "title", "order", "list", "search", "filters", "unique", "permissions",
               "fields", "description", "page_size", "row_access", "approval", "pinyin", "menu", "indexes", "period",
-              "checks", "import", "import_created_at", "notices"}
+              "checks", "import", "import_created_at", "notices", "on_change"}
 ROW_ACCESS_KEYS = {"owner", "see_all", "via", "grantors", "exporters", "max_grant_days"}
 APPROVAL_KEYS = {"field", "draft", "approved", "by", "at", "roles"}
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -263,6 +263,7 @@ class Sheet:
     importable: bool = True        # `import = false`: records only domain code makes (a workflow's trail)
     import_fill: object = None     # `import = "kefu.module:function"`: completes an imported row (a number)
     notices: tuple = ()            # `notices = ["kefu.module:function"]`: warnings the register's screen shows
+    on_change: tuple = ()          # `on_change = ["kefu.module:function"]`: what follows a write, in its transaction
     import_created: dict | None = None   # `import_created_at = {en, zh}`: a file's column may give created_at
     path: Path | None = None
 
@@ -488,6 +489,7 @@ def parse_sheet(path: Path, problems: list[str], text: str | None = None) -> She
                  approval=approval, pinyin=pinyin, menu=data.get("menu", True), indexes=indexes,
                  period=period, checks=checks, importable=importable, import_fill=import_fill,
                  import_created=import_created, notices=tuple(_parse_checks(where, data.get("notices", []), problems, "notices")),
+                 on_change=tuple(_parse_checks(where, data.get("on_change", []), problems, "on_change")),
                  path=path)
 
 
@@ -509,7 +511,11 @@ def _parse_checks(where: str, names, problems: list[str], key: str = "checks") -
     whole row against rules a field cannot express (an amount whose bounds depend on the kind, from a rules
     file). Each is called as check(store, row) and returns Problems; it may complete the row with a value
     the rules fix. `notices = [...]` (key "notices"): functions called as notices(store, actor) that return
-    the Notices the register's screen shows above its list (six working days in a row on the roster)."""
+    the Notices the register's screen shows above its list (six working days in a row on the roster).
+    `on_change = [...]`: functions called as on_change(store, actor, changes) after each write of the sheet,
+    inside its transaction, with (before, after) of each record written (before None for a new one; after
+    with deleted_at set for a deletion): what the engine keeps in step with the register (the open tickets'
+    due times when the SLA clock follows the roster)."""
     if not isinstance(names, list):
         problems.append(f"{where}: {key} must be a list of \"kefu.module:function\"")
         return []

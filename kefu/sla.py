@@ -3,10 +3,16 @@
 A working day is what the chinese-calendar package says (public holidays off, make-up days 调休 on);
 for a year it does not know yet, Monday to Friday. Working time runs between the office's opening and
 closing hours. The clock stops while a ticket waits on the customer (pauses).
+
+Where the office turns it on (rules/sla.toml [hours] follow_roster), the clock follows the duty roster
+(排班表, seed 002: 白班9:00-18:00, 晚班14:00-23:00): a day with shifts rostered counts the union of their
+hours ([shifts]), a holiday included (someone is on duty); rest days and deleted rows do not count; a day
+with no shift rostered keeps the [hours] of a working day. The roster is read a month at a time, once per
+calculation (RosterDays), never once per ticket and day.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -31,35 +37,86 @@ def is_working_day(day: date) -> bool:
         return day.weekday() < 5
 
 
+Windows = tuple[tuple[time, time], ...]    # a day's working hours: (from, to) each, in order, apart
+
+
+def union(spans) -> Windows:
+    """The hours covered by any of the spans, as few (from, to) pairs as cover them, in order."""
+    merged: list[list[time]] = []
+    for opens, closes in sorted(spans):
+        if merged and opens <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], closes)
+        else:
+            merged.append([opens, closes])
+    return tuple((a, b) for a, b in merged)
+
+
+class RosterDays:
+    """The working hours of each day that has a shift rostered (the roster register: not a rest day, not
+    deleted), from the hours of each shift in rules/sla.toml [shifts]. Read from the database a month at a
+    time on first use and kept for the life of this object (one calculation: an intake, a report)."""
+
+    REST = "rest"
+
+    def __init__(self, conn, shifts: dict[str, tuple[time, time]]):
+        self._conn, self._shifts = conn, shifts
+        self._months: dict[tuple[int, int], dict[date, Windows]] = {}
+
+    def windows(self, day: date) -> Windows | None:
+        """The day's hours from its rostered shifts; None when no shift is rostered that day."""
+        month = self._months.get((day.year, day.month))
+        if month is None:
+            month = self._months[(day.year, day.month)] = self._read(day.replace(day=1))
+        return month.get(day)
+
+    def _read(self, first: date) -> dict[date, Windows]:
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        found: dict[date, list] = {}
+        for day, shift in self._conn.execute(
+                "SELECT DISTINCT duty_date, shift FROM roster WHERE duty_date BETWEEN ? AND ? AND shift != ? "
+                "AND deleted_at IS NULL", (first.isoformat(), last.isoformat(), self.REST)):
+            hours = self._shifts.get(shift)
+            if hours is not None:
+                found.setdefault(date.fromisoformat(day), []).append(hours)
+        return {day: union(spans) for day, spans in found.items()}
+
+
 @dataclass(frozen=True)
 class WorkCalendar:
     tz: ZoneInfo
     opens: time = time(9, 0)
     closes: time = time(18, 0)
+    roster: RosterDays | None = field(default=None, compare=False, repr=False)   # None: the roster is not followed
 
-    def _window(self, day: date) -> tuple[datetime, datetime]:
-        return datetime.combine(day, self.opens, self.tz), datetime.combine(day, self.closes, self.tz)
+    def windows(self, day: date) -> Windows:
+        """The day's working hours: its rostered shifts when the roster is followed and has any that day,
+        else the office's hours on a working day, none on a day off."""
+        if self.roster is not None:
+            rostered = self.roster.windows(day)
+            if rostered is not None:
+                return rostered
+        return ((self.opens, self.closes),) if is_working_day(day) else ()
 
-    def _next_open(self, moment: datetime) -> datetime:
-        """The moment itself if the office is open then, else the next opening."""
+    def _open_span(self, moment: datetime) -> tuple[datetime, datetime]:
+        """(from, to) of working time: from the moment itself if the office is open then, else from the next
+        opening, to the end of that stretch of working hours."""
         day = moment.date()
         while True:
-            start, end = self._window(day)
-            if is_working_day(day) and moment < end:
-                return max(moment, start)
+            for opens, closes in self.windows(day):
+                end = datetime.combine(day, closes, self.tz)
+                if moment < end:
+                    return max(moment, datetime.combine(day, opens, self.tz)), end
             day += timedelta(days=1)
             moment = datetime.combine(day, time(0), self.tz)
 
     def add(self, moment: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `moment`."""
         remaining = timedelta(hours=hours)
-        current = self._next_open(moment.astimezone(self.tz))
-        while True:
-            _, end = self._window(current.date())
-            if current + remaining <= end:
-                return current + remaining
+        current, end = self._open_span(moment.astimezone(self.tz))
+        while current + remaining > end:
             remaining -= end - current
-            current = self._next_open(end + timedelta(seconds=1))
+            current, end = self._open_span(end)
+        return current + remaining
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from start to end (zero if end is not after start)."""
@@ -67,12 +124,11 @@ class WorkCalendar:
         current = start.astimezone(self.tz)
         end = end.astimezone(self.tz)
         while current < end:
-            current = self._next_open(current)
+            current, closes = self._open_span(current)
             if current >= end:
                 break
-            _, closes = self._window(current.date())
             total += min(closes, end) - current
-            current = closes + timedelta(seconds=1)
+            current = closes
         return total
 
     def due(self, start: datetime, hours: float, pauses: list[tuple[datetime, datetime | None]] = ()) -> datetime | None:
@@ -111,9 +167,32 @@ def _clock(path: Path, key: str, value) -> time:
                          value=value) from None
 
 
-def load_rules(path: Path | None = None, tz: ZoneInfo | None = None, *, text: str | None = None) -> SlaRules:
+def _span(path: Path, key: str, raw) -> tuple[time, time]:
+    """{ start = "09:00", end = "18:00" } at `key`: opening before closing, on the same day."""
+    if not isinstance(raw, dict):
+        raise RulesError(f"{path}: {key} must be a table with start and end, like {{ start = \"09:00\", end = \"18:00\" }}",
+                         key=f"{key}.start", code="rl.time", value=raw)
+    opens, closes = _clock(path, f"{key}.start", raw.get("start")), _clock(path, f"{key}.end", raw.get("end"))
+    if opens >= closes:
+        raise RulesError(f"{path}: {key}.start must be before {key}.end", key=f"{key}.end", code="rl.above",
+                         other=f"{key}.start", value=raw.get("end"), bound=raw.get("start"))
+    return opens, closes
+
+
+def roster_shifts(sheets: dict | None) -> list[str]:
+    """The roster register's working shifts (its shift choices but the rest day), when the register exists."""
+    sheet = (sheets or {}).get("roster")
+    if sheet is None or "shift" not in sheet.by_name:
+        return []
+    return [c["value"] for c in sheet.by_name["shift"].choices if c["value"] != RosterDays.REST]
+
+
+def load_rules(path: Path | None = None, tz: ZoneInfo | None = None, *, text: str | None = None,
+               store=None, sheets: dict | None = None) -> SlaRules:
     """rules/sla.toml as SlaRules; RulesError names the file and the key at fault. text: these rules
-    instead of the file's (a saved version, or a text checked before saving)."""
+    instead of the file's (a saved version, or a text checked before saving). store: the office's database;
+    with it (or with the registers, sheets) the shifts are checked against the roster register's, and when
+    [hours] follow_roster is on the calendar follows the roster (without a store, it keeps [hours])."""
     path = path or rule_files.file("sla")
     data = read_rules(path, text)
     hours = data.get("hours", {})
@@ -121,6 +200,23 @@ def load_rules(path: Path | None = None, tz: ZoneInfo | None = None, *, text: st
     if opens >= closes:
         raise RulesError(f"{path}: hours.start must be before hours.end", key="hours.end", code="rl.above",
                          other="hours.start", value=hours.get("end"), bound=hours.get("start"))
+    follow = hours.get("follow_roster", False)
+    if not isinstance(follow, bool):
+        raise RulesError(f"{path}: hours.follow_roster must be true or false", key="hours.follow_roster", code="rl.bool")
+    raw_shifts = data.get("shifts", {})
+    if not isinstance(raw_shifts, dict):
+        raise RulesError(f"{path}: shifts must be a table", key="shifts", code="rl.missing")
+    shifts = {name: _span(path, f"shifts.{name}", raw) for name, raw in raw_shifts.items()}
+    known = roster_shifts(sheets if sheets is not None else store.sheets if store is not None else None)
+    if known and follow:                       # followed: exactly the roster's shifts (rest excepted) have hours
+        for name in shifts:
+            if name not in known:
+                raise RulesError(f"{path}: shifts.{name} is not a shift of the roster ({', '.join(known)})",
+                                 key=f"shifts.{name}", code="rl.unknown_key", known=", ".join(known))
+        for name in known:
+            if name not in shifts:
+                raise RulesError(f"{path}: missing key shifts.{name} (the hours of a rostered shift)",
+                                 key=f"shifts.{name}", code="rl.missing")
     targets = {}
     for kind in KINDS:
         for severity in SEVERITIES:
@@ -146,7 +242,8 @@ def load_rules(path: Path | None = None, tz: ZoneInfo | None = None, *, text: st
     if isinstance(soon, bool) or not isinstance(soon, (int, float)) or soon <= 0:
         raise RulesError(f"{path}: lists.due_soon_hours must be a positive number of hours, not {soon!r}",
                          key="lists.due_soon_hours", code="rl.positive", value=soon)
-    return SlaRules(calendar=WorkCalendar(tz or config.load().tz, opens, closes), targets=targets)
+    roster = RosterDays(store.conn, shifts) if follow and store is not None and known else None
+    return SlaRules(calendar=WorkCalendar(tz or config.load().tz, opens, closes, roster), targets=targets)
 
 
 def _escalation(path: Path, raw) -> None:
@@ -174,5 +271,5 @@ def _escalation(path: Path, raw) -> None:
 
 def rules_on(store, day: date, tz: ZoneInfo | None = None) -> SlaRules:
     """The SLA rules in force on `day` (kefu/rules.py text_on): a ticket's due times come from the rules
-    in force on the day it was received."""
-    return load_rules(tz=tz or store.settings.tz, text=rule_files.text_on(store, "sla", day))
+    in force on the day it was received (and, where they follow it, from the roster as it stands)."""
+    return load_rules(tz=tz or store.settings.tz, text=rule_files.text_on(store, "sla", day), store=store)

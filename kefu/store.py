@@ -745,7 +745,7 @@ class Store:
         if created_at is not None and (not sheet.import_created or created_at > self.now()):
             raise ValueError(f"{sheet.name}: created_at {created_at!r} is not the past of a register that takes it")
         prepared = [self._new_record(sheet, values) for values in rows]
-        ids = []
+        ids, written = [], []
         now = self.now()
         checked: set = set()                                   # links already found in this batch
         with self.transaction() as conn, (self._fts_in_one(conn, sheet, ids) if len(prepared) >= FTS_BATCH
@@ -760,6 +760,8 @@ class Store:
                 record.pop("search_pinyin", None)
                 self._audit(conn, actor, sheet.name, row_id, "create", None, {"id": row_id, **record}, at=now)
                 ids.append(row_id)
+                written.append((None, {"id": row_id, **record}))
+            self._changed(sheet, actor, written)
         return ids
 
     def check_new(self, sheet_name: str, values: dict) -> Checked:
@@ -839,6 +841,7 @@ class Store:
             if set({**changed, **stamp}) & set(self._fts_columns(sheet)):
                 self._write_grams(conn, sheet, row_id, {**before, **changed, **stamp}, new=False)
             self._audit(conn, actor, sheet.name, row_id, "update", {k: before[k] for k in changed}, changed)
+            self._changed(sheet, actor, [(before, {**before, **changed})])
             return shown({**before, **changed, **stamp, "version": before["version"] + 1})
 
     def _current(self, conn, sheet: Sheet, row_id: int, actor, expected_version: int | None) -> dict:
@@ -894,6 +897,12 @@ class Store:
                          f"version = version + 1 WHERE id = ?", (at, by, row_id))
             self._audit(conn, actor, sheet.name, row_id, "delete" if deleted else "restore",
                         {"deleted_at": before["deleted_at"]}, {"deleted_at": at})
+            self._changed(sheet, actor, [(before, {**before, "deleted_at": at})])
+
+    def _changed(self, sheet: Sheet, actor, changes: list) -> None:
+        """The sheet's declared follow-ups of a write (schema key `on_change`), in the write's transaction."""
+        for follow in sheet.on_change:
+            follow(self, actor, changes)
 
     def rule_checks(self, sheet: Sheet, row: dict) -> list[Problem]:
         """The sheet's declared rule checks (schema key `checks`); each may complete `row`."""

@@ -221,7 +221,7 @@ def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
     if store.conn.execute("SELECT 1 FROM kefu_meta WHERE key = 'backfill:ticket_hours'").fetchone():
         return 0
     from kefu.reports import WorkingClock           # the same hours as working_hours, in constant time each
-    sla = sla or load_rules(tz=store.settings.tz)
+    sla = sla or load_rules(tz=store.settings.tz, store=store)
     clock = WorkingClock(sla.calendar)
     filled = 0
     with store.transaction():
@@ -237,6 +237,63 @@ def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
             filled += 1
         store.conn.execute("INSERT INTO kefu_meta (key, value) VALUES ('backfill:ticket_hours', ?)", (store.now(),))
     return filled
+
+
+def retime_to_roster(store: Store, actor, days: set[date], *, flow: Workflow | None = None) -> int:
+    """After the roster changed on `days`: the open tickets whose SLA clock follows the roster (the rules in
+    force on the day each was received) and is still running over one of those days get the due times the
+    roster now gives, like the due times a save of the SLA hours gives the open tickets (kefu/office_rules.py).
+    Only a clock still running moves: a response already given keeps its response due time, a resolution
+    its resolution due time (and both their recorded hours), and a closed ticket keeps everything. Audited
+    as written by the engine for the one who changed the roster; returns how many tickets changed."""
+    if not days:
+        return 0
+    flow = flow or load_workflow()
+    tz, first, last = store.settings.tz, min(days), max(days)
+    states = sorted(flow.open_states)
+    # a day's margin each side: the stored times' text compares as time only within one offset
+    rows = store.conn.execute(
+        f"SELECT id, kind, severity, state, created_at, response_due, resolution_due, responded_at, resolved_at "
+        f"FROM tickets WHERE state IN ({', '.join('?' for _ in states)}) AND +deleted_at IS NULL AND created_at < ? "
+        f"AND (resolution_due IS NULL OR resolution_due >= ? OR response_due >= ?)",
+        (*states, (last + timedelta(days=2)).isoformat(), *[(first - timedelta(days=1)).isoformat()] * 2)).fetchall()
+    now = datetime.now(tz).replace(microsecond=0)
+    rules: dict[date, SlaRules | None] = {}
+    by_text: dict[str, SlaRules | None] = {}
+    count = 0
+    for ticket_id, kind, severity, state, created, response, resolution, responded, resolved in rows:
+        received = datetime.fromisoformat(created)
+        day = received.astimezone(tz).date()
+        running = [due for due, done in ((response, responded), (resolution, resolved)) if not done]
+        if day > last or not running or all(due and datetime.fromisoformat(due).astimezone(tz).date() < first
+                                             for due in running):
+            continue                               # received after the days, or its clocks ran out before them
+        if day not in rules:                       # the rules in force on the day it was received, read once
+            text = rule_files.text_on(store, "sla", day)
+            if text not in by_text:
+                found = load_rules(tz=tz, text=text, store=store)
+                by_text[text] = found if found.calendar.roster is not None else None
+            rules[day] = by_text[text]
+        sla = rules[day]
+        if sla is None:                            # those rules do not follow the roster
+            continue
+        target = sla.target(kind or "inquiry", severity or "normal")
+        changes = {}
+        if not responded:
+            changes["response_due"] = sla.calendar.due(received, target.response).isoformat()
+        if not resolved:
+            pauses = _pauses(store, ticket_id, flow, now)
+            if state in flow.paused_states and pauses and pauses[-1][1] == now:
+                pauses = pauses[:-1]               # waiting now: the due time as at the last resume
+            due = sla.calendar.due(received, target.resolution, pauses)
+            if due is not None:
+                changes["resolution_due"] = due.isoformat()
+        stored = {"response_due": response, "resolution_due": resolution}
+        changes = {key: value for key, value in changes.items() if value != stored[key]}
+        if changes:
+            store.update(SHEET, ticket_id, changes, auth.acting_for(actor), allow_readonly=True)
+            count += 1
+    return count
 
 
 def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", expected_version: int | None = None,
@@ -267,10 +324,10 @@ def step(store: Store, actor, ticket_id: int, name: str, *, comment: str = "", e
             changes["follow_up_note"] = comment or None
         created = datetime.fromisoformat(ticket["created_at"])
         if transition.target == "in_progress" and not ticket["responded_at"]:
-            sla = sla or load_rules(tz=store.settings.tz)
+            sla = sla or load_rules(tz=store.settings.tz, store=store)
             changes.update(responded_at=stamp, response_hours=working_hours(sla, created, now))
         if transition.target in flow.resolved_states and not ticket["resolved_at"]:
-            sla = sla or load_rules(tz=store.settings.tz)
+            sla = sla or load_rules(tz=store.settings.tz, store=store)
             changes.update(resolved_at=stamp, resolution_hours=working_hours(sla, created, now))
         if transition.target == "closed":
             changes["closed_at"] = stamp
@@ -443,11 +500,11 @@ QUEUES = ("open", "overdue", "due_soon", "follow_up", "escalations", "mine", "en
 
 
 def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | None = None,
-          now: datetime | None = None, tz=None) -> Query:
+          now: datetime | None = None, tz=None, store: Store | None = None) -> Query:
     """The Query behind a work list: open tickets; overdue (resolution due passed, clock running); due
     within the next working hours (rules/sla.toml [lists]); follow-up calls to make; escalations the
     manager has not signed for; the user's own open tickets; the tickets transferred to this engineer and not
-    resolved yet. Newest first."""
+    resolved yet. Newest first. store: the roster, for "due soon" when the SLA clock follows it."""
     flow = flow or load_workflow()
     running = sorted(flow.open_states - flow.paused_states)
     if name == "open":
@@ -460,7 +517,7 @@ def queue(name: str, actor, *, flow: Workflow | None = None, sla: SlaRules | Non
         return Query(filters={"state": ["feedback_given"]}, sort="resolution_due")
     if name == "escalations":
         return Query(filters={"escalated": 1, "acknowledged_at": EMPTY})
-    sla = sla or load_rules(tz=tz)
+    sla = sla or load_rules(tz=tz or (store.settings.tz if store else None), store=store)
     now = (now or datetime.now(sla.calendar.tz)).replace(microsecond=0)
     if name == "overdue":
         return Query(filters={"state": running, "resolution_due": (None, now.isoformat())}, sort="resolution_due")

@@ -124,7 +124,7 @@ def tickets_card(store, user, lang: str) -> bool:
     if sheet is None or not auth.can(user, sheet, "read"):
         return False
     engineer = user.role == tickets.ENGINEER_ROLE          # their own list: the tickets transferred to them
-    counts = {name: store.query("tickets", user, tickets.queue(name, user, tz=store.settings.tz)).total
+    counts = {name: store.query("tickets", user, tickets.queue(name, user, tz=store.settings.tz, store=store)).total
               for name in ("engineer" if engineer else "mine", "overdue", "due_soon", "follow_up")}
     counts["mine"] = counts.pop("engineer", counts.get("mine"))
     with st.container(border=True, key="home_tickets"):

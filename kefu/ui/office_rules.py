@@ -254,6 +254,8 @@ def bonus_section(ranking, lang: str) -> None:
 
 
 def _cell(value) -> str:
+    if isinstance(value, bool):                    # a switch (follow the roster, group complaints escalated)
+        return context.tr("common.yes" if value else "common.no")
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)

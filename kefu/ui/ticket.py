@@ -108,7 +108,7 @@ def work_lists(store, actor, lang: str, *, key: str) -> int | None:
     flow = load_workflow()
     names = (["engineer"] if actor.role == tickets.ENGINEER_ROLE else ["mine"]) + [
         "open", "overdue", "due_soon", "follow_up"] + (["escalations"] if flow.may("acknowledge", actor.role) else [])
-    queries = {name: tickets.queue(name, actor, flow=flow, tz=store.settings.tz) for name in names}
+    queries = {name: tickets.queue(name, actor, flow=flow, tz=store.settings.tz, store=store) for name in names}
     counts = {name: store.query(tickets.SHEET, actor, Query(filters=q.filters, page_size=1)).total
               for name, q in queries.items()}
     chosen = st.segmented_control(t("tk.lists", lang), names, default=names[0], key=f"{key}__which", required=True,
