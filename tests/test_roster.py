@@ -1,7 +1,7 @@
 """The duty roster's six days on, one off (做六休一): more working days in a row than office.toml allows is
 flagged on the roster's screen, as text, for whoever reads the roster."""
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -76,7 +76,7 @@ def test_the_roster_screen_warns_with_the_name_as_text(demo_store, demo_db):
     demo_store.conn.execute("UPDATE kefu_users SET display_name = ? WHERE id = ?", (f"**{name}**", staff_id))
     from kefu import auth
     actor = auth.get_user(demo_store, supervisor)
-    today = date.today()
+    today = datetime.now(demo_store.settings.tz).date()          # the office's today
     taken = {r[0] for r in demo_store.conn.execute("SELECT duty_date FROM roster WHERE staff = ?", (staff_id,))}
     for offset in range(8):
         day = (today + timedelta(days=offset)).isoformat()

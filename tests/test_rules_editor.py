@@ -192,7 +192,7 @@ def test_a_hand_edit_after_a_save_is_kept_as_a_version_of_its_own(store, manager
     office_rules.save_figures(store, manager, "club_surveys", {"threshold": 3})
     path = rules_dir / "club_surveys.toml"
     path.write_text(path.read_text(encoding="utf-8").replace("min_answers = 10", "min_answers = 20"), encoding="utf-8")
-    assert "min_answers = 20" in rule_files.text_on(store, "club_surveys", date.today())   # the edit stands
+    assert "min_answers = 20" in rule_files.text_on(store, "club_surveys", datetime.now(store.settings.tz).date())   # the edit stands
     office_rules.save_figures(store, manager, "club_surveys", {"threshold": 4})
     assert [(v.version, v.note) for v in kept(store, "club_surveys")][:2] == [(4, ""), (3, "edited by hand")]
     assert "min_answers = 20" in path.read_text(encoding="utf-8")
