@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest import login, nav_paths, open_page, select_row, shown, start, submit, texts
+from conftest import book_today
 from kefu import auth, config, visitors
 from kefu.sheets import ROLES, load_sheets
 from kefu.store import Store
@@ -164,6 +165,7 @@ def test_returning_visitor_fills_the_form(demo_db):
 
 
 def test_check_in_and_out_from_the_home_board(demo_db):
+    book_today(demo_db, "欧阳明远", host="demo-staff")              # the first of 今日预约 at any hour
     at = login("demo-staff")
     present = count(demo_db, "SELECT count(*) FROM visitors WHERE arrived_at IS NOT NULL AND left_at IS NULL")
     check_in = [b for b in at.button if b.label == "签到"][0]

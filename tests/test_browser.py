@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser import log_in, settle, shoot, wait_for_session_cookie
+from conftest import book_today
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,11 @@ def query(db, sql, *params):
 
 
 def test_reception_day_check_in_check_out_and_csv(server, page):
+    name = "司马静怡"
+    visit = book_today(server.db, name)                              # the first of 今日预约 at any hour
     log_in(page, server.url, "demo-supervisor")
     settle(page)
     shoot(page, "home")
-    visit, name = query(server.db, "SELECT id, visitor_name FROM visitors WHERE arrived_at IS NULL AND appointment_at "
-                                   ">= date('now') AND deleted_at IS NULL ORDER BY appointment_at LIMIT 1")[0]
     expected = page.locator(".st-key-home_expected")
     present = page.locator(".st-key-home_present")
     assert expected.get_by_text(name).count() == 1

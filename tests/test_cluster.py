@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, time as dt_time
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,11 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, log_in, require_chromium, settle
 
-from conftest import ASKED
-from kefu import auth, config, jobs, visitors
+from conftest import book_today
+from kefu import jobs
 from kefu.cluster import state_file
-from kefu.sheets import load_sheets
-from kefu.store import Store
 
-# Two appointments of the office's today, the first two of its 今日预约 at any hour: the demo's own
-# appointments follow the clock and, late in the evening, fall on tomorrow.
+# Two appointments of the office's today, the first two of its 今日预约 at any hour (conftest.book_today)
 GUESTS = ("欧阳明远", "司马静怡")
 
 
@@ -75,14 +71,8 @@ def cluster(demo_file, tmp_path_factory):
     require_caddy()
     db = tmp_path_factory.mktemp("cluster") / "kefu.db"
     shutil.copy(demo_file, db)
-    store = Store(db, load_sheets(), config.load())
-    host = store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-supervisor'").fetchone()[0]
-    today = datetime.now(store.settings.tz).date()
     for minute, name in enumerate(GUESTS):
-        visitors.register(store, auth.SYSTEM, {
-            "visitor_name": name, "phone": f"1391234567{minute}", "purpose": "business", "host": host,
-            "appointment_at": datetime.combine(today, dt_time(0, minute), store.settings.tz), **ASKED})
-    store.close()
+        book_today(db, name, minute=minute)
     port = free_port()
     log = open(db.with_suffix(".log"), "w")
     process = subprocess.Popen([sys.executable, "-m", "kefu", "serve", "--workers", "2", "--port", str(port),
