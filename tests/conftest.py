@@ -46,6 +46,15 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason="SQLite's own machinery"))
 
 
+@pytest.fixture
+def rules_copy(tmp_path, monkeypatch):
+    """A copy of rules/ that the engine reads and writes ($KEFU_RULES): the repository's files are never touched."""
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    monkeypatch.setenv("KEFU_RULES", str(folder))
+    return folder
+
+
 def book_today(location, name: str, *, minute: int = 0, host: str = "demo-supervisor") -> int:
     """An appointment of the office's today at 00:MM for `name`, with what is asked on arrival, hosted by a demo
     account: the first of the home screen's 今日预约 at any hour. The demo's own appointments follow the clock

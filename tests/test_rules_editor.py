@@ -5,10 +5,8 @@ ranking keeps its weights, an approved incentive run stays byte for byte); resto
 previews on a small hand-built office. Every test works on a copy of rules/ ($KEFU_RULES)."""
 import json
 import re
-import shutil
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +15,11 @@ from kefu import rules as rule_files
 from kefu.errors import KefuError, PermissionDenied
 from kefu.office_rules import RulesRefused
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def rules_dir(tmp_path, monkeypatch):
-    """A copy of rules/ that the engine reads and writes: the repository's files are never touched."""
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    monkeypatch.setenv("KEFU_RULES", str(folder))
-    return folder
+def rules_dir(rules_copy):
+    return rules_copy
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 ticket gets them (kefu/tickets.py imported: a ticket received at a given time, through the same rules and
 calendar as an intake), the roster changed afterwards, the rules file refused or saved from the office rules
 editor. Every test works on a copy of rules/ ($KEFU_RULES)."""
-import shutil
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,17 +13,13 @@ from kefu.office_rules import RulesRefused
 from kefu.reports import WorkingClock
 from kefu.rules import RulesError
 
-ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = "2026-11-23"          # an ordinary working Monday; Tuesday the 24th has nothing rostered
 
 
 @pytest.fixture(autouse=True)
-def rules_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    monkeypatch.setenv("KEFU_RULES", str(folder))
-    return folder
+def rules_dir(rules_copy):
+    return rules_copy
 
 
 def follow_roster(rules_dir, on: bool = True) -> None:
