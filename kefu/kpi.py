@@ -358,7 +358,7 @@ def data_version(store: Store) -> int:
 
 def _cached(store: Store, name: str, args: tuple, compute, *, minute: bool = False):
     args = tuple(repr(a) if isinstance(a, KpiRules) else a for a in args)
-    key = (str(store.path), data_version(store), name, args)
+    key = (str(store.location), data_version(store), name, args)      # the file or the database URL
     if minute:
         key += (now_in(store).strftime("%Y-%m-%dT%H:%M"),)
     return CACHE.get(key, compute)
