@@ -59,7 +59,8 @@ def cmd_check(args) -> int:
     except config.ConfigError as exc:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
-    if sheets and settings and not args.rules and (isinstance(config.db_path(), str) or config.db_path().exists()):
+    db = config.db_path()
+    if sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there
         _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems

@@ -45,10 +45,13 @@ def config_path() -> Path:
     return Path(os.environ.get("KEFU_CONFIG", ROOT / "office.toml"))
 
 
+DB_URL_SCHEMES = ("postgresql://", "postgres://")     # KEFU_DB naming a PostgreSQL database (kefu/pg.py)
+
+
 def db_path() -> Path | str:
     """The SQLite file, or a PostgreSQL database's URL (postgresql://...) as it is written."""
     target = os.environ.get("KEFU_DB", str(ROOT / "data" / "kefu.db"))
-    return target if target.startswith(("postgresql://", "postgres://")) else Path(target)
+    return target if target.startswith(DB_URL_SCHEMES) else Path(target)
 
 
 def _positive(path: Path, key: str, value, kind=float):

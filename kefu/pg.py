@@ -25,11 +25,11 @@ import sqlglot
 from psycopg.pq import TransactionStatus
 from sqlglot import exp
 
+from kefu import config
 from kefu.errors import DatabaseUnavailable
 
 Error = psycopg.Error
 WRITE_LOCK = 0x6B656675          # "kefu": the advisory lock every write transaction holds until it ends
-SCHEMES = ("postgresql://", "postgres://")
 # What the engine needs in a PostgreSQL database beside its tables (made by migrate, checked at connect)
 SUPPORT_DDL = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -44,7 +44,7 @@ SUPPORT_DDL = (
 
 
 def is_url(target) -> bool:
-    return isinstance(target, str) and target.startswith(SCHEMES)
+    return isinstance(target, str) and target.startswith(config.DB_URL_SCHEMES)
 
 
 class _SqliteNumbers(psycopg.types.numeric.NumericLoader):
@@ -61,7 +61,6 @@ class Cursor:
     def __init__(self, cursor: psycopg.Cursor, returning: bool):
         self._cursor = cursor
         self.lastrowid = None
-        self._first = None
         if returning:
             row = cursor.fetchone()
             self.lastrowid = row[0] if row else None
@@ -76,9 +75,6 @@ class Cursor:
 
     def fetchall(self):
         return self._cursor.fetchall() if self._cursor.description else []
-
-    def fetchmany(self, size: int):
-        return self._cursor.fetchmany(size) if self._cursor.description else []
 
     def __iter__(self):
         return iter(self.fetchall())
@@ -140,11 +136,6 @@ class Connection:
         with self.raw.cursor() as cursor:
             cursor.executemany(text, [_params(r) for r in rows])
 
-    def executescript(self, script: str) -> None:
-        for statement in script.split(";"):
-            if statement.strip():
-                self.execute(statement)
-
     # -- what SQLite answers by PRAGMA -------------------------------------------------------------
     def _pragma(self, sql: str) -> Cursor:
         match = re.fullmatch(r"\s*PRAGMA\s+table_info\((.+)\)\s*", sql, re.I)
@@ -187,12 +178,7 @@ class Connection:
 def _params(params):
     if isinstance(params, dict):
         return params
-    return [bool_free(p) for p in params]
-
-
-def bool_free(value):
-    """SQLite stores True as 1: so does this store (its flags are INTEGER columns)."""
-    return int(value) if isinstance(value, bool) else value
+    return [int(p) if isinstance(p, bool) else p for p in params]     # True as 1: flags are INTEGER columns
 
 
 def _safe(url: str) -> str:

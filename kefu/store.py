@@ -461,8 +461,9 @@ class Store:
                     conn.execute(statement)
             if self.url:
                 for sheet in self.sheets.values():
-                    if pg.sync_search(conn, sheet.name, self._fts_columns(sheet), short_grams) and sheet.search:
-                        steps.append((f"{sheet.name}: search index over {','.join(self._fts_columns(sheet))}", []))
+                    columns = self._fts_columns(sheet)
+                    if pg.sync_search(conn, sheet.name, columns, short_grams) and columns:
+                        steps.append((f"{sheet.name}: search index over {','.join(columns)}", []))
             else:
                 self._sync_fts(conn, steps)
                 self._sync_grams(conn, steps)
