@@ -219,3 +219,16 @@ def test_the_office_rules_editor_turns_it_on_and_sets_the_shift_hours(store, peo
     assert 'evening = { start = "14:00", end = "20:00" }   # 晚班' in saved
     assert {f.key: f.value for f in office_rules.figures("sla", saved, store.sheets)}["shifts.evening.end"] == "20:00"
     assert received(store, f"{MONDAY} 17:00")["response"] == "2026-11-24 10:00"     # Monday 17-20, Tuesday 9-10
+
+
+def test_the_editors_preview_shows_the_due_times_the_roster_clock_would_give_before_anything_is_saved(store, people,
+                                                                                                     rules_dir):
+    roster(store, people, MONDAY, "evening")
+    ticket = open_ticket(store, people, f"{MONDAY} 17:00")
+    assert dues(store, ticket)[0] == "2026-11-24 12:00"               # [hours]: 17-18 Monday, 9-12 Tuesday
+    text = (rules_dir / "sla.toml").read_text(encoding="utf-8").replace("follow_roster = false", "follow_roster = true")
+    shown = office_rules.preview(store, people["manager"], "sla", text, effective_from=MONDAY)
+    due, = [d for d in shown.dues if d.ticket_id == ticket]
+    assert due.response_before[:16].replace("T", " ") == "2026-11-24 12:00"
+    assert due.response_after[:16].replace("T", " ") == "2026-11-23 21:00"   # the evening shift runs to 23:00
+    assert dues(store, ticket)[0] == "2026-11-24 12:00"               # nothing saved by the preview
