@@ -92,6 +92,7 @@ class Connection:
         self.url = url
         self.raw = open_raw(url, again=again)
         self._transaction = False      # a BEGIN of ours not yet ended: what a lost connection was in
+        self._xid = None               # the transaction id of the write under way (BEGIN IMMEDIATE)
         self._ids: dict[str, bool] = {}
         self._keys: dict[str, list[str]] = {}
 
@@ -178,7 +179,7 @@ class Connection:
 
     def _transaction_step(self, sql: str, head: str) -> Cursor:
         """BEGIN (on a new connection if the old one was lost: nothing is written yet), COMMIT (lost while it
-        was under way: the change may or may not have been saved, and the user is told so), ROLLBACK (after a
+        was under way: a new connection asks the server what became of it, _commit_cut_off), ROLLBACK (after a
         loss there is nothing to roll back: the server did it)."""
         if head.startswith("BEGIN"):
             self._guarded(self._begin, "IMMEDIATE" in head, read=True)     # run again on a new connection if lost
@@ -192,12 +193,15 @@ class Connection:
             try:
                 self.raw.execute(sql)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                if self._lost():
-                    raise DatabaseGone("err.db_gone_commit") from exc
-                raise
+                if not self._lost():
+                    raise
+                self._transaction = False
+                gone = self._commit_cut_off()
+                if gone is not None:
+                    raise gone from exc
             finally:
-                self._transaction = self.raw.info.transaction_status not in (TransactionStatus.IDLE,
-                                                                             TransactionStatus.UNKNOWN)
+                self._transaction = self._transaction and self.raw.info.transaction_status not in (
+                    TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
         else:
             try:
                 self.raw.execute(sql)
@@ -211,8 +215,25 @@ class Connection:
 
     def _begin(self, immediate: bool) -> None:
         self.raw.execute("BEGIN")
-        if immediate:
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        self._xid = None
+        if immediate:                 # a write: its transaction id, to ask what became of it if COMMIT is cut off
+            self._xid = self.raw.execute("SELECT pg_advisory_xact_lock(%s), txid_current()", (WRITE_LOCK,)).fetchone()[1]
+
+    def _commit_cut_off(self) -> DatabaseGone | None:
+        """What became of a write whose COMMIT lost the connection, asked of a new one: saved (None, as if nothing
+        had happened), rolled back (DatabaseGone: not saved, try again), or unknown while the server is out of
+        reach (err.db_gone_commit: it may have been saved; look before entering it again)."""
+        xid, self._xid = self._xid, None
+        if xid is None:
+            return DatabaseGone("err.db_gone_commit")
+        try:
+            self._reconnect()
+            status = self.raw.execute("SELECT txid_status(%s)", (xid,)).fetchone()[0]
+        except (DatabaseUnavailable, psycopg.Error):
+            return DatabaseGone("err.db_gone_commit")
+        if status == "committed":
+            return None
+        return DatabaseGone() if status == "aborted" else DatabaseGone("err.db_gone_commit")
 
     # -- what SQLite answers by PRAGMA -------------------------------------------------------------
     def _pragma(self, sql: str) -> Cursor:

@@ -229,6 +229,24 @@ def test_a_connection_cut_between_the_record_and_its_audit_row_leaves_neither(se
     store.close()
 
 
+def test_a_commit_cut_off_is_asked_about_on_a_new_connection_and_not_called_maybe_saved(server):
+    store, staff = staffed(new_database(server, "commit_cut"))
+    with admin(server, "commit_cut") as conn:   # the server ends the writer's connection during its COMMIT
+        conn.execute("CREATE SEQUENCE cut_once")
+        conn.execute("CREATE FUNCTION cut_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('cut_once') = 1 "
+                     "THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NULL; END $$")
+        conn.execute("CREATE CONSTRAINT TRIGGER cut_once AFTER INSERT ON kefu_audit DEFERRABLE INITIALLY DEFERRED "
+                     "FOR EACH ROW EXECUTE FUNCTION cut_once()")
+    with pytest.raises(DatabaseGone) as caught:
+        store.insert("visitors", visit(staff.id, "提交时断开"), staff)
+    assert caught.value.code == "err.db_gone"            # the server says it was rolled back: "try again", not "maybe"
+    kept = store.insert("visitors", visit(staff.id, "再来"), staff)
+    with admin(server, "commit_cut") as conn:
+        assert conn.execute("SELECT visitor_name FROM visitors").fetchall() == [("再来",)]
+        assert conn.execute("SELECT row_id FROM kefu_audit WHERE sheet = 'visitors'").fetchall() == [(kept,)]
+    store.close()
+
+
 def test_a_read_whose_connection_was_cut_is_asked_again_once(server):
     store, staff = staffed(new_database(server, "reread"))
     store.insert("visitors", visit(staff.id, "张三丰"), staff)
