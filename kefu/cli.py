@@ -60,7 +60,7 @@ def cmd_check(args) -> int:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
     db = config.db_path()
-    unusable = pg.database_problem(db) if isinstance(db, str) else None     # a PostgreSQL URL: reached, pg_trgm
+    unusable = pg.database_problem(db) if isinstance(db, str) else None     # a PostgreSQL URL: reached, pg_trgm, may make tables
     if unusable is not None:
         problems.append(unusable.message("en"))
     elif sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there

@@ -41,8 +41,9 @@ class DatabaseUnavailable(KefuError):
 
 class DatabaseGone(DatabaseUnavailable):
     """The database went away during a request (server stopped or restarted, connection cut): what was being
-    written was rolled back by the server, or, when the loss came during COMMIT (err.db_gone_commit), may have
-    been saved. Nothing is retried on its own; the user tries again once the database is back."""
+    written was rolled back by the server, or, when the loss came during COMMIT and the server could not be asked
+    what became of it (err.db_gone_commit), may have been saved. A write is never retried on its own; the user
+    tries again once the database is back."""
     code = "err.db_gone"
 
 

@@ -57,7 +57,8 @@ def _stop(title: str, problems: list[str], lang: str, help_key: str = "app.db_er
 def database_gone(exc: DatabaseUnavailable) -> None:
     """The page when the database goes away during a run (app.py): the notice to try again, in place of the rest
     of the page, and nothing else changed. The login lives in the database and in this session, so it holds:
-    once the database is back, the next click works. A form keeps what was typed (its values are the session's)."""
+    once the database is back, the next click works. A form keeps what was typed: a run ended by st.stop leaves
+    the session's widget values as they were, though the form was not drawn."""
     language = lang()
     if isinstance(exc, DatabaseGone):
         st.warning(exc.message(language), icon=":material/cloud_off:")
@@ -65,6 +66,18 @@ def database_gone(exc: DatabaseUnavailable) -> None:
         st.error(exc.message(language), icon=":material/cloud_off:")
     st.button(t("app.db_retry", language), key="kefu_db_retry", icon=":material/refresh:")
     st.stop()
+
+
+def unless_gone(render):
+    """`render` for a fragment that reruns by itself (the live board), outside app.py's guard: the database gone
+    shows the notice in its place, and a later rerun draws it again once the database is back."""
+    def guarded() -> None:
+        try:
+            render()
+        except DatabaseGone as exc:
+            st.warning(exc.message(lang()), icon=":material/cloud_off:")
+    guarded.__name__ = guarded.__qualname__ = getattr(render, "__qualname__", "guarded")
+    return guarded
 
 
 def user() -> auth.User | None:
