@@ -2,6 +2,7 @@
 import streamlit as st
 
 from kefu import auth, importing
+from kefu.errors import DatabaseUnavailable
 from kefu.ui import context, session
 from views import access_log, account, customers, dashboard, events, home, members, reports, sheet, tickets, users
 from views import visitors
@@ -147,4 +148,7 @@ def main() -> None:
     navigation(store, user).run()
 
 
-main()
+try:
+    main()
+except DatabaseUnavailable as exc:           # the database went away during this run: a notice, not a traceback
+    context.database_gone(exc)

@@ -60,7 +60,10 @@ def cmd_check(args) -> int:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
     db = config.db_path()
-    if sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there
+    unusable = pg.database_problem(db) if isinstance(db, str) else None     # a PostgreSQL URL: reached, pg_trgm, may make tables
+    if unusable is not None:
+        problems.append(unusable.message("en"))
+    elif sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there
         _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems

@@ -35,7 +35,16 @@ class PeriodLocked(KefuError):
 
 
 class DatabaseUnavailable(KefuError):
+    """The database cannot be used: a file that is not one, a wrong PostgreSQL URL, a server out of reach."""
     code = "err.db_open"
+
+
+class DatabaseGone(DatabaseUnavailable):
+    """The database went away during a request (server stopped or restarted, connection cut): what was being
+    written was rolled back by the server, or, when the loss came during COMMIT and the server could not be asked
+    what became of it (err.db_gone_commit), may have been saved. A write is never retried on its own; the user
+    tries again once the database is back."""
+    code = "err.db_gone"
 
 
 class AuthError(KefuError):

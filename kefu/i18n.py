@@ -179,6 +179,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.not_found": ("This record does not exist or was deleted.", "该记录不存在或已删除。"),
     "err.stale": ("Someone else changed this record meanwhile. Reload it and try again.", "该记录已被他人修改，请刷新后重试。"),
     "err.db_open": ("The database cannot be opened: {detail}", "无法打开数据库：{detail}"),
+    "err.db_gone": ("The database cannot be reached right now; please try again.", "数据库暂时无法连接，请稍后重试。"),
+    "err.db_gone_commit": ("The connection to the database was lost while saving: the change may or may not have "
+                           "been saved. Look at the record before entering it again.",
+                           "保存时与数据库的连接中断，这次修改可能已保存，也可能没有。请先查看记录，再决定是否重新填写。"),
+    "err.pg_url": ("KEFU_DB is not a PostgreSQL URL that can be used ({url}): {detail}. Write it as "
+                   "postgresql://user:password@host:port/database.",
+                   "KEFU_DB 不是可用的 PostgreSQL 地址（{url}）：{detail}。请写成 postgresql://用户名:密码@主机:端口/数据库名。"),
+    "err.pg_host": ("The database server '{host}' named in KEFU_DB ({url}) is not known: correct the host name.",
+                    "KEFU_DB（{url}）中的数据库服务器“{host}”找不到：请更正主机名。"),
+    "err.pg_refused": ("No PostgreSQL server answers at {host} port {port} ({url}): start the database server, or "
+                       "correct the host and port in KEFU_DB.",
+                       "{host} 的 {port} 端口上没有 PostgreSQL 服务器应答（{url}）：请启动数据库服务器，或更正 KEFU_DB 中的主机和端口。"),
+    "err.pg_database": ("The database '{database}' does not exist on {host} port {port} ({url}): create it "
+                        "(createdb {database}) or correct the database name in KEFU_DB.",
+                        "{host} 的 {port} 端口上没有名为“{database}”的数据库（{url}）：请先创建（createdb {database}），"
+                        "或更正 KEFU_DB 中的数据库名。"),
+    "err.pg_login": ("The database server at {host} port {port} refused the login of user '{user}' ({url}): "
+                     "correct the user name and password in KEFU_DB.",
+                     "{host} 的 {port} 端口上的数据库服务器拒绝了用户“{user}”登录（{url}）：请更正 KEFU_DB 中的用户名和密码。"),
+    "err.pg_trgm": ("The database '{database}' lacks the pg_trgm extension (search needs it) and user '{user}' may "
+                    "not create it: ask the database administrator to run CREATE EXTENSION pg_trgm; in that database. "
+                    "Nothing was written.",
+                    "数据库“{database}”缺少 pg_trgm 扩展（搜索需要它），用户“{user}”无权创建：请数据库管理员在该数据库中执行 "
+                    "CREATE EXTENSION pg_trgm;。未写入任何内容。"),
+    "err.pg_schema": ("User '{user}' may not create tables in the database '{database}' (schema {schema}): ask the "
+                      "database administrator to run GRANT CREATE ON SCHEMA {schema} TO {user}; or name the database's "
+                      "owner in KEFU_DB. Nothing was written.",
+                      "用户“{user}”无权在数据库“{database}”（模式 {schema}）中建表：请数据库管理员执行 GRANT CREATE ON SCHEMA "
+                      "{schema} TO {user};，或在 KEFU_DB 中改用该数据库的所有者。未写入任何内容。"),
+    "err.pg_trgm_missing": ("The PostgreSQL server at {host} has no pg_trgm extension, which the database '{database}' "
+                            "needs for search: install the server's contrib package (postgresql-contrib). Nothing was "
+                            "written.",
+                            "{host} 上的 PostgreSQL 服务器没有 pg_trgm 扩展，数据库“{database}”的搜索需要它：请安装服务器的 "
+                            "contrib 软件包（postgresql-contrib）。未写入任何内容。"),
     # auth
     "auth.bad_login": ("Wrong user name or password.", "用户名或密码错误。"),
     "auth.locked": ("Too many failed logins. The account is locked until {until}.", "登录失败次数过多，账号已锁定至 {until}。"),
@@ -215,6 +249,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app.setup_button": ("Create administrator", "创建管理员"),
     "app.db_error_title": ("The database cannot be used", "数据库无法使用"),
     "app.db_error_help": ("Check the file named below, or restore a backup. Nothing was changed.", "请检查下方所列的文件，或从备份恢复。未做任何修改。"),
+    "app.db_error_help_url": ("Correct KEFU_DB or the database server, then reload this page. Nothing was changed.",
+                              "请更正 KEFU_DB 或数据库服务器，然后刷新本页面。未做任何修改。"),
+    "app.db_retry": ("Try again", "重试"),
     "app.schema_error_title": ("A sheet file is broken", "表单定义文件有误"),
     "app.not_allowed": ("This screen is not available to your role.", "您的角色无权打开此页面。"),
     "app.demo_hint": ("Demo accounts: see the README (password kefu-demo).", "演示账号见 README（密码 kefu-demo）。"),

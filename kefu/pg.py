@@ -15,18 +15,21 @@ engine does inside a transaction stays as safe as it is on SQLite.
 """
 from __future__ import annotations
 
+import getpass
 import itertools
+import os
 import re
 from functools import lru_cache
 
 import psycopg
 import psycopg.types.numeric
 import sqlglot
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from sqlglot import exp
 
 from kefu import config
-from kefu.errors import DatabaseUnavailable
+from kefu.errors import DatabaseGone, DatabaseUnavailable
 
 Error = psycopg.Error
 WRITE_LOCK = 0x6B656675          # "kefu": the advisory lock every write transaction holds until it ends
@@ -58,17 +61,17 @@ class _SqliteNumbers(psycopg.types.numeric.NumericLoader):
 class Cursor:
     """What the engine reads of a sqlite3 cursor: rows as tuples, description, rowcount, lastrowid."""
 
-    def __init__(self, cursor: psycopg.Cursor, returning: bool):
-        self._cursor = cursor
+    def __init__(self, cursor: psycopg.Cursor | None, returning: bool):
+        self._cursor = cursor                  # None: a transaction's step, which reads nothing
         self.lastrowid = None
         if returning:
             row = cursor.fetchone()
             self.lastrowid = row[0] if row else None
-        self.rowcount = cursor.rowcount
+        self.rowcount = cursor.rowcount if cursor is not None else -1
 
     @property
     def description(self):
-        return self._cursor.description
+        return self._cursor.description if self._cursor is not None else None
 
     def fetchone(self):
         return self._cursor.fetchone() if self._cursor.description else None
@@ -81,35 +84,34 @@ class Cursor:
 
 
 class Connection:
-    """A psycopg connection in autocommit mode (the store opens its transactions itself, as on SQLite)."""
+    """A psycopg connection in autocommit mode (the store opens its transactions itself, as on SQLite). It
+    stands for the database going away (see "connection handling" below): a lost connection is replaced at the
+    next statement outside a transaction, and what was lost inside one raises DatabaseGone."""
 
-    def __init__(self, url: str):
-        try:
-            self.raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(detail=f"{_safe(url)}: {exc}".strip()) from exc
-        self.raw.adapters.register_loader("numeric", _SqliteNumbers)
+    def __init__(self, url: str, *, again: bool = False):
+        self.url = url
+        self.raw = open_raw(url, again=again)
+        self._transaction = False      # a BEGIN of ours not yet ended: what a lost connection was in
+        self._xid = None               # the transaction id of the write under way (BEGIN IMMEDIATE)
         self._ids: dict[str, bool] = {}
         self._keys: dict[str, list[str]] = {}
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        status = self.raw.info.transaction_status
+        return self._transaction if status == TransactionStatus.UNKNOWN else status != TransactionStatus.IDLE
 
     def close(self) -> None:
         self.raw.close()
 
     def execute(self, sql: str, params=()) -> Cursor:
         head = sql.lstrip()[:20].upper()
-        if head.startswith("BEGIN"):
-            self.raw.execute("BEGIN")
-            if "IMMEDIATE" in head:
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            return Cursor(self.raw.cursor(), False)
-        if head.startswith(("COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            self.raw.execute(sql)
-            return Cursor(self.raw.cursor(), False)
-        if head.startswith("PRAGMA"):
+        if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            return self._transaction_step(sql, head)
+        return self._guarded(self._statement, sql, params, read=head.startswith(("SELECT", "PRAGMA")))
+
+    def _statement(self, sql: str, params) -> Cursor:
+        if sql.lstrip()[:6].upper() == "PRAGMA":
             return self._pragma(sql)
         text, insert_into, replace, order = translate(sql)
         if replace:
@@ -125,9 +127,15 @@ class Connection:
 
     def native(self, sql: str, params=None):
         """A statement written for PostgreSQL, run as it is."""
-        return self.raw.execute(sql, params)
+        return self._guarded(self._native, sql, params, read=sql.lstrip()[:6].upper() == "SELECT")
+
+    def _native(self, sql: str, params):
+        return self.raw.execute(sql, params)          # self.raw read now: a new connection after a loss
 
     def executemany(self, sql: str, rows) -> None:
+        self._guarded(self._many, sql, rows)
+
+    def _many(self, sql: str, rows) -> None:
         text, insert_into, replace, order = translate(sql)
         if replace:
             text = self._upsert(text, insert_into)
@@ -135,6 +143,97 @@ class Connection:
             rows = ([r[i] for i in order] for r in rows)
         with self.raw.cursor() as cursor:
             cursor.executemany(text, [_params(r) for r in rows])
+
+    # -- the database going away: a lost connection replaced, never in the middle of a transaction ------
+    def _lost(self) -> bool:
+        return self.raw.closed or self.raw.broken
+
+    def _reconnect(self) -> None:
+        """A new connection in place of a lost one (DatabaseGone while the server cannot be reached)."""
+        self.raw.close()
+        self.raw = open_raw(self.url, again=True)
+
+    def _guarded(self, run, *args, read: bool = False):
+        """run(*args) with the connection's loss as DatabaseGone. Outside a transaction a lost connection is
+        replaced first, and a read that loses it is run once more on a new one; a write is never run again:
+        inside a transaction the server rolled it back when the connection went, and the user tries again; a
+        write of its own (outside one) may or may not have been done, and the user is told so."""
+        if not self._transaction and self._lost():
+            self._reconnect()
+        try:
+            return run(*args)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if not self._lost():
+                raise
+            if self._transaction:
+                raise DatabaseGone() from exc
+            if not read:
+                raise DatabaseGone("err.db_gone_commit") from exc
+        self._reconnect()
+        try:
+            return run(*args)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if self._lost():
+                raise DatabaseGone() from exc
+            raise
+
+    def _transaction_step(self, sql: str, head: str) -> Cursor:
+        """BEGIN (on a new connection if the old one was lost: nothing is written yet), COMMIT (lost while it
+        was under way: a new connection asks the server what became of it, _commit_cut_off), ROLLBACK (after a
+        loss there is nothing to roll back: the server did it)."""
+        if head.startswith("BEGIN"):
+            self._guarded(self._begin, "IMMEDIATE" in head, read=True)     # run again on a new connection if lost
+            self._transaction = True
+        elif self._lost():                             # lost before this step was sent: the server rolled back
+            if head.startswith("COMMIT") or (head.startswith("ROLLBACK") and not head.startswith("ROLLBACK TO")):
+                self._transaction = False
+            if not head.startswith("ROLLBACK"):
+                raise DatabaseGone()
+        elif head.startswith("COMMIT"):
+            try:
+                self.raw.execute(sql)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if not self._lost():
+                    raise
+                self._transaction = False
+                gone = self._commit_cut_off()
+                if gone is not None:
+                    raise gone from exc
+            finally:
+                self._transaction = self._transaction and self.raw.info.transaction_status not in (
+                    TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
+        else:
+            try:
+                self.raw.execute(sql)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if self._lost():
+                    raise DatabaseGone() from exc
+                raise
+            if head.startswith("ROLLBACK") and not head.startswith("ROLLBACK TO"):
+                self._transaction = False
+        return Cursor(None, False)
+
+    def _begin(self, immediate: bool) -> None:
+        self.raw.execute("BEGIN")
+        self._xid = None
+        if immediate:                 # a write: its transaction id, to ask what became of it if COMMIT is cut off
+            self._xid = self.raw.execute("SELECT pg_advisory_xact_lock(%s), txid_current()", (WRITE_LOCK,)).fetchone()[1]
+
+    def _commit_cut_off(self) -> DatabaseGone | None:
+        """What became of a write whose COMMIT lost the connection, asked of a new one: saved (None, as if nothing
+        had happened), rolled back (DatabaseGone: not saved, try again), or unknown while the server is out of
+        reach (err.db_gone_commit: it may have been saved; look before entering it again)."""
+        xid, self._xid = self._xid, None
+        if xid is None:
+            return DatabaseGone("err.db_gone_commit")
+        try:
+            self._reconnect()
+            status = self.raw.execute("SELECT txid_status(%s)", (xid,)).fetchone()[0]
+        except (DatabaseUnavailable, psycopg.Error):
+            return DatabaseGone("err.db_gone_commit")
+        if status == "committed":
+            return None
+        return DatabaseGone() if status == "aborted" else DatabaseGone("err.db_gone_commit")
 
     # -- what SQLite answers by PRAGMA -------------------------------------------------------------
     def _pragma(self, sql: str) -> Cursor:
@@ -181,9 +280,114 @@ def _params(params):
     return [int(p) if isinstance(p, bool) else p for p in params]     # True as 1: flags are INTEGER columns
 
 
-def _safe(url: str) -> str:
-    """The URL without its password, for a message."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+# -- connection handling: a wrong URL, a server out of reach, a database without pg_trgm -------------------
+# What libpq and the server say when a connection cannot be made does not come with a SQLSTATE: the kind of
+# failure is read from the text (libpq's and the server's English; any other text keeps the general message).
+_UNREACHABLE = ("connection refused", "timeout expired", "connection timed out", "could not connect",
+                "no such file or directory", "network is unreachable", "no route to host",
+                "server closed the connection unexpectedly", "the database system is starting up",
+                "the database system is shutting down", "the database system is in recovery mode",
+                "not yet accepting connections", "is not accepting connections")
+_LOGIN = ("password authentication failed", "authentication failed", "no password supplied", "pg_hba.conf")
+
+
+def open_raw(url: str, *, again: bool = False) -> psycopg.Connection:
+    """A psycopg connection to `url` (autocommit), or DatabaseUnavailable naming what is wrong and what to do
+    (`refusal`). `again`: the database was reached before in this process, so a server out of reach is the
+    database gone for now (DatabaseGone, "try again"), not a wrong setting."""
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise refusal(url, exc, again=again) from None       # the driver's own text may quote the password
+    raw.adapters.register_loader("numeric", _SqliteNumbers)
+    return raw
+
+
+def refusal(url: str, exc: Exception, *, again: bool = False) -> DatabaseUnavailable:
+    """The message for a connection that could not be made: a URL that is not one, an unknown host, no server
+    answering, no such database, a login refused, or (any other text) the driver's words, password masked."""
+    text = str(exc).strip()
+    lowered = text.lower()
+    where = whereabouts(url)
+    if isinstance(exc, psycopg.ProgrammingError) or "connection option" in lowered or "invalid uri" in lowered:
+        return DatabaseUnavailable("err.pg_url", url=where["url"], detail=masked(text.splitlines()[0], url))
+    if "failed to resolve host" in lowered or "could not translate host name" in lowered:
+        return DatabaseGone() if again else DatabaseUnavailable("err.pg_host", **where)
+    if any(words in lowered for words in _UNREACHABLE):
+        return DatabaseGone() if again else DatabaseUnavailable("err.pg_refused", **where)
+    if re.search(r'database ".*" does not exist', text):
+        return DatabaseUnavailable("err.pg_database", **where)
+    if any(words in lowered for words in _LOGIN) or re.search(r'role ".*" does not exist', text):
+        return DatabaseUnavailable("err.pg_login", **where)
+    if again:                     # reached before: any other failure to connect is taken as passing
+        return DatabaseGone()
+    return DatabaseUnavailable(detail=f"{where['url']}: {masked(text, url)}".strip())
+
+
+def whereabouts(url: str) -> dict:
+    """What a message names of the database a URL points to: url (password masked), host, port, database, user
+    (as libpq completes them from PGHOST, PGPORT, PGUSER, PGDATABASE and its defaults)."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        info = {}
+    user = info.get("user") or os.environ.get("PGUSER") or getpass.getuser()
+    return {"url": masked(url, url), "host": info.get("host") or os.environ.get("PGHOST") or "localhost",
+            "port": info.get("port") or os.environ.get("PGPORT") or "5432",
+            "database": info.get("dbname") or os.environ.get("PGDATABASE") or user, "user": user}
+
+
+def masked(text: str, url: str = "") -> str:
+    """`text` (a URL, or a message quoting one) with the password of `url`, and any password written in a URL or
+    as password=..., shown as ***."""
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    text = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s'\"]+)", r"\1***", text, flags=re.I)
+    try:
+        secret = conninfo_to_dict(url).get("password") if url else None
+    except psycopg.Error:
+        secret = None
+    return text.replace(secret, "***") if secret and len(secret) >= 3 else text
+
+
+def support_problem(conn: Connection) -> DatabaseUnavailable | None:
+    """Why the engine cannot make what it needs in this database, or None: pg_trgm (its search) must be there or
+    be creatable by this user (a superuser, or one with CREATE on the database: pg_trgm is a trusted extension),
+    and the user must be allowed to make tables in the schema it works in."""
+    there, available, creatable, tables, schema, database, user = conn.native(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'), "
+        "EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'), "
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR (has_database_privilege(current_database(), "
+        "'CREATE') AND EXISTS (SELECT 1 FROM pg_available_extension_versions WHERE name = 'pg_trgm' AND trusted)), "
+        "current_schema() IS NOT NULL AND has_schema_privilege(current_schema(), 'CREATE'), "
+        "coalesce(current_schema(), 'public'), current_database(), current_user").fetchone()
+    if not there and not available:
+        return DatabaseUnavailable("err.pg_trgm_missing", database=database, host=whereabouts(conn.url)["host"])
+    if not there and not creatable:
+        return DatabaseUnavailable("err.pg_trgm", database=database, user=user)
+    if not tables:
+        return DatabaseUnavailable("err.pg_schema", database=database, user=user, schema=schema)
+    return None
+
+
+def create_support(conn: Connection) -> None:
+    """SUPPORT_DDL, after making sure it can be made (else DatabaseUnavailable, before anything is written)."""
+    problem = support_problem(conn)
+    if problem is not None:
+        raise problem
+    for statement in SUPPORT_DDL:
+        conn.native(statement)
+
+
+def database_problem(url: str) -> DatabaseUnavailable | None:
+    """What `kefu check` says of a PostgreSQL database: why it cannot be used, or None. Writes nothing."""
+    try:
+        conn = Connection(url)
+    except DatabaseUnavailable as exc:
+        return exc
+    try:
+        return support_problem(conn)
+    finally:
+        conn.close()
 
 
 # -- SQLite SQL to PostgreSQL --------------------------------------------------------------------------

@@ -349,13 +349,16 @@ class Store:
         self.ctx = Context(tz=self.settings.tz, phone_region=self.settings.phone_region)
         self._local = threading.local()
         self._savepoints = itertools.count(1)
+        self._reached = False            # a connection to the database was made once
 
     # -- connections and transactions -------------------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None and self.url:
-            conn = self._local.conn = pg.Connection(self.url)
+            # once reached, a server out of reach is the database gone for now (a retry notice), not a wrong URL
+            conn = self._local.conn = pg.Connection(self.url, again=self._reached)
+            self._reached = True
         elif conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -433,8 +436,8 @@ class Store:
         raises MigrationError naming it, and then nothing at all is changed."""
         conn = self.conn
         with self.transaction():
-            for statement in pg.SUPPORT_DDL if self.url else ():
-                conn.native(statement)
+            if self.url:
+                pg.create_support(conn)           # pg_trgm and the rest, or a message before anything is written
             for statement in SYSTEM_DDL.split(";"):
                 if statement.strip():
                     conn.execute(statement)

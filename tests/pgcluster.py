@@ -36,29 +36,66 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+class Cluster:
+    """A running throwaway cluster: its URL, and stop/start for the tests of the database going away."""
+
+    def __init__(self, folder: Path, port: int, *, durable: bool, password: str | None):
+        self.folder, self.port, self.data = folder, port, folder / "data"
+        self.url = f"postgresql://kefu{':' + password if password else ''}@127.0.0.1:{port}/postgres"
+        # durable: a commit the server acknowledged survives an immediate stop (a crash), as on a real server
+        self._options = (f"-p {port} -k {folder / 'run'} -c listen_addresses=127.0.0.1 -c fsync=off "
+                         f"-c synchronous_commit={'on' if durable else 'off'} -c full_page_writes=off "
+                         "-c max_connections=200")
+
+    def start(self) -> None:
+        """Start it (again) on its port; returns once it accepts connections."""
+        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-l", str(self.folder / "log"),
+                                  "-o", self._options, "start"]), check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop it: "fast" ends every session (rolling back what is open), "immediate" is a crash."""
+        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-m", mode, "stop"]),
+                       check=True, stdout=subprocess.DEVNULL)
+
+    @property
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
 @contextmanager
-def cluster():
-    """Yields the URL of a running throwaway cluster's `postgres` database, user kefu, no password."""
+def running_cluster(*, durable: bool = False, password: str | None = None):
+    """Yields a running throwaway Cluster, user kefu (superuser): without a password (trust), or with `password`
+    asked of every connection (scram-sha-256)."""
     folder = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
-    data, sockets = folder / "data", folder / "run"
+    sockets = folder / "run"
     sockets.mkdir()
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
         shutil.chown(sockets, "postgres")
-    port = _free_port()
+    made = Cluster(folder, _free_port(), durable=durable, password=password)
+    auth = ["--auth=trust"]
+    if password:
+        (folder / "pw").write_text(password)
+        if os.geteuid() == 0:
+            shutil.chown(folder / "pw", "postgres")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={folder / 'pw'}"]
     try:
-        subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-U", "kefu", "--auth=trust", "-E", "UTF8",
+        subprocess.run(_as_owner([_bin("initdb"), "-D", str(made.data), "-U", "kefu", *auth, "-E", "UTF8",
                                   "--locale=C.UTF-8", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(folder / "log"),
-                                  "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                                        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                                  "start"]), check=True, stdout=subprocess.DEVNULL)
-        yield f"postgresql://kefu@127.0.0.1:{port}/postgres"
+        made.start()
+        yield made
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+        if made.running:
+            subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(made.data), "-m", "immediate", "stop"]),
                            stdout=subprocess.DEVNULL)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def cluster():
+    """Yields the URL of a running throwaway cluster's `postgres` database, user kefu, no password."""
+    with running_cluster() as made:
+        yield made.url
 
 
 def main(argv: list[str]) -> int:

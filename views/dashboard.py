@@ -62,7 +62,7 @@ def render() -> None:
         st.caption(tr("db.as_of", at=now.strftime("%Y-%m-%d %H:%M:%S")) + " · "
                    + (tr("db.refreshing", seconds=int(every)) if live else tr("db.paused")))
 
-    st.fragment(board, run_every=timedelta(seconds=int(every)) if live else None)()
+    st.fragment(context.unless_gone(board), run_every=timedelta(seconds=int(every)) if live else None)()
 
 
 def period_picker(column, today: date, tr):

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from kefu import auth, backup, config, designer, kpi, privacy, rules
-from kefu.errors import DatabaseUnavailable, MigrationError
+from kefu.errors import DatabaseGone, DatabaseUnavailable, MigrationError
 from kefu.i18n import t
 from kefu.sheets import SchemaError, load_sheets, schema_dir
 from kefu.store import Store
@@ -40,15 +40,44 @@ def store() -> Store:
         _stop(t("app.schema_error_title", lang), exc.problems, lang)
     except MigrationError as exc:
         _stop(t("app.db_error_title", lang), exc.problems, lang)
+    except DatabaseGone as exc:
+        database_gone(exc)
     except DatabaseUnavailable as exc:
-        _stop(t("app.db_error_title", lang), [exc.message(lang)], lang)
+        _stop(t("app.db_error_title", lang), [exc.message(lang)], lang,
+              help_key="app.db_error_help_url" if isinstance(config.db_path(), str) else "app.db_error_help")
     except config.ConfigError as exc:
         _stop(t("app.db_error_title", lang), [str(exc)], lang)
 
 
-def _stop(title: str, problems: list[str], lang: str):
-    st.error(f"**{title}**\n\n" + "\n".join(f"- {plain(p)}" for p in problems) + f"\n\n{t('app.db_error_help', lang)}")
+def _stop(title: str, problems: list[str], lang: str, help_key: str = "app.db_error_help"):
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {plain(p)}" for p in problems) + f"\n\n{t(help_key, lang)}")
     st.stop()
+
+
+def database_gone(exc: DatabaseUnavailable) -> None:
+    """The page when the database goes away during a run (app.py): the notice to try again, in place of the rest
+    of the page, and nothing else changed. The login lives in the database and in this session, so it holds:
+    once the database is back, the next click works. A form keeps what was typed: a run ended by st.stop leaves
+    the session's widget values as they were, though the form was not drawn."""
+    language = lang()
+    if isinstance(exc, DatabaseGone):
+        st.warning(exc.message(language), icon=":material/cloud_off:")
+    else:                                 # the server answers again but refuses (a password changed meanwhile)
+        st.error(exc.message(language), icon=":material/cloud_off:")
+    st.button(t("app.db_retry", language), key="kefu_db_retry", icon=":material/refresh:")
+    st.stop()
+
+
+def unless_gone(render):
+    """`render` for a fragment that reruns by itself (the live board), outside app.py's guard: the database gone
+    shows the notice in its place, and a later rerun draws it again once the database is back."""
+    def guarded() -> None:
+        try:
+            render()
+        except DatabaseGone as exc:
+            st.warning(exc.message(lang()), icon=":material/cloud_off:")
+    guarded.__name__ = guarded.__qualname__ = getattr(render, "__qualname__", "guarded")
+    return guarded
 
 
 def user() -> auth.User | None:
