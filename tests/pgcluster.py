@@ -36,9 +36,14 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+# The tests' cluster keeps nothing across a crash (it is removed afterwards anyway): no flushes at all
+THROWAWAY = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
 @contextmanager
-def cluster():
-    """Yields the URL of a running throwaway cluster's `postgres` database, user kefu, no password."""
+def cluster(durability: str = THROWAWAY):
+    """Yields the URL of a running throwaway cluster's `postgres` database, user kefu, no password.
+    `durability`: the server options on flushing (the benchmark runs with an office's)."""
     folder = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
     data, sockets = folder / "data", folder / "run"
     sockets.mkdir()
@@ -50,8 +55,8 @@ def cluster():
         subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-U", "kefu", "--auth=trust", "-E", "UTF8",
                                   "--locale=C.UTF-8", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
         subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(folder / "log"),
-                                  "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                                        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                                  "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 {durability} "
+                                        "-c max_connections=200",
                                   "start"]), check=True, stdout=subprocess.DEVNULL)
         yield f"postgresql://kefu@127.0.0.1:{port}/postgres"
     finally:
