@@ -108,7 +108,7 @@ def run(server: str | None) -> None:
     archives(store)
     ticket_log(store)
     dashboard(store)
-    dashboard_on_postgresql(store, server)
+    copied = dashboard_on_postgresql(store, server)
     total = count(store, "visitors")
 
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager'").fetchone()[0])
@@ -138,7 +138,7 @@ def run(server: str | None) -> None:
     print(f"CSV export of {lines:,} rows: {(time.perf_counter() - start):.2f} s, "
           f"{len(data) / 2**20:.1f} MiB")
     from bench import imports, load
-    load.run(store, server)
+    load.run(store, server, copied)
     imports.run(store)
     store.close()
     if not os.environ.get("BENCH_KEEP") and not reuse:
@@ -283,10 +283,11 @@ def dashboard(store: Store, column: str = STORES[0]) -> tuple:
     return figures
 
 
-def dashboard_on_postgresql(store: Store, server: str | None) -> None:
-    """The same dashboard on PostgreSQL, over a copy of the same rows, its figures checked against SQLite's."""
+def dashboard_on_postgresql(store: Store, server: str | None) -> str | None:
+    """The same dashboard on PostgreSQL, over a copy of the same rows, its figures checked against SQLite's.
+    Returns the copy's URL (the load's writers start from a clone of it)."""
     if not server:
-        return
+        return None
     on_sqlite = dashboard_figures(store)
     target, rows, seconds = pgcopy.copy_office(store, pgcopy.fresh_database(server, "kefu_bench"))
     print(f"copied to PostgreSQL: {rows:,} rows in {seconds:,.0f} s (COPY, indexes built after, analysed)")
@@ -300,6 +301,7 @@ def dashboard_on_postgresql(store: Store, server: str | None) -> None:
     if not same:
         print(f"  SQLite {on_sqlite[:2]}, PostgreSQL {on_postgresql[:2]}")
     side.put(STORES, "dashboard figures the same on both", STORES[1], "yes" if same else "NO")
+    return target.url
 
 
 def dashboard_figures(store: Store) -> tuple:

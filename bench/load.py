@@ -110,9 +110,10 @@ def _counted(store: Store) -> tuple[int, int]:
             store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0])
 
 
-def writers(store: Store, folder: Path, seconds: float, server: str | None = None) -> None:
+def writers(store: Store, folder: Path, seconds: float, server: str | None = None, copied: str | None = None) -> None:
     """The eight desks on a copy of the office: a copy of the file, and with a PostgreSQL server a copy of the
-    same office in a database there too, one after the other, each figure printed with its store's name."""
+    same office in a database there too (or a clone of `copied`, a copy of this office made earlier in the run),
+    one after the other, each figure printed with its store's name."""
     from bench import side
     desks = [row[0] for row in store.conn.execute(
         "SELECT id FROM kefu_users WHERE role IN ('staff', 'supervisor') AND active = 1 ORDER BY id LIMIT ?",
@@ -121,7 +122,10 @@ def writers(store: Store, folder: Path, seconds: float, server: str | None = Non
     targets = [("SQLite", Store(backup.backup_to(store, folder / "load-writes.db"), store.sheets, store.settings))]
     if server:
         from bench import pgcopy
-        copy, _, _ = pgcopy.copy_office(store, pgcopy.fresh_database(server, "kefu_load"))
+        if copied:
+            copy = Store(pgcopy.clone(copied, "kefu_load"), store.sheets, store.settings)
+        else:
+            copy, _, _ = pgcopy.copy_office(store, pgcopy.fresh_database(server, "kefu_load"))
         targets.append(("PostgreSQL", copy))
     for label, target in targets:
         figures = _write_at_once(target, desks, seconds, label)
@@ -237,13 +241,14 @@ def sessions(store: Store, folder: Path) -> None:
               f"alone p50 {percentile(alone[page][0], 0.5):.1f} ms" + (f"; problems: {problems[:3]}" if problems else ""))
 
 
-def run(store: Store, server: str | None = None) -> None:
-    """server: a PostgreSQL cluster's URL, where the writers run again on a copy of the office."""
+def run(store: Store, server: str | None = None, copied: str | None = None) -> None:
+    """server: a PostgreSQL cluster's URL, where the writers run again on a copy of the office (a clone of
+    `copied`, a database there that already holds a copy of this office, when given)."""
     seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "10"))
     folder = Path(tempfile.mkdtemp(prefix="kefu-load-"))
     try:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        writers(store, folder, seconds, server)
+        writers(store, folder, seconds, server, copied)
         sessions(store, folder)
         from bench import servers               # the same twenty people against real servers: 1 worker, then N
         servers.run(store, folder)

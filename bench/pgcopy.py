@@ -51,6 +51,18 @@ def fresh_database(server_url: str, name: str) -> str:
     return server_url.rsplit("/", 1)[0] + "/" + name
 
 
+def clone(url: str, name: str) -> str:
+    """A new database `name` made from the one at `url` (its files copied by CREATE DATABASE ... TEMPLATE, much
+    faster than a second copy of a large office); returns its URL."""
+    import psycopg
+    server, source = url.rsplit("/", 1)
+    with psycopg.connect(server + "/postgres", autocommit=True) as admin:      # a template has no other sessions
+        admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (source,))
+        admin.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(source)}")
+    return server + "/" + name
+
+
 def copy_office(source: Store, url: str) -> tuple[Store, int, float]:
     """Migrate the database at `url` and fill it with every row of `source` (an SQLite store). Returns the
     PostgreSQL store, the rows copied and the seconds taken."""
