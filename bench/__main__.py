@@ -1,8 +1,12 @@
 """make bench: speed figures of the store at scale, printed with their row counts.
 
 Not a test: nothing here asserts a time. BENCH_PART=tickets builds and measures the ticket log alone;
+BENCH_PART=dashboard builds the same ticket log and measures only the dashboard (on both stores);
 BENCH_PART=imports imports 100,000-row files (a GBK CSV of archives, an XLSX of visits) onto the demo office;
 BENCH_PART=load runs 8 writer processes and 20 screen sessions at once on the demo office (bench/load.py).
+With PostgreSQL installed (Debian's package; BENCH_PG=0 leaves it out), a throwaway cluster (tests/pgcluster.py)
+runs beside: the dashboard and the writers are measured again on a copy of the same office there (bench/pgcopy.py),
+and the figures that decide when an office moves on are printed again at the end, side by side (bench/side.py).
 BENCH_SCALE sets the size as `seed --scale` does (default
 1,000,000: 1,000,000 tickets with their steps, 200,000 customer archives with 2,000,000 transactions, and
 300,000 visits), on top of the demo office (20,000 tickets of the past year).
@@ -17,15 +21,20 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from kefu import auth, config
 from kefu.exporting import csv_bytes
 from kefu.sheets import load_sheets
 from kefu.store import Query, Store
+from bench import pgcopy, side
 from seed.demo import scale, scale_tickets, seed_demo
+
+STORES = ("SQLite", "PostgreSQL")
 
 
 def median_ms(action, repeat: int = 30) -> float:
@@ -41,19 +50,40 @@ def count(store: Store, table: str) -> int:
     return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+def postgresql():
+    """A throwaway PostgreSQL cluster for the run (its URL), or None when it is left out or not installed."""
+    if os.environ.get("BENCH_PG") == "0":
+        return nullcontext(None)
+    if not pgcopy.available():
+        print("PostgreSQL figures left out: PostgreSQL is not installed (apt-get install postgresql)")
+        return nullcontext(None)
+    return pgcopy.server()
+
+
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)          # each figure shown as it is measured, also through a pipe
+    with postgresql() as server:
+        if server:
+            print(f"PostgreSQL beside SQLite: {pgcopy.describe(server)}")
+        try:
+            run(server)
+        finally:
+            side.show()
+
+
+def run(server: str | None) -> None:
     size = int(os.environ.get("BENCH_SCALE", "1000000"))
     reuse = os.environ.get("BENCH_DB")                # a database an earlier `BENCH_KEEP=1 make bench` kept
     folder = Path(reuse).parent if reuse else Path(tempfile.mkdtemp(prefix="kefu-bench-"))
     store = Store(reuse or folder / "bench.db", load_sheets(), config.load())
     store.migrate()
-    tickets_only = os.environ.get("BENCH_PART") == "tickets"   # the ticket log alone, at `size` tickets
+    tickets_only = os.environ.get("BENCH_PART") in ("tickets", "dashboard")   # the ticket log alone, `size` tickets
     if os.environ.get("BENCH_PART") in ("imports", "load"):     # imports, or concurrent load, onto the demo office
         if not reuse:
             seed_demo(store)
         if os.environ["BENCH_PART"] == "load":
             from bench import load
-            load.run(store)
+            load.run(store, server)
         else:
             from bench import imports
             imports.run(store)
@@ -71,8 +101,10 @@ def main() -> None:
         print(f"bulk insert (validated, audited, batches of 5,000): {rows / seconds:,.0f} rows/s over {seconds:,.0f} s")
     print(f"file {store.path.stat().st_size / 2**20:,.0f} MiB, {count(store, 'kefu_audit'):,} audit rows")
     if tickets_only:
-        ticket_log(store)
+        if os.environ["BENCH_PART"] == "tickets":
+            ticket_log(store)
         dashboard(store)
+        dashboard_on_postgresql(store, server)
         store.close()
         if not os.environ.get("BENCH_KEEP") and not reuse:
             shutil.rmtree(folder)
@@ -80,6 +112,7 @@ def main() -> None:
     archives(store)
     ticket_log(store)
     dashboard(store)
+    copied = dashboard_on_postgresql(store, server)
     total = count(store, "visitors")
 
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE role = 'manager'").fetchone()[0])
@@ -109,7 +142,7 @@ def main() -> None:
     print(f"CSV export of {lines:,} rows: {(time.perf_counter() - start):.2f} s, "
           f"{len(data) / 2**20:.1f} MiB")
     from bench import imports, load
-    load.run(store)
+    load.run(store, server, copied)
     imports.run(store)
     store.close()
     if not os.environ.get("BENCH_KEEP") and not reuse:
@@ -195,9 +228,11 @@ def ticket_log(store: Store) -> None:
               f"({report.total:,} of {total:,} tickets)")
 
 
-def dashboard(store: Store) -> None:
+def dashboard(store: Store, column: str = STORES[0]) -> tuple:
     """The manager's morning: the default dashboard (this month against last, the 12-month weekly trend,
-    the quarter's ranking) from kefu.kpi, uncached and cached, against the naive pandas way."""
+    the quarter's ranking) from kefu.kpi, uncached and cached, against the naive pandas way (on the SQLite
+    file). Returns the view's main figures (tickets this month and last, per week, handled per person), which
+    must be the same on either store for the same rows."""
     import multiprocessing
     import resource
     from datetime import datetime
@@ -206,7 +241,7 @@ def dashboard(store: Store) -> None:
     from kefu import kpi
     kpi.prepare(store)
     counts = {name: count(store, name) for name in ("tickets", "customers", "visitors", "members", "surveys")}
-    print("dashboard over " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
+    print(f"dashboard on {column} over " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
     manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'")
                             .fetchone()[0])
     rules = kpi.load_rules()
@@ -232,6 +267,12 @@ def dashboard(store: Store) -> None:
     print(f"dashboard default view, all queries, uncached: median {everything:.1f} ms (parts add up to {total:.1f} ms)")
     idle = median_ms(lambda: [action() for action in parts.values()], 50)
     print(f"dashboard refresh with no new data (cached per data version): median {idle:.2f} ms")
+    on = f"({counts['tickets']:,} tickets)"
+    side.put(STORES, "dashboard default view, uncached (median)", column, f"{everything:,.1f} ms {on}")
+    side.put(STORES, "dashboard refresh, cached (median)", column, f"{idle:.2f} ms {on}")
+    figures = dashboard_figures(store)
+    if store.url:                        # the naive way reads the SQLite file
+        return figures
     month = kpi.period("month", today)
     args = (str(store.path), month, kpi.previous("month", *month), naive.weeks_back(today, rules.trend_months),
             kpi.quarter_bounds(year, quarter))
@@ -243,6 +284,47 @@ def dashboard(store: Store) -> None:
           f"(this month's tickets: naive {figures['tickets']:,}, kpi {ours:,})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"benchmark process peak memory: {peak:,.0f} MiB")
+    return figures
+
+
+def dashboard_on_postgresql(store: Store, server: str | None) -> str | None:
+    """The same dashboard on PostgreSQL, over a copy of the same rows, its figures checked against SQLite's.
+    Returns the copy's URL (the load's writers start from a clone of it)."""
+    if not server:
+        return None
+    on_sqlite = dashboard_figures(store)
+    target, rows, seconds = pgcopy.copy_office(store, pgcopy.fresh_database(server, "kefu_bench"))
+    print(f"copied to PostgreSQL: {rows:,} rows in {seconds:,.0f} s (COPY, indexes built after, analysed)")
+    side.put(STORES, "the office copied from the file (COPY, indexes built after)", STORES[1],
+             f"{seconds:,.0f} s ({rows:,} rows)")
+    try:
+        on_postgresql = dashboard(target, STORES[1])
+    finally:
+        target.close()
+    same = on_postgresql == on_sqlite
+    print(f"dashboard figures on PostgreSQL the same as on SQLite (tickets this month and last, per week, "
+          f"handled per person): {'yes' if same else 'NO'}")
+    if not same:
+        print(f"  SQLite {on_sqlite[:2]}, PostgreSQL {on_postgresql[:2]}")
+    side.put(STORES, "dashboard figures the same on both", STORES[1], "yes" if same else "NO")
+    return target.url
+
+
+def dashboard_figures(store: Store) -> tuple:
+    """The figures dashboard() returns, without timing anything (for the comparison with the copy)."""
+    from datetime import datetime
+
+    from kefu import kpi
+    manager = auth.get_user(store, store.conn.execute("SELECT id FROM kefu_users WHERE username = 'demo-manager'")
+                            .fetchone()[0])
+    rules = kpi.load_rules()
+    today = datetime.now(store.settings.tz).date()
+    year, quarter = kpi.quarter_of(today)
+    kpi.CACHE.clear()
+    now = kpi.overview(store, manager, "month", today, rules=rules)
+    return (now.current.tickets, now.before.tickets,
+            [sum(week) for week in zip(*kpi.trend(store, manager, today, rules=rules).counts.values())],
+            sorted((s.key, s.handled) for s in kpi.staff_ranking(store, manager, year, quarter, rules=rules)))
 
 
 if __name__ == "__main__":

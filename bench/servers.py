@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench import side
 from kefu import auth, config
 from kefu.cluster import free_port, healthy, state_file
 from kefu.sheets import load_sheets
@@ -128,6 +129,7 @@ def run(store: Store, folder: Path, workers: int | None = None) -> None:
     config.load.cache_clear()
     copy = Store(db, load_sheets(), config.load())
     tickets = copy.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    columns = ("1 worker", f"{workers} workers")
     for shape in (1, workers):
         process, url = _start(db, shape)
         try:
@@ -137,6 +139,7 @@ def run(store: Store, folder: Path, workers: int | None = None) -> None:
             process.wait(timeout=60)
         if problems:
             print(f"servers: {shape} worker(s): {len(problems)} session(s) failed: {problems[:3]}")
+            side.put(columns, f"{SESSIONS} sessions: failed", columns[0 if shape == 1 else 1], str(len(problems)))
             continue
         for page in PAGES:
             times = [ms for t, _, _ in results[page] for ms in t]
@@ -146,6 +149,11 @@ def run(store: Store, folder: Path, workers: int | None = None) -> None:
                   f"{tickets:,} tickets), {page} page, {RENDERS} reruns each: per render p50 "
                   f"{_percentile(times, 0.5):.0f} ms, p95 {_percentile(times, 0.95):.0f} ms; "
                   f"{len(times)} renders in {wall:.1f} s ({len(times) / wall:.1f}/s)")
+            column = columns[0 if shape == 1 else 1]
+            side.put(columns, f"{SESSIONS} sessions, {page} page: renders/s", column,
+                     f"{len(times) / wall:.1f} ({len(times)} renders, {tickets:,} tickets)")
+            side.put(columns, f"{SESSIONS} sessions, {page} page: per render p50 / p95", column,
+                     f"{_percentile(times, 0.5):,.0f} / {_percentile(times, 0.95):,.0f} ms")
     copy.close()
 
 
@@ -155,5 +163,6 @@ if __name__ == "__main__":          # python -m bench.servers DB: the round alon
     scratch = Path(tempfile.mkdtemp(prefix="kefu-servers-"))
     try:
         run(source, scratch)
+        side.show()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -36,16 +36,20 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+# The tests' cluster keeps nothing across a crash (it is removed afterwards anyway): no flushes at all
+THROWAWAY = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
 class Cluster:
     """A running throwaway cluster: its URL, and stop/start for the tests of the database going away."""
 
-    def __init__(self, folder: Path, port: int, *, durable: bool, password: str | None):
+    def __init__(self, folder: Path, port: int, *, durable: bool, password: str | None, durability: str | None):
         self.folder, self.port, self.data = folder, port, folder / "data"
         self.url = f"postgresql://kefu{':' + password if password else ''}@127.0.0.1:{port}/postgres"
         # durable: a commit the server acknowledged survives an immediate stop (a crash), as on a real server
-        self._options = (f"-p {port} -k {folder / 'run'} -c listen_addresses=127.0.0.1 -c fsync=off "
-                         f"-c synchronous_commit={'on' if durable else 'off'} -c full_page_writes=off "
-                         "-c max_connections=200")
+        flushing = durability or (THROWAWAY.replace("synchronous_commit=off", "synchronous_commit=on") if durable
+                                  else THROWAWAY)
+        self._options = f"-p {port} -k {folder / 'run'} -c listen_addresses=127.0.0.1 {flushing} -c max_connections=200"
 
     def start(self) -> None:
         """Start it (again) on its port; returns once it accepts connections."""
@@ -63,16 +67,17 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster(*, durable: bool = False, password: str | None = None):
+def running_cluster(*, durable: bool = False, password: str | None = None, durability: str | None = None):
     """Yields a running throwaway Cluster, user kefu (superuser): without a password (trust), or with `password`
-    asked of every connection (scram-sha-256)."""
+    asked of every connection (scram-sha-256). `durability`: the server options on flushing (the benchmark
+    runs with an office's); by default none, or with `durable` a commit survives a crash."""
     folder = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
     sockets = folder / "run"
     sockets.mkdir()
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
         shutil.chown(sockets, "postgres")
-    made = Cluster(folder, _free_port(), durable=durable, password=password)
+    made = Cluster(folder, _free_port(), durable=durable, password=password, durability=durability)
     auth = ["--auth=trust"]
     if password:
         (folder / "pw").write_text(password)
@@ -92,9 +97,9 @@ def running_cluster(*, durable: bool = False, password: str | None = None):
 
 
 @contextmanager
-def cluster():
+def cluster(durability: str | None = None):
     """Yields the URL of a running throwaway cluster's `postgres` database, user kefu, no password."""
-    with running_cluster() as made:
+    with running_cluster(durability=durability) as made:
         yield made.url
 
 
