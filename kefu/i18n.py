@@ -1794,6 +1794,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dz.restore": ("Restore version {version}", "恢复第 {version} 版"),
     "dz.choose": ("Choose fields", "选择字段"),
     "dz.restored": ("Version {version} restored as version {new}.", "已恢复第 {version} 版，保存为第 {new} 版。"),
+    # python -m kefu migrate-to (kefu/migrate.py): keys mg.*
+    "mg.copying": ("copying {table}: {rows} rows", "正在复制 {table}：{rows} 行"),
+    "mg.col_table": ("table", "数据表"),
+    "mg.col_rows": ("rows", "行数"),
+    "mg.col_checksum": ("checksum", "校验和"),
+    "mg.match": ("match", "一致"),
+    "mg.differs": ("DIFFERS", "不一致"),
+    "mg.done": ("complete: {rows} rows in {tables} tables copied into {target}; every table's row count and checksum "
+                "match the file. Set KEFU_DB to this URL to work on it.",
+                "迁移完成：{tables} 张表共 {rows} 行已复制到 {target}；每张表的行数和校验和均与原文件一致。"
+                "将 KEFU_DB 设为此地址即可使用。"),
+    "mg.sessions": ("not copied: {rows} login sessions (everyone logs in again on the new database)",
+                    "未复制：{rows} 个登录会话（在新数据库上需重新登录）"),
+    "mg.failed": ("migrate-to stopped, nothing was written to the target: {detail}",
+                  "迁移中止，目标数据库未写入任何内容：{detail}"),
+    "mg.not_empty": ("The target already holds office records ({table}: {rows} rows): migrate-to copies into a "
+                     "database without records only. Nothing was written.",
+                     "目标数据库已有业务记录（{table}：{rows} 行）：只能迁移到没有记录的数据库。未写入任何内容。"),
+    "mg.mismatch": ("The copy differs from the file in: {tables}. Rolled back: nothing was written to the target.",
+                    "复制结果与原文件不一致：{tables}。已回滚，目标数据库未写入任何内容。"),
+    "mg.stray_table": ("The file holds a table no register declares, {table} ({rows} rows), which would not be "
+                       "copied. Nothing was written.",
+                       "原文件中有未在任何登记表中声明的数据表 {table}（{rows} 行），不会被复制。未写入任何内容。"),
+    "mg.columns": ("{table}: the file's columns differ from the target's ({detail}). Nothing was written.",
+                   "{table}：原文件与目标数据库的字段不一致（{detail}）。未写入任何内容。"),
+    "mg.source_not_file": ("migrate-to copies an office's SQLite file: give it with --from FILE (KEFU_DB names a "
+                           "PostgreSQL database). Nothing was written.",
+                           "migrate-to 复制的是 SQLite 数据库文件：请用 --from FILE 指定（KEFU_DB 指向的是 "
+                           "PostgreSQL 数据库）。未写入任何内容。"),
+    "mg.no_file": ("{path}: no such database file. Nothing was written.", "{path}：数据库文件不存在。未写入任何内容。"),
+    "mg.target_not_url": ("{target}: the target must be a PostgreSQL URL (postgresql://user:password@host/database). "
+                          "Nothing was written.",
+                          "{target}：目标须为 PostgreSQL 地址（postgresql://用户:密码@主机/数据库）。未写入任何内容。"),
+    "mg.interrupted": ("Interrupted: rolled back, nothing was written to the target. Run migrate-to again.",
+                       "已中断：已回滚，目标数据库未写入任何内容。请重新运行 migrate-to。"),
+    "mg.commit_unknown": ("The connection to {target} was lost while committing ({detail}): the target is either "
+                          "complete or untouched. Run migrate-to again: it refuses a complete target and copies into "
+                          "an untouched one.",
+                          "提交时与 {target} 的连接中断（{detail}）：目标数据库要么已完整迁移，要么未被改动。"
+                          "请重新运行 migrate-to：已完整的目标会被拒绝，未改动的目标会重新复制。"),
 }
 
 
