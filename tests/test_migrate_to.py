@@ -268,3 +268,50 @@ def test_a_copy_that_differs_from_the_file_is_rolled_back_naming_the_table(offic
     assert "tickets (" in refused.value.message("en") and "checksum differs" in refused.value.message("en")
     assert NOTHING_WRITTEN in refused.value.message("en")
     assert tables_of(url) == [] and records(url) == 0
+
+
+@needs_pg
+def test_a_lost_connection_rolls_the_move_back_and_says_so(office, new_database):
+    import psycopg
+    url = new_database()
+    process = start_move(office, url)
+    wait_for_progress(process, "kefu_incentive_runs")
+    with psycopg.connect(PG, autocommit=True) as admin:                 # the database server drops the session
+        assert admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                             (url.rsplit("/", 1)[1],)).fetchone()[0] == 1
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert "migrate-to stopped, nothing was written to the target" in errors and "Traceback" not in errors
+    wait_until_gone(url)
+    assert tables_of(url) == [] and records(url) == 0
+
+
+@needs_pg
+def test_a_table_of_the_file_no_register_declares_is_refused_not_dropped(tmp_path, new_database):
+    path = tmp_path / "office.db"
+    source = Store(path, load_sheets(), config.load())
+    source.migrate()
+    auth.create_user(source, "admin", "管理员", "admin", "correct-horse-1", auth.SYSTEM)
+    source.conn.execute("CREATE TABLE old_register (id INTEGER PRIMARY KEY, note TEXT)")
+    source.conn.execute("INSERT INTO old_register (note) VALUES ('去年的登记')")
+    url = new_database()
+    try:
+        with pytest.raises(migrate.MigrateRefused) as refused:
+            migrate.migrate_to(source, url)
+        assert "old_register (1 rows)" in refused.value.message("en")
+        assert "Nothing was written" in refused.value.message("en")
+        assert tables_of(url) == []
+        source.conn.execute("DELETE FROM old_register")                 # an empty one is nothing to lose
+        made = Store(url, load_sheets(), config.load())                 # a target migrated ahead (kefu init) is taken
+        made.migrate()
+        made.close()
+        outcome = migrate.migrate_to(source, url)
+    finally:
+        source.close()
+    assert {t.table: t.rows for t in outcome.tables}["kefu_users"] == 1
+    moved = Store(url, load_sheets(), config.load())
+    try:
+        assert auth.login(moved, "admin", "correct-horse-1")[0].role == "admin"
+        assert auth.create_user(moved, "second", "第二位", "staff", "correct-horse-2", auth.SYSTEM) == 2
+    finally:
+        moved.close()
