@@ -1421,6 +1421,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "此数据库不是客服台的数据库（缺少系统表），未做任何更改。"),
     "bk.newer": ("This backup was made by a newer Kefu Desk (file format {format}; this version knows {known}). Update the program first. Nothing was changed.",
                  "此备份由较新版本的客服台生成（文件格式 {format}，本版本支持 {known}），请先升级程序。未做任何更改。"),
+    "bk.not_pgdump": ("This is not a backup of a PostgreSQL office (a pg_dump archive, kefu-….dump). Nothing was changed.",
+                      "这不是 PostgreSQL 数据库的备份（pg_dump 备份文件 kefu-….dump），未做任何更改。"),
+    "bk.damaged_dump": ("The backup is damaged or cut short (pg_restore cannot read it to its end). Nothing was changed.",
+                        "备份文件已损坏或不完整（pg_restore 无法完整读取），未做任何更改。"),
+    "bk.tool_failed": ("The backup could not be made ({detail}); no backup was written.", "无法完成备份（{detail}），未写入备份。"),
+    "bk.restore_failed": ("The restore failed and was rolled back ({detail}). Nothing was changed.",
+                          "恢复失败，已回滚（{detail}），未做任何更改。"),
     "bk.schema": ("The registers of this backup do not fit the current ones without losing data: {detail}. Nothing was changed.",
                   "此备份的登记簿与当前登记簿不符，恢复会丢失数据：{detail}。未做任何更改。"),
     # personal-data retention and one person's data on request (kefu/privacy.py): keys pv.*, with the labels
