@@ -212,9 +212,10 @@ class Mismatch(MigrateRefused):
 
 def _roll_back(target: Store) -> None:
     """Roll the transaction back; a connection that cannot even do that is closed, which rolls back too."""
+    conn = getattr(target._local, "conn", None)          # None: never connected, so nothing to roll back
     try:
-        if target.conn.in_transaction:
-            target.conn.execute("ROLLBACK")
+        if conn is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
     except pg.Error:
         pass
     _close(target)

@@ -48,6 +48,23 @@ def test_a_table_that_differs_is_named():
     assert "未写入任何内容" in refused.message("zh")
 
 
+def test_a_source_or_target_that_cannot_be_used_is_refused_saying_nothing_was_written(tmp_path):
+    office = tmp_path / "office.db"
+    Store(office, load_sheets(), config.load()).migrate()
+    unreachable = move(office, "postgresql://kefu@127.0.0.1:1/kefu")
+    assert unreachable.returncode == 1 and "nothing was written to the target" in unreachable.stderr
+    assert "127.0.0.1:1" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    not_a_url = move(office, str(tmp_path / "other.db"))
+    assert not_a_url.returncode == 1 and "must be a PostgreSQL URL" in not_a_url.stderr
+    assert not (tmp_path / "other.db").exists()
+    missing = move(tmp_path / "missing.db", "postgresql://kefu@127.0.0.1:1/kefu")
+    assert missing.returncode == 1 and "no such database file" in missing.stderr
+    assert not (tmp_path / "missing.db").exists()                       # not made empty by the attempt
+    chinese = subprocess.run([sys.executable, "-m", "kefu", "migrate-to", "postgresql://kefu@127.0.0.1:1/kefu",
+                              "--from", str(office), "--lang", "zh"], capture_output=True, text=True, cwd=ROOT)
+    assert chinese.returncode == 1 and "目标数据库未写入任何内容" in chinese.stderr
+
+
 # -- on PostgreSQL ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def office(demo_file, tmp_path_factory) -> Path:
