@@ -48,7 +48,7 @@ def only_one_of(store, name: str):
     try:
         yield mine
     finally:
-        if mine:
+        if mine and not conn.raw.closed:       # a closed connection has given the lock back already
             conn.native("SELECT pg_advisory_unlock(%s)", (key,))
 
 

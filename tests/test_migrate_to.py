@@ -3,7 +3,6 @@ the fen and the second; a target already holding records refused; an interrupted
 target as it was. Runs under tests/pgcluster.py (make test-pg); the checksum's own rules run on either store."""
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import sqlite3
