@@ -579,7 +579,7 @@ def parser() -> argparse.ArgumentParser:
                     "a half-copied office to clean up; run it again. Login sessions are not copied (everyone logs in "
                     "again). Stop the app first: records written after the copy starts are not in it.")
     p.add_argument("url", help="the target, postgresql://user:password@host/database")
-    p.add_argument("--from", dest="source", help="the office's SQLite file (default: --db, $KEFU_DB or data/kefu.db)")
+    p.add_argument("--from", dest="source", metavar="FILE", help="the office's SQLite file (default: --db, $KEFU_DB or data/kefu.db)")
     p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
     p.set_defaults(func=cmd_migrate_to)
     p = sub.add_parser("anonymise", help="empty the ID numbers and phones of visits past the retention period "
