@@ -12,6 +12,10 @@ system tables), of a format this version knows, that the current sheets can open
 Only then is the current database copied aside (kept, never deleted) and the backup copied in through
 the backup API, so connections open elsewhere see the restored data, not a file swapped under them.
 Nothing of the current data is touched when a check fails.
+
+An office kept in PostgreSQL is backed up and restored with PostgreSQL's own tools instead (kefu/pgbackup.py:
+pg_dump archives named kefu-<time>.dump, the same checks, a restore in one transaction); the functions below
+choose by the store.
 """
 from __future__ import annotations
 
@@ -25,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kefu import jobs
+from kefu import config, jobs, pgbackup
 from kefu.errors import KefuError, MigrationError
 from kefu.store import FORMAT, Store
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SYSTEM_TABLES = ("kefu_meta", "kefu_users", "kefu_audit")
-NAME = re.compile(r"kefu-(\d{8}-\d{6})\.db")
+NAME = re.compile(r"kefu-(\d{8}-\d{6})\.(db|dump)")
 LAST_BACKUP = "last_backup"
 
 
@@ -47,20 +51,21 @@ class Backup:
     size: int
 
 
+def suffix(store: Store) -> str:
+    """How a backup file of this store ends: .db (a SQLite file) or .dump (a pg_dump archive)."""
+    return pgbackup.SUFFIX if store.url else ".db"
+
+
 def backup_to(store: Store, target: Path | str) -> Path:
     """A consistent copy of the database at `target` (written as target.partial, checked, then renamed)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    copy = sqlite3.connect(partial)
-    try:
-        store.conn.backup(copy)              # one step: from one read snapshot, while others write
-        copy.execute("PRAGMA journal_mode = DELETE")
-        if copy.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            raise BackupRefused("bk.copy_damaged")
-    finally:
-        copy.close()
+    if store.url:
+        _dump_checked(store, partial)
+    else:
+        _copy_checked(store, partial)
     with open(partial, "rb") as handle:       # on disk before the name says it is complete
         os.fsync(handle.fileno())
     os.replace(partial, target)
@@ -69,10 +74,32 @@ def backup_to(store: Store, target: Path | str) -> Path:
     return target
 
 
+def _dump_checked(store: Store, partial: Path) -> None:
+    """pg_dump from one snapshot, then read back to its end (pg_restore) before it may take its name."""
+    try:
+        pgbackup.dump(store.url, partial)
+        with tempfile.TemporaryDirectory(dir=partial.parent) as folder:
+            pgbackup.script(partial, Path(folder) / "check.sql")
+    except pgbackup.ToolError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupRefused("bk.tool_failed", detail=str(exc)) from None
+
+
+def _copy_checked(store: Store, partial: Path) -> None:
+    copy = sqlite3.connect(partial)
+    try:
+        store.conn.backup(copy)              # one step: from one read snapshot, while others write
+        copy.execute("PRAGMA journal_mode = DELETE")
+        if copy.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise BackupRefused("bk.copy_damaged")
+    finally:
+        copy.close()
+
+
 def backup_bytes(store: Store) -> bytes:
     """A backup as bytes, for a download."""
-    with tempfile.TemporaryDirectory(dir=store.path.parent) as folder:
-        return backup_to(store, Path(folder) / "download.db").read_bytes()
+    with tempfile.TemporaryDirectory(dir=store.path.parent if store.path else None) as folder:
+        return backup_to(store, Path(folder) / f"download{suffix(store)}").read_bytes()
 
 
 def last_backup(store: Store) -> str | None:
@@ -82,9 +109,9 @@ def last_backup(store: Store) -> str | None:
 
 
 def backups(folder: Path | str) -> list[Backup]:
-    """The backups in a folder, newest first (files named kefu-YYYYMMDD-HHMMSS.db)."""
+    """The backups in a folder, newest first (files named kefu-YYYYMMDD-HHMMSS.db, or .dump on PostgreSQL)."""
     found = []
-    for path in Path(folder).glob("kefu-*.db"):
+    for path in Path(folder).glob("kefu-*.d*"):
         match = NAME.fullmatch(path.name)
         if match:
             found.append(Backup(path, datetime.strptime(match.group(1), "%Y%m%d-%H%M%S"), path.stat().st_size))
@@ -92,9 +119,12 @@ def backups(folder: Path | str) -> list[Backup]:
 
 
 def folder_of(store: Store) -> Path:
-    """Where the daily backups go: office.toml [backup] folder, beside the database unless absolute."""
+    """Where the daily backups go: office.toml [backup] folder, beside the database file unless absolute (beside
+    office.toml for a PostgreSQL database)."""
     folder = Path(store.settings.backup_folder)
-    return folder if folder.is_absolute() else store.path.parent / folder
+    if folder.is_absolute():
+        return folder
+    return (store.path.parent if store.path else config.config_path().resolve().parent) / folder
 
 
 def keep_daily(store: Store, *, every_seconds: float = 3600) -> threading.Thread:
@@ -110,10 +140,10 @@ def daily(store: Store, folder: Path | str, keep: int, *, now: datetime | None =
     existing = backups(folder)
     made = None
     if not existing or existing[0].at.date() < now.date():
-        made = backup_to(store, Path(folder) / f"kefu-{now:%Y%m%d-%H%M%S}.db")
+        made = backup_to(store, Path(folder) / f"kefu-{now:%Y%m%d-%H%M%S}{suffix(store)}")
     for old in backups(folder)[keep:]:
         old.path.unlink(missing_ok=True)
-    for stale in Path(folder).glob("kefu-*.db.partial"):     # left by a backup that was cut off
+    for stale in Path(folder).glob("kefu-*.d*.partial"):     # left by a backup that was cut off
         stale.unlink(missing_ok=True)
     return made
 
@@ -121,6 +151,10 @@ def daily(store: Store, folder: Path | str, keep: int, *, now: datetime | None =
 def check(path: Path | str, store: Store) -> None:
     """Refuse (BackupRefused) a file that is not a sound Kefu Desk database this version can open."""
     path = Path(path)
+    if store.url:
+        with tempfile.TemporaryDirectory() as folder:
+            _checked_script(path, Path(folder) / "restore.sql")
+        return
     with open(path, "rb") as handle:
         header = handle.read(len(SQLITE_HEADER))
     if header != SQLITE_HEADER:
@@ -152,10 +186,58 @@ def check(path: Path | str, store: Store) -> None:
             trial.close()
 
 
+def _checked_script(path: Path, sql: Path) -> None:
+    """check() of a pg_dump archive, leaving the SQL that restores it in `sql`."""
+    with open(path, "rb") as handle:
+        header = handle.read(len(pgbackup.DUMP_HEADER))
+    if header != pgbackup.DUMP_HEADER:
+        raise BackupRefused("bk.not_pgdump")
+    try:
+        pgbackup.script(path, sql)
+    except pgbackup.ToolError:
+        raise BackupRefused("bk.damaged_dump") from None
+    if not set(SYSTEM_TABLES) <= pgbackup.tables_in(sql):
+        raise BackupRefused("bk.not_kefu")
+    made_by = pgbackup.meta_value(sql, "format")
+    if made_by and made_by.isdigit() and int(made_by) > FORMAT:
+        raise BackupRefused("bk.newer", format=made_by, known=FORMAT)
+
+
+def _restore_dump(store: Store, source: Path) -> Path:
+    """restore() on PostgreSQL: checked, the current data dumped aside into the backup folder, then every table
+    replaced in one transaction; a backup whose registers the sheets cannot open is undone from that dump."""
+    folder = folder_of(store)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        sql = Path(scratch) / "restore.sql"
+        _checked_script(source, sql)
+        aside = backup_to(store, folder / f"kefu-before-restore-{datetime.now():%Y%m%d-%H%M%S}{pgbackup.SUFFIX}")
+        _replace(store, sql)
+        try:
+            store.migrate()                    # an older backup gets this version's columns and indexes
+        except MigrationError as exc:
+            kept = Path(scratch) / "aside.sql"
+            pgbackup.script(aside, kept)
+            _replace(store, kept)
+            raise BackupRefused("bk.schema", detail="; ".join(exc.problems)) from None
+    return aside
+
+
+def _replace(store: Store, sql: Path) -> None:
+    tables = [r[0] for r in store.conn.native("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+    store.close()                              # no transaction of ours holds a table the restore drops
+    try:
+        pgbackup.replace_with(store.url, sql, tables)
+    except pgbackup.ToolError as exc:
+        raise BackupRefused("bk.restore_failed", detail=str(exc)) from None
+
+
 def restore(store: Store, source: Path | str) -> Path:
     """Replace the database's content by the backup at `source`, after check(); the current content is
     first kept as kefu-before-restore-<time>.db beside the database. Returns that file's path."""
     source = Path(source)
+    if store.url:
+        return _restore_dump(store, source)
     check(source, store)
     aside = backup_to(store, store.path.with_name(f"kefu-before-restore-{datetime.now():%Y%m%d-%H%M%S}.db"))
     backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)

@@ -1,5 +1,5 @@
 """python -m kefu: a thin shell over the library (init, check, seed, export, import, incentives, backup,
-restore, anonymise, user add, kiosk-token)."""
+restore, migrate-to, anonymise, user add, kiosk-token)."""
 from __future__ import annotations
 
 import argparse
@@ -352,6 +352,58 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_migrate_to(args) -> int:
+    """Copy the office's SQLite file into a PostgreSQL database, in one transaction committed only when every
+    table's row count and checksum match the file. Exit 0 when complete; 1 (the target untouched) otherwise."""
+    from kefu import migrate
+    lang = args.lang
+    source = args.source or args.db or config.db_path()
+    if pg.is_url(str(source)):
+        print(t("mg.source_not_file", lang), file=sys.stderr)
+        return 1
+    if not Path(source).is_file():
+        print(t("mg.no_file", lang, path=source), file=sys.stderr)
+        return 1
+    if not pg.is_url(args.url):
+        print(t("mg.target_not_url", lang, target=args.url), file=sys.stderr)
+        return 1
+    store = open_store(str(source))
+    try:
+        outcome = migrate.migrate_to(store, args.url, progress=lambda table, rows: print(
+            t("mg.copying", lang, table=table, rows=rows), flush=True))
+    except KeyboardInterrupt:
+        print(t("mg.interrupted", lang), file=sys.stderr)
+        return 130
+    except migrate.Mismatch as exc:
+        print_copies(exc.outcome, lang)
+        print(exc.message(lang), file=sys.stderr)
+        return 1
+    except MigrationError as exc:
+        print(t("mg.failed", lang, detail="; ".join(exc.problems)), file=sys.stderr)
+        return 1
+    except KefuError as exc:
+        print(exc.message(lang) if isinstance(exc, migrate.MigrateRefused)
+              else t("mg.failed", lang, detail=exc.message(lang)), file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print_copies(outcome, lang)
+    for table, rows in outcome.skipped.items():
+        print(t("mg.sessions", lang, rows=rows))
+    print(t("mg.done", lang, rows=outcome.rows, tables=len(outcome.tables), target=outcome.target))
+    return 0
+
+
+def print_copies(outcome, lang: str) -> None:
+    """table, rows, checksum match: one line per table copied."""
+    width = max([len(t("mg.col_table", lang)), *(len(c.table) for c in outcome.tables)])
+    print(f"{t('mg.col_table', lang):<{width}}  {t('mg.col_rows', lang):>9}  {t('mg.col_checksum', lang)}")
+    for copied in outcome.tables:
+        rows = f"{copied.rows}" if copied.rows == copied.target_rows else f"{copied.rows}->{copied.target_rows}"
+        print(f"{copied.table:<{width}}  {rows:>9}  "
+              f"{t('mg.match' if copied.matches else 'mg.differs', lang)} {copied.source_sum[:12]}")
+
+
 def cmd_anonymise(args) -> int:
     """Empty the ID numbers and phones of visits older than office.toml [privacy] visitor_days (what the app
     does each day); --dry-run counts them."""
@@ -519,6 +571,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="replace the database by a backup, after checking it (the current data is kept aside)")
     p.add_argument("file")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser(
+        "migrate-to", help="copy the office's SQLite file into a PostgreSQL database (one transaction: complete or "
+                           "nothing written)",
+        description="Copy every record of the office's SQLite file (--from FILE, else --db or $KEFU_DB) into the "
+                    "PostgreSQL database at URL, which must hold no records yet: the database is migrated with the "
+                    "same registers, filled with the same ids, and every table's row count and checksum compared "
+                    "with the file before anything is committed. It is one transaction: a refusal, a difference, "
+                    "Ctrl-C, a killed process or a lost connection leaves the target as it was, so there is never "
+                    "a half-copied office to clean up; run it again. Login sessions are not copied (everyone logs in "
+                    "again). Stop the app first: records written after the copy starts are not in it.")
+    p.add_argument("url", help="the target, postgresql://user:password@host/database")
+    p.add_argument("--from", dest="source", metavar="FILE", help="the office's SQLite file (default: --db, $KEFU_DB or data/kefu.db)")
+    p.add_argument("--lang", default=config.load().default_language, choices=config.LANGUAGES)
+    p.set_defaults(func=cmd_migrate_to)
     p = sub.add_parser("anonymise", help="empty the ID numbers and phones of visits past the retention period "
                                          "(office.toml [privacy] visitor_days)")
     p.add_argument("--dry-run", action="store_true", help="count the visits due; change nothing")

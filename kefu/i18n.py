@@ -1439,7 +1439,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bk.col_at": ("Made", "备份时间"),
     "bk.col_size": ("Size", "大小"),
     "bk.restore_title": ("Restore from a backup", "从备份恢复"),
-    "bk.restore_file": ("Backup file (.db)", "备份文件（.db）"),
+    "bk.restore_file": ("Backup file (.db; .dump for an office in PostgreSQL)", "备份文件（.db；PostgreSQL 数据库为 .dump）"),
     "bk.restore_help": ("The file is checked first (a sound Kefu Desk database these registers can open); the data as it is now is kept aside.",
                         "先检查文件（须为完好的、当前登记簿可打开的客服台数据库）；当前数据会另存保留。"),
     "bk.checked": ("{name} is a sound Kefu Desk backup.", "{name} 是完好的客服台备份。"),
@@ -1448,7 +1448,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bk.restore": ("Restore", "恢复"),
     "bk.restoring": ("Restoring…", "正在恢复…"),
     "bk.checking": ("Checking the file…", "正在检查文件…"),
-    "bk.restored": ("Restored. The data as it was before is kept in {aside}, beside the database.", "已恢复。恢复前的数据保存在数据库旁的 {aside} 中。"),
+    "bk.restored": ("Restored. The data as it was before is kept in {aside}, beside the database (in the backup folder for PostgreSQL).",
+                    "已恢复。恢复前的数据保存在数据库旁（PostgreSQL 数据库则在备份文件夹中）的 {aside} 中。"),
     "bk.refused": ("This file cannot be restored.", "无法恢复此文件。"),
     "bk.copy_damaged": ("The backup copy failed its check; no backup was written. Try again.", "备份副本未通过检查，未写入备份，请重试。"),
     "bk.not_sqlite": ("This is not a database file (not SQLite). Nothing was changed.", "这不是数据库文件（不是 SQLite），未做任何更改。"),
@@ -1458,6 +1459,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "此数据库不是客服台的数据库（缺少系统表），未做任何更改。"),
     "bk.newer": ("This backup was made by a newer Kefu Desk (file format {format}; this version knows {known}). Update the program first. Nothing was changed.",
                  "此备份由较新版本的客服台生成（文件格式 {format}，本版本支持 {known}），请先升级程序。未做任何更改。"),
+    "bk.not_pgdump": ("This is not a backup of a PostgreSQL office (a pg_dump archive, kefu-….dump). Nothing was changed.",
+                      "这不是 PostgreSQL 数据库的备份（pg_dump 备份文件 kefu-….dump），未做任何更改。"),
+    "bk.damaged_dump": ("The backup is damaged or cut short (pg_restore cannot read it to its end). Nothing was changed.",
+                        "备份文件已损坏或不完整（pg_restore 无法完整读取），未做任何更改。"),
+    "bk.tool_failed": ("The backup could not be made ({detail}); no backup was written.", "无法完成备份（{detail}），未写入备份。"),
+    "bk.restore_failed": ("The restore failed and was rolled back ({detail}). Nothing was changed.",
+                          "恢复失败，已回滚（{detail}），未做任何更改。"),
     "bk.schema": ("The registers of this backup do not fit the current ones without losing data: {detail}. Nothing was changed.",
                   "此备份的登记簿与当前登记簿不符，恢复会丢失数据：{detail}。未做任何更改。"),
     # personal-data retention and one person's data on request (kefu/privacy.py): keys pv.*, with the labels
@@ -1831,6 +1839,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dz.restore": ("Restore version {version}", "恢复第 {version} 版"),
     "dz.choose": ("Choose fields", "选择字段"),
     "dz.restored": ("Version {version} restored as version {new}.", "已恢复第 {version} 版，保存为第 {new} 版。"),
+    # python -m kefu migrate-to (kefu/migrate.py): keys mg.*
+    "mg.copying": ("copying {table}: {rows} rows", "正在复制 {table}：{rows} 行"),
+    "mg.col_table": ("table", "数据表"),
+    "mg.col_rows": ("rows", "行数"),
+    "mg.col_checksum": ("checksum", "校验和"),
+    "mg.match": ("match", "一致"),
+    "mg.differs": ("DIFFERS", "不一致"),
+    "mg.done": ("complete: {rows} rows in {tables} tables copied into {target}; every table's row count and checksum "
+                "match the file. Set KEFU_DB to this URL to work on it.",
+                "迁移完成：{tables} 张表共 {rows} 行已复制到 {target}；每张表的行数和校验和均与原文件一致。"
+                "将 KEFU_DB 设为此地址即可使用。"),
+    "mg.sessions": ("not copied: {rows} login sessions (everyone logs in again on the new database)",
+                    "未复制：{rows} 个登录会话（在新数据库上需重新登录）"),
+    "mg.failed": ("migrate-to stopped, nothing was written to the target: {detail}",
+                  "迁移中止，目标数据库未写入任何内容：{detail}"),
+    "mg.not_empty": ("The target already holds office records ({table}: {rows} rows): migrate-to copies into a "
+                     "database without records only. Nothing was written.",
+                     "目标数据库已有业务记录（{table}：{rows} 行）：只能迁移到没有记录的数据库。未写入任何内容。"),
+    "mg.mismatch": ("The copy differs from the file in: {tables}. Rolled back: nothing was written to the target.",
+                    "复制结果与原文件不一致：{tables}。已回滚，目标数据库未写入任何内容。"),
+    "mg.stray_table": ("The file holds a table no register declares, {table} ({rows} rows), which would not be "
+                       "copied. Nothing was written.",
+                       "原文件中有未在任何登记表中声明的数据表 {table}（{rows} 行），不会被复制。未写入任何内容。"),
+    "mg.columns": ("{table}: the file's columns differ from the target's ({detail}). Nothing was written.",
+                   "{table}：原文件与目标数据库的字段不一致（{detail}）。未写入任何内容。"),
+    "mg.source_not_file": ("migrate-to copies an office's SQLite file: give it with --from FILE (KEFU_DB names a "
+                           "PostgreSQL database). Nothing was written.",
+                           "migrate-to 复制的是 SQLite 数据库文件：请用 --from FILE 指定（KEFU_DB 指向的是 "
+                           "PostgreSQL 数据库）。未写入任何内容。"),
+    "mg.no_file": ("{path}: no such database file. Nothing was written.", "{path}：数据库文件不存在。未写入任何内容。"),
+    "mg.target_not_url": ("{target}: the target must be a PostgreSQL URL (postgresql://user:password@host/database). "
+                          "Nothing was written.",
+                          "{target}：目标须为 PostgreSQL 地址（postgresql://用户:密码@主机/数据库）。未写入任何内容。"),
+    "mg.interrupted": ("Interrupted: rolled back, nothing was written to the target. Run migrate-to again.",
+                       "已中断：已回滚，目标数据库未写入任何内容。请重新运行 migrate-to。"),
+    "mg.commit_unknown": ("The connection to {target} was lost while committing ({detail}): the target is either "
+                          "complete or untouched. Run migrate-to again: it refuses a complete target and copies into "
+                          "an untouched one.",
+                          "提交时与 {target} 的连接中断（{detail}）：目标数据库要么已完整迁移，要么未被改动。"
+                          "请重新运行 migrate-to：已完整的目标会被拒绝，未改动的目标会重新复制。"),
 }
 
 

@@ -5,6 +5,7 @@ in a second process, on the machine's other core, while this one writes (`ahead`
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib
 import os
 import pickle
@@ -32,15 +33,34 @@ def only_one(path: Path | str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def only_one_of(store, name: str):
+    """only_one for a store's job: a lock file beside the SQLite file; on PostgreSQL, whose app processes may run
+    on several machines and have no file of the database, a session advisory lock of the job's name, held by the
+    thread's connection (and so given back when it closes, also when the process is killed)."""
+    if not store.url:
+        with only_one(f"{store.path}.{name}.lock") as mine:
+            yield mine
+        return
+    key = int.from_bytes(hashlib.sha256(f"kefu job {name}".encode()).digest()[:8], "big", signed=True)
+    conn = store.conn
+    mine = conn.native("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+    try:
+        yield mine
+    finally:
+        if mine and not conn.raw.closed:       # a closed connection has given the lock back already
+            conn.native("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 def every(name: str, store, job, every_seconds: float) -> threading.Thread:
     """Start a daemon thread calling job(store) now and every `every_seconds`; store.close() after each call
     gives back the thread's connection. Several app processes on one file (make serve) each start the
-    thread; a lock file beside the database lets one of them run the job at a time, and the jobs do
+    thread; a lock (only_one_of) lets one of them run the job at a time, and the jobs do
     nothing when the day's run is done, so the day's backup and retention run once."""
     def run() -> None:
         while True:
             try:
-                with only_one(f"{store.path}.{name}.lock") as mine:
+                with only_one_of(store, name) as mine:
                     if mine:
                         job(store)
             except Exception as exc:                      # a locked file, a full disk: try again later

@@ -27,8 +27,8 @@ def download_now(store: Store, lang: str) -> None:
     st.caption(t("bk.last", lang, at=last[:16].replace("T", " ")) if last else t("bk.never", lang))
     st.download_button(t("bk.download", lang), icon=":material/download:", type="primary",
                        data=lambda: backup.backup_bytes(store), on_click="ignore", key="bk_download",
-                       file_name=f"kefu-{datetime.now(store.settings.tz):%Y%m%d-%H%M%S}.db",
-                       mime="application/vnd.sqlite3")
+                       file_name=f"kefu-{datetime.now(store.settings.tz):%Y%m%d-%H%M%S}{backup.suffix(store)}",
+                       mime="application/octet-stream" if store.url else "application/vnd.sqlite3")
 
 
 def kept(store: Store, lang: str) -> None:
@@ -46,7 +46,8 @@ def kept(store: Store, lang: str) -> None:
 
 
 def restore_from_file(store: Store, lang: str) -> None:
-    upload = st.file_uploader(t("bk.restore_file", lang), type=["db", "sqlite", "sqlite3"], key="bk_upload",
+    upload = st.file_uploader(t("bk.restore_file", lang), type=["dump"] if store.url else ["db", "sqlite", "sqlite3"],
+                              key="bk_upload",
                               help=t("bk.restore_help", lang))
     if upload is None:
         return
@@ -77,9 +78,12 @@ def restore_from_file(store: Store, lang: str) -> None:
 
 @contextmanager
 def _saved(store: Store, upload):
-    """The uploaded file, saved inside the database's folder for as long as it is needed, then removed."""
-    folder = Path(tempfile.mkdtemp(prefix="restore-", dir=store.path.parent))
-    candidate = folder / "candidate.db"
+    """The uploaded file, saved inside the database's folder (on PostgreSQL: the backup folder) for as long as it
+    is needed, then removed."""
+    home = store.path.parent if store.path else backup.folder_of(store)
+    home.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="restore-", dir=home))
+    candidate = folder / f"candidate{backup.suffix(store)}"
     try:
         candidate.write_bytes(upload.getvalue())
         yield candidate
