@@ -148,7 +148,7 @@ def migrate_to(source: Store, target_url: str, *, progress: Callable[[str, int],
     if not pg.is_url(target_url):
         raise MigrateRefused("mg.target_not_url", target=target_url)
     target = Store(target_url, source.sheets, source.settings)
-    outcome = Outcome(target=pg._safe(target_url))
+    outcome = Outcome(target=pg.masked(target_url, target_url))
     files = source.conn
     conn = target.conn
     committing = False
