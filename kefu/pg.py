@@ -334,5 +334,31 @@ def search_clauses(sheet_name: str, columns: list[str], terms: list[str], *, cjk
     return clauses
 
 
+# the knowledge base's suggestions (Store.best_matches): FTS5's bm25 over the same short grams
+def best_matches(conn: Connection, sheet_name: str, pieces: list[str], first, limit: int) -> list[int]:
+    """The live records whose short grams hold any of the pieces, ranked as SQLite's bm25() ranks them over its
+    grams index (k1 = 1.2, b = 0.75: each piece's rarity among the records, how often the record holds it,
+    the record's length against the average), first=(column, value) holders before the others."""
+    grams, table = _ident(f"{sheet_name}_grams"), _ident(sheet_name)
+    before = f"(k.{_ident(first[0])} IS DISTINCT FROM %s), " if first else ""
+    rows = conn.raw.execute(
+        f"WITH hit AS (SELECT g.id, string_to_array(g.grams, ' ') AS tokens FROM {grams} g "
+        f"WHERE ' ' || g.grams || ' ' LIKE ANY (%s)), "
+        f"freq AS (SELECT h.id, t.token AS piece, count(*) AS f, cardinality(h.tokens) AS dl "
+        f"FROM hit h, unnest(h.tokens) AS t(token) WHERE t.token = ANY (%s) GROUP BY h.id, t.token, h.tokens), "
+        f"df AS (SELECT piece, count(*) AS n FROM freq GROUP BY piece), "
+        f"docs AS (SELECT count(*) AS n, avg(cardinality(string_to_array(grams, ' '))) AS avgdl FROM {grams}) "
+        f"SELECT k.id FROM freq JOIN df USING (piece) CROSS JOIN docs JOIN {table} k ON k.id = freq.id "
+        f"WHERE k.deleted_at IS NULL GROUP BY k.id ORDER BY {before}"
+        f"sum(greatest(ln((docs.n - df.n + 0.5) / (df.n + 0.5)), 1e-6) * freq.f * 2.2 "
+        f"/ (freq.f + 1.2 * (0.25 + 0.75 * freq.dl / docs.avgdl))) DESC, k.id LIMIT %s",
+        [[f"% {_escaped(p)} %" for p in pieces], list(pieces), *([first[1]] if first else []), limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'

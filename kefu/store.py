@@ -1352,6 +1352,26 @@ class Store:
                                 [pattern] * len(searched)))
         return clauses
 
+    def best_matches(self, sheet_name: str, pieces: list[str], *, first: tuple[str, object] | None = None,
+                     limit: int = 5) -> list[int]:
+        """The live records whose short grams (kefu.pinyin short_grams: Chinese characters and pairs, Latin words)
+        hold any of `pieces`, best first by BM25 (rarer pieces, and more of them, in a shorter text first);
+        first=(column, value): the records holding that value before the others. Ids only: the caller reads
+        the records through query(), which checks who may see them."""
+        sheet = self.sheet(sheet_name)
+        if not pieces or not self._fts_columns(sheet):
+            return []
+        if self.url:
+            return pg.best_matches(self.conn, sheet.name, pieces, first, limit)
+        grams, table = quote_ident(f"{sheet.name}_grams"), quote_ident(sheet.name)
+        match = " OR ".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+        before = f"(k.{quote_ident(first[0])} IS NOT ?), " if first else ""
+        rows = self.conn.execute(
+            f"SELECT k.id FROM {grams} g JOIN {table} k ON k.id = g.rowid WHERE {grams} MATCH ? "
+            f"AND +k.deleted_at IS NULL ORDER BY {before}bm25({grams}), k.id LIMIT ?",
+            [match, *([first[1]] if first else []), limit]).fetchall()
+        return [r[0] for r in rows]
+
     def _order(self, sheet: Sheet, sort: str | None) -> str:
         """ORDER BY for a sort key ('-name' descends); empty values last, ties by id. Written so an
         index on the column can serve it (descending already puts NULL last in SQLite)."""
