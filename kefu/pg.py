@@ -362,3 +362,38 @@ def _escaped(text: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# -- the administrator's database health (kefu/admin.py): what PostgreSQL answers in place of SQLite's file ----
+def health(conn: Connection, url: str, tables: list[str]) -> dict:
+    """The server's version, the database's size, each table's size with its indexes and TOAST, and the old row
+    versions VACUUM has still to free (the statistics collector's count: approximate, as PostgreSQL keeps it)."""
+    version = conn.raw.execute("SHOW server_version").fetchone()[0].split()[0]
+    size = conn.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    sizes = dict(conn.raw.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'r' "
+        "AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY (%s)", (tables,)).fetchall())
+    dead = conn.raw.execute("SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables "
+                            "WHERE schemaname = current_schema()").fetchone()[0]
+    return {"version": version, "size": size, "tables": sizes, "dead_rows": int(dead), "location": _safe(url)}
+
+
+def index_problems(conn: Connection) -> list[str]:
+    """PostgreSQL's check in place of SQLite's quick_check: each index of the schema valid and ready (one whose
+    build failed or was cut off is not), and, where the amcheck extension is installed, each B-tree index's
+    pages consistent (bt_index_check). [] when sound."""
+    problems = [f"index {name} is not valid: REINDEX INDEX {_ident(name)}" for (name,) in conn.raw.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready AND i.indislive) "
+        "ORDER BY c.relname").fetchall()]
+    if conn.raw.execute("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").fetchone() and conn.raw.execute(
+            "SELECT has_function_privilege('bt_index_check(regclass)', 'EXECUTE')").fetchone()[0]:
+        for (name,) in conn.raw.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND a.amname = 'btree' AND i.indisvalid "
+                "ORDER BY c.relname").fetchall():
+            try:
+                conn.raw.execute("SELECT bt_index_check(%s::regclass)", (_ident(name),))
+            except psycopg.Error as exc:
+                problems.append(f"index {name}: {str(exc).strip()}")
+    return problems
