@@ -1071,15 +1071,24 @@ class Store:
         its text in older segments until they merge; after personal data was emptied, this leaves no copy
         of it there (and, with secure_delete, the freed pages are zeroed)."""
         sheet = self.sheet(sheet_name)
-        if not self._fts_columns(sheet):
-            return
         if self.url:            # PostgreSQL: VACUUM frees the dead row versions that held the old values
-            for name in (sheet.name, f"{sheet.name}_grams"):
-                self.conn.native(f"VACUUM {quote_ident(name)}")
+            self.free_old_versions([sheet.name, *([f"{sheet.name}_grams"] if self._fts_columns(sheet) else [])])
+            return
+        if not self._fts_columns(sheet):
             return
         with self.secure_delete(), self.transaction() as conn:
             for name in (f"{sheet.name}_fts", f"{sheet.name}_grams"):
                 conn.execute(f"INSERT INTO {quote_ident(name)}({quote_ident(name)}) VALUES ('optimize')")
+
+    def free_old_versions(self, tables) -> None:
+        """PostgreSQL keeps a changed row's old version, old values and all, until VACUUM frees it: after personal
+        data was emptied, free those of these tables (their TOAST and index entries too: INDEX_CLEANUP ON, which
+        VACUUM skips by itself when few rows changed) now rather than whenever autovacuum comes. A version an
+        open transaction still reads stays until it ends. VACUUM frees the space; it does not zero it (SQLite's
+        secure_delete does). SQLite: nothing to do."""
+        if self.url:
+            for name in tables:
+                self.conn.native(f"VACUUM (INDEX_CLEANUP ON) {quote_ident(name)}")
 
     def truncate_log(self) -> bool:
         """Checkpoint the write-ahead log and cut it to nothing, so that no old page (a value since emptied)
