@@ -325,7 +325,7 @@ class Health:
 
     @property
     def postgres(self) -> bool:
-        return self.journal_mode is None
+        return self.engine.startswith("PostgreSQL")
 
 
 SYSTEM_HEALTH_TABLES = ("kefu_users", "kefu_sessions", "kefu_audit", "kefu_access_log", "kefu_grants")
