@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from kefu import auth
+from kefu import auth, pg
 from kefu.errors import NotFound
 from kefu.exporting import Formatter
 from kefu.fields import mask
@@ -310,43 +310,62 @@ def view_matrix(actor, lang: str) -> list[dict]:
 # -- the database's health -----------------------------------------------------------------------------
 @dataclass
 class Health:
-    path: Path
-    file_bytes: int
-    wal_bytes: int
-    free_bytes: int                     # pages inside the file that a VACUUM would give back
-    sqlite_version: str
-    journal_mode: str
-    registers: list[dict]               # {"sheet", "label", "live", "deleted"}
-    system: list[dict]                  # {"table", "label", "rows"}
+    location: str                       # the SQLite file, or the PostgreSQL database's URL without its password
+    engine: str                         # "SQLite 3.40.1", "PostgreSQL 15.18"
+    size_bytes: int                     # the file, or the whole database (pg_database_size)
+    wal_bytes: int | None               # SQLite's -wal file; None on PostgreSQL, whose log is the server's own
+    free_bytes: int | None              # SQLite: free pages inside the file that a VACUUM would give back
+    dead_rows: int | None               # PostgreSQL: old row versions (VACUUM) not yet freed, approximately
+    journal_mode: str | None            # SQLite's ("wal"); None on PostgreSQL
+    registers: list[dict]               # {"sheet", "label", "live", "deleted", "indexes", "bytes"}
+    system: list[dict]                  # {"table", "label", "rows", "indexes", "bytes"}; bytes: PostgreSQL only
     newest_audit: str | None
     last_backup: object = None          # kefu.backup.last_backup's answer; None when that module is absent
     has_backup_module: bool = False
 
+    @property
+    def postgres(self) -> bool:
+        return self.engine.startswith("PostgreSQL")
+
+
+SYSTEM_HEALTH_TABLES = ("kefu_users", "kefu_sessions", "kefu_audit", "kefu_access_log", "kefu_grants")
+
 
 def health(store, actor, lang: str) -> Health:
-    """Sizes and counts that are quick to read, even on a large file (counts on indexes)."""
+    """Sizes and counts that are quick to read, even on a large database (counts on indexes): of SQLite's file,
+    its log and free pages; of a PostgreSQL database, its size, each table's size and the old row versions
+    waiting for VACUUM. Both: records per register, rows and indexes per table, the newest audit entry."""
     auth.require_view(actor, "health")
     conn = store.conn
-    wal = Path(f"{store.path}-wal")
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     registers = []
     for name, sheet in store.sheets.items():
         table = quote_ident(name)
         total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         deleted = conn.execute(f"SELECT count(*) FROM {table} WHERE deleted_at IS NOT NULL").fetchone()[0]
-        registers.append({"sheet": name, "label": sheet.label_in(lang), "live": total - deleted, "deleted": deleted})
+        registers.append({"sheet": name, "label": sheet.label_in(lang), "live": total - deleted, "deleted": deleted,
+                          "indexes": len(store.index_names(name))})
     system = [{"table": name, "label": t(f"adm.table.{name}", lang),
-               "rows": conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]}
-              for name in ("kefu_users", "kefu_sessions", "kefu_audit", "kefu_access_log", "kefu_grants")]
+               "rows": conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0],
+               "indexes": len(store.index_names(name))} for name in SYSTEM_HEALTH_TABLES]
     available, backup = last_backup(store)
+    common = dict(registers=registers, system=system, last_backup=backup, has_backup_module=available,
+                  newest_audit=conn.execute("SELECT max(at) FROM kefu_audit").fetchone()[0])
+    if store.url:
+        server = pg.health(conn, store.url, [*store.sheets, *SYSTEM_HEALTH_TABLES])
+        for row in registers:
+            row["bytes"] = server["tables"].get(row["sheet"], 0)
+        for row in system:
+            row["bytes"] = server["tables"].get(row["table"], 0)
+        return Health(location=server["location"], engine=f"PostgreSQL {server['version']}", size_bytes=server["size"],
+                      wal_bytes=None, free_bytes=None, dead_rows=server["dead_rows"], journal_mode=None, **common)
+    for row in (*registers, *system):
+        row["bytes"] = None
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     return Health(
-        path=store.path, file_bytes=_size(store.path), wal_bytes=_size(wal),
-        free_bytes=conn.execute("PRAGMA freelist_count").fetchone()[0] * page_size,
-        sqlite_version=conn.execute("SELECT sqlite_version()").fetchone()[0],
-        journal_mode=conn.execute("PRAGMA journal_mode").fetchone()[0],
-        registers=registers, system=system,
-        newest_audit=conn.execute("SELECT max(at) FROM kefu_audit").fetchone()[0],
-        last_backup=backup, has_backup_module=available)
+        location=str(store.path), engine="SQLite " + conn.execute("SELECT sqlite_version()").fetchone()[0],
+        size_bytes=_size(store.path), wal_bytes=_size(Path(f"{store.path}-wal")),
+        free_bytes=conn.execute("PRAGMA freelist_count").fetchone()[0] * page_size, dead_rows=None,
+        journal_mode=conn.execute("PRAGMA journal_mode").fetchone()[0], **common)
 
 
 def file_size(size: int) -> str:
@@ -367,9 +386,12 @@ def _size(path: Path) -> int:
 
 
 def check_integrity(store, actor) -> list[str]:
-    """SQLite's quick check of every page and index (minutes on a very large file): [] when sound,
-    else the problems it names."""
+    """SQLite's quick check of every page and index (minutes on a very large file); on PostgreSQL, every index
+    valid and ready and, with the amcheck extension, each B-tree index's pages (kefu.pg.index_problems). []
+    when sound, else the problems found."""
     auth.require_view(actor, "health")
+    if store.url:
+        return pg.index_problems(store.conn)
     try:
         found = [row[0] for row in store.conn.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:         # too damaged to be checked at all ("malformed")

@@ -1395,6 +1395,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "adm.integrity_ok": ("The file is sound (checked {at}).", "数据库文件完好（检查于 {at}）。"),
     "adm.integrity_bad": ("The check found problems (checked {at}). Stop using the file and restore the last backup:",
                           "检查发现问题（检查于 {at}）。请停止使用此文件，并恢复最近的备份："),
+    # database health on PostgreSQL: what it answers in place of SQLite's file
+    "adm.db_size": ("Database size", "数据库大小"),
+    "adm.db_line": ("{location} · {engine}", "{location} · {engine}"),
+    "adm.not_applicable": ("not applicable", "不适用"),
+    "adm.wal_pg": ("PostgreSQL keeps its write-ahead log on the server, outside this database.",
+                   "PostgreSQL 的预写日志由数据库服务器自行管理，不在本数据库中。"),
+    "adm.dead_rows": ("Old row versions", "旧行版本"),
+    "adm.dead_rows_help": ("Row versions left by changes and deletions that VACUUM (autovacuum) has still to free; "
+                           "PostgreSQL's own count, approximate.",
+                           "修改和删除后留下、尚待 VACUUM（自动清理）回收的旧行版本；PostgreSQL 自身的统计，为近似值。"),
+    "adm.indexes": ("Indexes", "索引数"),
+    "adm.table_size": ("Size (with indexes)", "大小（含索引）"),
+    "adm.integrity_help_pg": ("Checks that every index of the database is valid and usable (and, where the amcheck "
+                              "extension is installed, each B-tree index's pages).",
+                              "检查数据库的每个索引是否有效可用（如已安装 amcheck 扩展，还会检查每个 B-tree 索引的页面）。"),
+    "adm.integrity_button_pg": ("Check the indexes", "检查索引"),
+    "adm.integrity_ok_pg": ("Every index is sound (checked {at}).", "所有索引完好（检查于 {at}）。"),
+    "adm.integrity_bad_pg": ("The check found problems (checked {at}). Have the database administrator rebuild "
+                             "the indexes named (REINDEX):",
+                             "检查发现问题（检查于 {at}）。请数据库管理员重建下列索引（REINDEX）："),
     # spreadsheet-style editing: keys ed.*
     "ed.toggle": ("Edit as table", "表格编辑"),
     "ed.toggle_help": ("Change the records of this page in the table, several at once; every change is checked and "

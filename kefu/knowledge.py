@@ -46,12 +46,7 @@ def suggest(store: Store, actor, text: str, *, category: str | None = None, limi
     terms = _terms(text)
     if not terms:
         return []
-    match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    rows = store.conn.execute(
-        "SELECT k.id FROM knowledge_grams g JOIN knowledge k ON k.id = g.rowid "
-        "WHERE knowledge_grams MATCH ? AND +k.deleted_at IS NULL "
-        "ORDER BY (k.category IS NOT ?), bm25(knowledge_grams) LIMIT ?", (match, category, limit)).fetchall()
-    ids = [r[0] for r in rows]
+    ids = store.best_matches(SHEET, terms, first=("category", category), limit=limit)
     if not ids:
         return []
     found = {r["id"]: r for r in store.query(SHEET, actor, Query(filters={"id": ids}, page_size=limit)).rows}

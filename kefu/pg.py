@@ -538,5 +538,66 @@ def search_clauses(sheet_name: str, columns: list[str], terms: list[str], *, cjk
     return clauses
 
 
+# the knowledge base's suggestions (Store.best_matches): FTS5's bm25 over the same short grams
+def best_matches(conn: Connection, sheet_name: str, pieces: list[str], first, limit: int) -> list[int]:
+    """The live records whose short grams hold any of the pieces, ranked as SQLite's bm25() ranks them over its
+    grams index (k1 = 1.2, b = 0.75: each piece's rarity among the records, how often the record holds it,
+    the record's length against the average), first=(column, value) holders before the others."""
+    grams, table = _ident(f"{sheet_name}_grams"), _ident(sheet_name)
+    before = f"(k.{_ident(first[0])} IS DISTINCT FROM %s), " if first else ""
+    rows = conn.raw.execute(
+        f"WITH hit AS (SELECT g.id, string_to_array(g.grams, ' ') AS tokens FROM {grams} g "
+        f"WHERE ' ' || g.grams || ' ' LIKE ANY (%s)), "
+        f"freq AS (SELECT h.id, t.token AS piece, count(*) AS f, cardinality(h.tokens) AS dl "
+        f"FROM hit h, unnest(h.tokens) AS t(token) WHERE t.token = ANY (%s) GROUP BY h.id, t.token, h.tokens), "
+        f"df AS (SELECT piece, count(*) AS n FROM freq GROUP BY piece), "
+        f"docs AS (SELECT count(*) AS n, avg(cardinality(string_to_array(grams, ' '))) AS avgdl FROM {grams}) "
+        f"SELECT k.id FROM freq JOIN df USING (piece) CROSS JOIN docs JOIN {table} k ON k.id = freq.id "
+        f"WHERE k.deleted_at IS NULL GROUP BY k.id ORDER BY {before}"
+        f"sum(greatest(ln((docs.n - df.n + 0.5) / (df.n + 0.5)), 1e-6) * freq.f * 2.2 "
+        f"/ (freq.f + 1.2 * (0.25 + 0.75 * freq.dl / docs.avgdl))) DESC, k.id LIMIT %s",
+        [[f"% {_escaped(p)} %" for p in pieces], list(pieces), *([first[1]] if first else []), limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# -- the administrator's database health (kefu/admin.py): what PostgreSQL answers in place of SQLite's file ----
+def health(conn: Connection, url: str, tables: list[str]) -> dict:
+    """The server's version, the database's size, each table's size with its indexes and TOAST, and the old row
+    versions VACUUM has still to free (the statistics collector's count: approximate, as PostgreSQL keeps it)."""
+    version = conn.raw.execute("SHOW server_version").fetchone()[0].split()[0]
+    size = conn.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    sizes = dict(conn.raw.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'r' "
+        "AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY (%s)", (tables,)).fetchall())
+    dead = conn.raw.execute("SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables "
+                            "WHERE schemaname = current_schema()").fetchone()[0]
+    return {"version": version, "size": size, "tables": sizes, "dead_rows": int(dead), "location": _safe(url)}
+
+
+def index_problems(conn: Connection) -> list[str]:
+    """PostgreSQL's check in place of SQLite's quick_check: each index of the schema valid and ready (one whose
+    build failed or was cut off is not), and, where the amcheck extension is installed, each B-tree index's
+    pages consistent (bt_index_check). [] when sound."""
+    problems = [f"index {name} is not valid: REINDEX INDEX {_ident(name)}" for (name,) in conn.raw.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready AND i.indislive) "
+        "ORDER BY c.relname").fetchall()]
+    if conn.raw.execute("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").fetchone() and conn.raw.execute(
+            "SELECT has_function_privilege('bt_index_check(regclass)', 'EXECUTE')").fetchone()[0]:
+        for (name,) in conn.raw.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND a.amname = 'btree' AND i.indisvalid "
+                "ORDER BY c.relname").fetchall():
+            try:
+                conn.raw.execute("SELECT bt_index_check(%s::regclass)", (_ident(name),))
+            except psycopg.Error as exc:
+                problems.append(f"index {name}: {str(exc).strip()}")
+    return problems

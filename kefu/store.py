@@ -1074,15 +1074,24 @@ class Store:
         its text in older segments until they merge; after personal data was emptied, this leaves no copy
         of it there (and, with secure_delete, the freed pages are zeroed)."""
         sheet = self.sheet(sheet_name)
-        if not self._fts_columns(sheet):
-            return
         if self.url:            # PostgreSQL: VACUUM frees the dead row versions that held the old values
-            for name in (sheet.name, f"{sheet.name}_grams"):
-                self.conn.native(f"VACUUM {quote_ident(name)}")
+            self.free_old_versions([sheet.name, *([f"{sheet.name}_grams"] if self._fts_columns(sheet) else [])])
+            return
+        if not self._fts_columns(sheet):
             return
         with self.secure_delete(), self.transaction() as conn:
             for name in (f"{sheet.name}_fts", f"{sheet.name}_grams"):
                 conn.execute(f"INSERT INTO {quote_ident(name)}({quote_ident(name)}) VALUES ('optimize')")
+
+    def free_old_versions(self, tables) -> None:
+        """PostgreSQL keeps a changed row's old version, old values and all, until VACUUM frees it: after personal
+        data was emptied, free those of these tables (their TOAST and index entries too: INDEX_CLEANUP ON, which
+        VACUUM skips by itself when few rows changed) now rather than whenever autovacuum comes. A version an
+        open transaction still reads stays until it ends. VACUUM frees the space; it does not zero it (SQLite's
+        secure_delete does). SQLite: nothing to do."""
+        if self.url:
+            for name in tables:
+                self.conn.native(f"VACUUM (INDEX_CLEANUP ON) {quote_ident(name)}")
 
     def truncate_log(self) -> bool:
         """Checkpoint the write-ahead log and cut it to nothing, so that no old page (a value since emptied)
@@ -1354,6 +1363,26 @@ class Store:
                 clauses.append(("(" + " OR ".join(f"{quote_ident(c)} LIKE ? ESCAPE '\\'" for c in searched) + ")",
                                 [pattern] * len(searched)))
         return clauses
+
+    def best_matches(self, sheet_name: str, pieces: list[str], *, first: tuple[str, object] | None = None,
+                     limit: int = 5) -> list[int]:
+        """The live records whose short grams (kefu.pinyin short_grams: Chinese characters and pairs, Latin words)
+        hold any of `pieces`, best first by BM25 (rarer pieces, and more of them, in a shorter text first);
+        first=(column, value): the records holding that value before the others. Ids only: the caller reads
+        the records through query(), which checks who may see them."""
+        sheet = self.sheet(sheet_name)
+        if not pieces or not self._fts_columns(sheet):
+            return []
+        if self.url:
+            return pg.best_matches(self.conn, sheet.name, pieces, first, limit)
+        grams, table = quote_ident(f"{sheet.name}_grams"), quote_ident(sheet.name)
+        match = " OR ".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+        before = f"(k.{quote_ident(first[0])} IS NOT ?), " if first else ""
+        rows = self.conn.execute(
+            f"SELECT k.id FROM {grams} g JOIN {table} k ON k.id = g.rowid WHERE {grams} MATCH ? "
+            f"AND +k.deleted_at IS NULL ORDER BY {before}bm25({grams}), k.id LIMIT ?",
+            [match, *([first[1]] if first else []), limit]).fetchall()
+        return [r[0] for r in rows]
 
     def _order(self, sheet: Sheet, sort: str | None) -> str:
         """ORDER BY for a sort key ('-name' descends); empty values last, ties by id. Written so an

@@ -1,5 +1,6 @@
 """Administration, engine side (kefu/admin.py): the audit log a page at a time on an index, one entry's
-before/after with labels and masked personal data, the permission matrix from the sheets, the file's health."""
+before/after with labels and masked personal data, the permission matrix from the sheets, the database's health
+(SQLite's file, or a PostgreSQL database)."""
 import sys
 import types
 
@@ -72,6 +73,7 @@ FILTERS = [admin.AuditFilter(), admin.AuditFilter(sheet="tickets"), admin.AuditF
            admin.AuditFilter(sheet="tickets", username="demo-staff", action="update", period=(None, "2026-06-30"))]
 
 
+@pytest.mark.sqlite
 @pytest.mark.parametrize("wanted", FILTERS, ids=lambda f: ",".join(k for k, v in vars(f).items() if v) or "none")
 def test_every_audit_query_reads_an_index_never_the_table(store, wanted):
     count_sql, page_sql, params = admin.audit_queries(wanted)
@@ -181,7 +183,18 @@ def test_health_counts_records_sizes_and_the_newest_entry(store, make_user):
     system = {r["table"]: r["rows"] for r in facts.system}
     assert system["kefu_users"] == 1 and system["kefu_sessions"] == 1
     assert system["kefu_audit"] == store.conn.execute("SELECT count(*) FROM kefu_audit").fetchone()[0]
-    assert facts.file_bytes > 0 and facts.wal_bytes > 0 and facts.journal_mode == "wal"
+    assert all(r["indexes"] >= 1 for r in facts.registers) and visitors["indexes"] >= 3     # id, live, phone...
+    assert next(r for r in facts.system if r["table"] == "kefu_audit")["indexes"] >= 5       # one per audit filter
+    assert facts.size_bytes > 0
+    if store.url:                            # the server's database: its size and each table's, no file or log
+        assert facts.engine.startswith("PostgreSQL ") and facts.location == store.url
+        assert (facts.wal_bytes, facts.free_bytes, facts.journal_mode) == (None, None, None)
+        assert isinstance(facts.dead_rows, int) and facts.dead_rows >= 0
+        assert all(r["bytes"] > 0 for r in [*facts.registers, *facts.system])
+        assert facts.size_bytes > sum(r["bytes"] for r in [*facts.registers, *facts.system])
+    else:
+        assert facts.engine.startswith("SQLite ") and facts.location == str(store.path)
+        assert facts.wal_bytes > 0 and facts.journal_mode == "wal" and facts.dead_rows is None
     assert facts.newest_audit == store.conn.execute("SELECT at FROM kefu_audit ORDER BY at DESC LIMIT 1").fetchone()[0]
     assert kept
 
@@ -192,10 +205,20 @@ def test_file_sizes_read_as_a_person_reads_them(size, shown):
     assert admin.file_size(size) == shown
 
 
-def test_the_integrity_check_passes_a_sound_file_and_names_a_damaged_one(store, make_user):
+def test_the_integrity_check_passes_a_sound_database_and_names_a_damaged_one(store, make_user):
     make_user("staff")
     store.insert_many("visitors", [visitor(store, f"访客{n}" * 5) for n in range(500)], auth.SYSTEM)
     assert admin.check_integrity(store, ADMIN) == []
+    if store.url:
+        store.conn.native("CREATE EXTENSION IF NOT EXISTS amcheck")      # then each B-tree index's pages too
+        assert admin.check_integrity(store, ADMIN) == []
+        # a unique index built concurrently over duplicates fails and is left behind, invalid (PostgreSQL's way)
+        import psycopg
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            store.conn.native("CREATE UNIQUE INDEX CONCURRENTLY visitors_one_organisation ON visitors (organisation)")
+        problems = admin.check_integrity(store, ADMIN)
+        assert len(problems) == 1 and "visitors_one_organisation" in problems[0] and "REINDEX" in problems[0]
+        return
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     root = store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'idx_visitors__live'").fetchone()[0]
     page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
@@ -234,3 +257,28 @@ def test_the_audit_log_lists_saved_register_designs_and_office_rules_by_name(sto
     assert changes["名称"] == "kpi" and changes["生效日期"] == "2026-12-04"
     designed = admin.audit_page(store, ADMIN, admin.AuditFilter(action="sheet_saved"), "en").rows
     assert [(r["sheet_label"], r["action_label"]) for r in designed] == [("Register designs", "saved a register's design")]
+
+
+def test_the_health_screen_shows_what_the_store_answers(store, make_user, monkeypatch):
+    """The administrator's screen (AppTest) on either store: SQLite's file, its log and free pages; PostgreSQL's
+    database size, its old row versions, the log said not to apply; both check on request."""
+    from apptest import login, open_page, submit, texts
+    make_user("admin", "root")
+    add_visitor(store, "甲甲")
+    monkeypatch.setenv("KEFU_DB", str(store.location))
+    at = open_page(login("root", PASSWORD), "health")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    registers = at.dataframe[0].value
+    assert registers[registers["登记簿"] == "来访登记"].iloc[0]["有效记录"] == 1
+    assert "索引数" in registers.columns
+    if store.url:
+        assert {"数据库大小", "预写日志（-wal）", "旧行版本"} <= set(metrics) and metrics["预写日志（-wal）"] == "不适用"
+        assert "大小（含索引）" in registers.columns and "PostgreSQL" in texts(at)
+        at = submit(at, "检查索引")
+        assert "所有索引完好" in texts(at)
+    else:
+        assert {"数据库文件", "预写日志（-wal）", "可回收空间"} <= set(metrics)
+        assert "大小（含索引）" not in registers.columns
+        at = submit(at, "检查数据库文件")
+        assert "数据库文件完好" in texts(at)

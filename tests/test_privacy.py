@@ -48,8 +48,35 @@ def audit_text(store, sheet, row_id) -> str:
 
 
 def file_bytes(store) -> bytes:
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(path.read_bytes() for path in store.path.parent.glob(store.path.name + "*"))
+    """What the store keeps on disk. SQLite: the file, its free pages and its log. PostgreSQL (pageinspect): every
+    row version on the pages of every table and TOAST table, live or dead, and every B-tree index entry. (VACUUM
+    frees an old version's space without zeroing it, and the server's own log is not the database's: those stay
+    PostgreSQL's, as the README says.)"""
+    if store.path:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return b"".join(path.read_bytes() for path in store.path.parent.glob(store.path.name + "*"))
+    import psycopg
+    conn = store.conn
+    conn.native("CREATE EXTENSION IF NOT EXISTS pageinspect")
+    relations = conn.native(
+        "SELECT c.oid::regclass::text, c.relkind, a.amname, pg_relation_size(c.oid) / current_setting('block_size')::int "
+        "FROM pg_class c LEFT JOIN pg_am a ON a.oid = c.relam WHERE c.relkind IN ('r', 't', 'i') "
+        "AND c.relnamespace IN (current_schema()::regnamespace, 'pg_toast'::regnamespace)").fetchall()
+    assert any(name == "visitors" for name, *_ in relations)
+    found = []
+    for name, kind, method, blocks in relations:
+        if kind in ("r", "t"):
+            for block in range(blocks):
+                found += [r[0] for r in conn.native("SELECT t_data FROM heap_page_items(get_raw_page(%s, %s::int)) "
+                                                    "WHERE t_data IS NOT NULL", (name, block)).fetchall()]
+        elif method == "btree":
+            for block in range(1, blocks):                # block 0: the index's meta page
+                try:
+                    found += [bytes.fromhex(r[0].replace(" ", "")) for r in conn.native(
+                        "SELECT data FROM bt_page_items(%s, %s::int) WHERE data IS NOT NULL", (name, block)).fetchall()]
+                except psycopg.Error:                     # a page the index has deleted: no entries
+                    pass
+    return b"\n".join(found)
 
 
 def test_a_visit_loses_its_id_number_and_phone_after_the_period_and_not_before(store, people):
@@ -99,9 +126,8 @@ def test_no_copy_is_left_in_the_audit_the_search_or_the_file(store, people):
     for term in ("13812340000", "0000", "1381", "1101051949"):
         assert store.query("visitors", manager, Query(search=term)).total == 0, term
     assert store.query("visitors", manager, Query(search="林晓燕")).total == 1     # the name is still found
-    if store.path:                            # the SQLite file itself, its free pages and its log
-        raw = file_bytes(store)
-        assert ID_NUMBER.encode() not in raw and PHONE.encode() not in raw and b"13812340000" not in raw
+    raw = file_bytes(store)                   # SQLite's file and log; every row version PostgreSQL keeps
+    assert ID_NUMBER.encode() not in raw and PHONE.encode() not in raw and b"13812340000" not in raw
     history = store.history("visitors", old, manager)
     assert history[-1]["action"] == "anonymise" and history[-1]["after"] == {"phone": None, "id_number": None}
     entry_id = store.conn.execute("SELECT max(id) FROM kefu_audit WHERE sheet = 'visitors'").fetchone()[0]
@@ -229,9 +255,8 @@ def test_erasure_empties_the_persons_fields_everywhere_audited_without_values(st
     summaries = store.conn.execute("SELECT username, row_id, before, after FROM kefu_audit WHERE sheet = 'kefu_privacy' "
                                    "AND action = 'person_erase' ORDER BY id").fetchall()
     assert summaries[0] == ("admin1", None, None, json.dumps({"sheets": ["customers", "visitors"], "records": 2}))
-    if store.path:                            # the SQLite file itself, its free pages and its log
-        raw = file_bytes(store)
-        assert PHONE.encode() not in raw and ID_NUMBER.encode() not in raw
+    raw = file_bytes(store)                   # SQLite's file and log; every row version PostgreSQL keeps
+    assert PHONE.encode() not in raw and ID_NUMBER.encode() not in raw
     with pytest.raises(privacy.PrivacyRefused) as refused:
         privacy.erase(store, administrator, PHONE)
     assert refused.value.message("zh") == "没有找到与此身份证号、联系电话、电子邮箱或姓名相符的记录。"
