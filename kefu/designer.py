@@ -439,7 +439,7 @@ def apply(store, actor, text: str, *, name: str | None = None, base_text: str | 
 
 def _shadow(store, sheets: dict, conn):
     """The store over the candidate registers, on the caller's connection (so inside its transaction)."""
-    shadow = type(store)(store.path, sheets, store.settings)
+    shadow = type(store)(store.location, sheets, store.settings)
     shadow._local.conn = conn
     return shadow
 

@@ -372,6 +372,11 @@ class Store:
         """Where the records are: the SQLite file, or the PostgreSQL database's URL."""
         return self.url or self.path
 
+    @property
+    def shown_location(self) -> str:
+        """The location as a message or a screen may show it: a URL's password as ***."""
+        return pg.masked(self.url, self.url) if self.url else str(self.path)
+
     def index_names(self, table: str | None = None) -> set[str]:
         """The indexes of a table (or of every table)."""
         if self.url:
