@@ -579,7 +579,7 @@ def health(conn: Connection, url: str, tables: list[str]) -> dict:
         "AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY (%s)", (tables,)).fetchall())
     dead = conn.raw.execute("SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables "
                             "WHERE schemaname = current_schema()").fetchone()[0]
-    return {"version": version, "size": size, "tables": sizes, "dead_rows": int(dead), "location": _safe(url)}
+    return {"version": version, "size": size, "tables": sizes, "dead_rows": int(dead), "location": masked(url, url)}
 
 
 def index_problems(conn: Connection) -> list[str]:
