@@ -141,7 +141,7 @@ def test_the_messages_at_start_are_in_chinese_too(server):
 def without_trgm(server):
     """A database without pg_trgm and a role `clerk` who may make tables in it but not create extensions (no
     CREATE on the database): the only thing missing is the extension."""
-    url = new_database(server, "no_trgm")
+    new_database(server, "no_trgm")
     with admin(server) as conn:
         conn.execute("DROP ROLE IF EXISTS clerk")
         conn.execute(f"CREATE ROLE clerk LOGIN PASSWORD '{CLERK_SECRET}'")
