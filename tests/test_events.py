@@ -141,7 +141,7 @@ def _sign_up_in_another_process(db_path, actor, event_id, member_id, barrier, re
 
 
 def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store, staff):
-    """Eight processes, each with its own connection to the same file, sign up eight members for the
+    """Eight processes, each with its own connection to the same database, sign up eight members for the
     last two seats at the same moment: exactly two get a seat, six wait, in distinct places."""
     members = make_members(store, 10, staff)
     event = make_event(store, 4)
@@ -151,7 +151,7 @@ def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(len(racers)), spawn.Queue()
     processes = [spawn.Process(target=_sign_up_in_another_process,
-                               args=(str(store.path), staff, event, m, barrier, results)) for m in racers]
+                               args=(str(store.location), staff, event, m, barrier, results)) for m in racers]
     for process in processes:
         process.start()
     outcome = dict(results.get(timeout=180) for _ in racers)
