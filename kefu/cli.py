@@ -35,9 +35,9 @@ def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
     return store
 
 
-def _rules_in_force(sheets, settings) -> None:
+def _rules_in_force(db, sheets, settings) -> None:
     import sqlite3
-    store = Store(config.db_path(), sheets, settings)
+    store = Store(db, sheets, settings)
     try:
         for name in bring_in_force(store):
             print(f"rules: {name}.toml now holds the version in force today", file=sys.stderr)
@@ -59,9 +59,9 @@ def cmd_check(args) -> int:
     except config.ConfigError as exc:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
-    db = config.db_path()
-    if sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there
-        _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
+    db = args.db or config.db_path()
+    if sheets and settings and not args.rules and (pg.is_url(db) or Path(db).exists()):   # a URL, or a file there
+        _rules_in_force(db, sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems
     if sheets and settings:
