@@ -110,14 +110,14 @@ def cmd_init(args) -> int:
     store = open_store(args.db)
     if args.demo:
         if not store.is_empty():
-            print(f"{store.path}: already has users; demo data not added")
+            print(f"{store.shown_location}: already has users; demo data not added")
             return 0
         counts = seed_demo(store)
-        print(f"{store.path}: demo office created: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        print(f"{store.shown_location}: demo office created: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         print("demo accounts (password " + DEMO_PASSWORD + "): " + ", ".join(a[0] for a in DEMO_ACCOUNTS))
     else:
-        print(f"{store.path}: ready" + (" (no users yet: open the app to create the administrator)"
-                                        if store.is_empty() else ""))
+        print(f"{store.shown_location}: ready" + (" (no users yet: open the app to create the administrator)"
+                                                  if store.is_empty() else ""))
     return 0
 
 
@@ -125,7 +125,7 @@ def cmd_seed(args) -> int:
     from seed.demo import scale
     store = open_store(args.db)
     counts = scale(store, args.scale)
-    print(f"{store.path}: added " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"{store.shown_location}: added " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
 

@@ -186,6 +186,11 @@ def _safe(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
+def shown(url: str) -> str:
+    """A database URL as the command line and the screens may show it: without its password."""
+    return _safe(url)
+
+
 # -- SQLite SQL to PostgreSQL --------------------------------------------------------------------------
 _NUMBERED = re.compile(r"\?(\d+)")
 _MARKED = re.compile(r"\x00p(\d+)\x00")

@@ -369,6 +369,11 @@ class Store:
         """Where the records are: the SQLite file, or the PostgreSQL database's URL."""
         return self.url or self.path
 
+    @property
+    def shown_location(self) -> str:
+        """Where the records are, as a message or a screen names it: the file, or the URL without its password."""
+        return pg.shown(self.url) if self.url else str(self.path)
+
     def index_names(self, table: str | None = None) -> set[str]:
         """The indexes of a table (or of every table)."""
         if self.url:

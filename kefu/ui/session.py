@@ -123,7 +123,7 @@ def setup_screen(store) -> None:
     with middle:
         st.title(t("app.setup_title", lang))
         st.write(t("app.setup_intro", lang))
-        st.caption(str(store.path))
+        st.caption(store.shown_location)
         with st.form("setup"):
             username = st.text_input(t("app.username", lang), value="admin")
             display_name = st.text_input(t("app.display_name", lang))
