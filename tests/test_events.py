@@ -166,7 +166,7 @@ def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store
 
 # -------------------------------------------------------------------------------- demo data
 
-def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, staff, tmp_path):
+def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, staff, database):
     import random
 
     from faker import Faker
@@ -190,7 +190,7 @@ def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, sta
     manager = auth.get_user(store, auth.create_user(store, "mgr", "经理", "manager", None, auth.SYSTEM))
     assert "price" in [a.question for a in surveys.alerts(store, manager, today=now.date())]
 
-    again = Store(tmp_path / "again.db", store.sheets, store.settings)
+    again = Store(database("again"), store.sheets, store.settings)           # a second one of the same kind
     again.migrate()
     keeper = auth.get_user(again, auth.create_user(again, "keeper", "Keeper", "staff", None, auth.SYSTEM))
     make_members(again, 60, keeper)
