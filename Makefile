@@ -34,14 +34,15 @@ test: $(VENV)/.installed-dev
 
 # The engine's tests again on PostgreSQL (apt-get install postgresql): tests/pgcluster.py starts a throwaway
 # cluster on a free local port and removes it afterwards. The files that run on both stores so far:
-PG_TESTS ?= tests/test_admin.py tests/test_auth.py tests/test_backup_pg.py tests/test_club.py \
-	tests/test_customers.py tests/test_designer.py tests/test_editing.py tests/test_exporting.py \
-	tests/test_fields.py tests/test_handoff.py tests/test_importing.py tests/test_incentives.py \
-	tests/test_knowledge.py tests/test_kpi.py tests/test_kpi_tables.py tests/test_migrate_to.py \
-	tests/test_pg_faults.py tests/test_privacy.py tests/test_reports.py tests/test_roster.py tests/test_sheets.py \
-	tests/test_sla.py tests/test_sla_shifts.py tests/test_store.py tests/test_superior.py tests/test_text.py \
-	tests/test_tickets.py tests/test_traffic_report.py tests/test_versions.py tests/test_visitors.py \
-	tests/test_workflow.py
+PG_TESTS ?= tests/test_admin.py tests/test_auth.py tests/test_backup_pg.py tests/test_browser_pg.py \
+	tests/test_club.py tests/test_customers.py tests/test_designer.py tests/test_editing.py tests/test_events.py \
+	tests/test_exporting.py tests/test_fields.py tests/test_handoff.py tests/test_importing.py \
+	tests/test_incentives.py tests/test_kiosk.py tests/test_knowledge.py tests/test_kpi.py tests/test_kpi_tables.py \
+	tests/test_migrate_to.py tests/test_pg_faults.py tests/test_privacy.py tests/test_reports.py \
+	tests/test_roster.py tests/test_rules_editor.py tests/test_sheets.py tests/test_sla.py tests/test_sla_shifts.py \
+	tests/test_store.py tests/test_superior.py tests/test_survey_reports.py tests/test_surveys.py \
+	tests/test_text.py tests/test_tickets.py tests/test_traffic_report.py tests/test_versions.py \
+	tests/test_visitors.py tests/test_workflow.py
 test-pg: $(VENV)/.installed-dev
 	$(PY) tests/pgcluster.py $(PY) -m pytest -n 2 --dist worksteal $(PG_TESTS)
 

@@ -35,9 +35,9 @@ def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
     return store
 
 
-def _rules_in_force(sheets, settings) -> None:
+def _rules_in_force(db, sheets, settings) -> None:
     import sqlite3
-    store = Store(config.db_path(), sheets, settings)
+    store = Store(db, sheets, settings)
     try:
         for name in bring_in_force(store):
             print(f"rules: {name}.toml now holds the version in force today", file=sys.stderr)
@@ -59,12 +59,12 @@ def cmd_check(args) -> int:
     except config.ConfigError as exc:
         problems.append(str(exc))
     directory = Path(args.rules) if args.rules else rules_folder()
-    db = config.db_path()
-    unusable = pg.database_problem(db) if isinstance(db, str) else None     # a PostgreSQL URL: reached, pg_trgm, may make tables
+    db = args.db or config.db_path()
+    unusable = pg.database_problem(db) if pg.is_url(db) else None     # a PostgreSQL URL: reached, pg_trgm, may make tables
     if unusable is not None:
         problems.append(unusable.message("en"))
-    elif sheets and settings and not args.rules and (isinstance(db, str) or db.exists()):   # a URL, or a file there
-        _rules_in_force(sheets, settings)         # a version whose day has come is what the file holds
+    elif sheets and settings and not args.rules and (pg.is_url(db) or Path(db).exists()):   # a URL, or a file there
+        _rules_in_force(db, sheets, settings)         # a version whose day has come is what the file holds
     rule_files, rule_problems = check_rules(directory, sheets, settings)
     problems += rule_problems
     if sheets and settings:

@@ -483,6 +483,9 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return exp.Cast(this=day, to=exp.DataType.build("TEXT"))
     if isinstance(node, exp.Sum) and isinstance(node.this, (exp.Predicate, exp.Connector, exp.Not)):
         return exp.Sum(this=exp.Cast(this=node.this, to=exp.DataType.build("INT")))
+    if isinstance(node, exp.Ordered) and isinstance(node.parent, exp.OnConflict):
+        # ON CONFLICT(key): sqlglot reads the key as an ordering and would write NULLS FIRST, refused there
+        return node.this
     if isinstance(node, exp.Collate) and node.expression.name.upper() == "NOCASE":
         node.set("expression", exp.column("nocase", quoted=True))
     return node

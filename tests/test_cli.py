@@ -58,6 +58,22 @@ def test_export_to_an_xlsx_file_writes_a_workbook(demo_db, tmp_path):
     assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")        # any other name: CSV, as before
 
 
+def test_init_names_the_database_it_made_ready(database):
+    """A file or a PostgreSQL URL (KEFU_TEST_PG): the message names it, the URL without a password in it."""
+    db = database("office", template=False)
+    result = kefu("init", db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().startswith(f"{db}: ready (no users yet")
+
+
+def test_store_names_a_database_url_without_its_password():
+    from kefu import config
+    from kefu.sheets import load_sheets
+    from kefu.store import Store
+    store = Store("postgresql://kefu:s3cret@db.example/office", load_sheets(), config.load())
+    assert store.shown_location == "postgresql://kefu:***@db.example/office"
+
+
 def test_user_add_and_bad_input(tmp_path):
     db = tmp_path / "office.db"
     assert kefu("init", db=db).returncode == 0

@@ -141,7 +141,7 @@ def _sign_up_in_another_process(db_path, actor, event_id, member_id, barrier, re
 
 
 def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store, staff):
-    """Eight processes, each with its own connection to the same file, sign up eight members for the
+    """Eight processes, each with its own connection to the same database, sign up eight members for the
     last two seats at the same moment: exactly two get a seat, six wait, in distinct places."""
     members = make_members(store, 10, staff)
     event = make_event(store, 4)
@@ -151,7 +151,7 @@ def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(len(racers)), spawn.Queue()
     processes = [spawn.Process(target=_sign_up_in_another_process,
-                               args=(str(store.path), staff, event, m, barrier, results)) for m in racers]
+                               args=(str(store.location), staff, event, m, barrier, results)) for m in racers]
     for process in processes:
         process.start()
     outcome = dict(results.get(timeout=180) for _ in racers)
@@ -166,7 +166,7 @@ def test_concurrent_sign_ups_from_several_processes_never_exceed_the_seats(store
 
 # -------------------------------------------------------------------------------- demo data
 
-def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, staff, tmp_path):
+def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, staff, database):
     import random
 
     from faker import Faker
@@ -190,7 +190,7 @@ def test_demo_events_and_surveys_are_deterministic_and_keep_the_rules(store, sta
     manager = auth.get_user(store, auth.create_user(store, "mgr", "经理", "manager", None, auth.SYSTEM))
     assert "price" in [a.question for a in surveys.alerts(store, manager, today=now.date())]
 
-    again = Store(tmp_path / "again.db", store.sheets, store.settings)
+    again = Store(database("again"), store.sheets, store.settings)           # a second one of the same kind
     again.migrate()
     keeper = auth.get_user(again, auth.create_user(again, "keeper", "Keeper", "staff", None, auth.SYSTEM))
     make_members(again, 60, keeper)

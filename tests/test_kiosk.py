@@ -86,7 +86,7 @@ def test_a_kiosk_answer_is_anonymous_and_channel_kiosk(store, make_user):
 def office(store, make_user, monkeypatch):
     """An office with users (so the login applies) and a kiosk token; the app uses its file."""
     make_user("manager")
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
     return auth.create_kiosk_token(store, auth.SYSTEM)
 
 
@@ -152,8 +152,8 @@ def test_disabled_kiosk_falls_back_to_the_login(store, office):
 
 def test_the_admin_makes_and_turns_off_the_kiosk_from_the_command_line(store, capsys):
     from kefu import cli
-    assert cli.main(["--db", str(store.path), "kiosk-token"]) == 0
+    assert cli.main(["--db", str(store.location), "kiosk-token"]) == 0
     token = capsys.readouterr().out.split("kiosk=")[1].split()[0]
     assert auth.kiosk_identity(store, token) == KIOSK
-    assert cli.main(["--db", str(store.path), "kiosk-token", "--off"]) == 0
+    assert cli.main(["--db", str(store.location), "kiosk-token", "--off"]) == 0
     assert auth.kiosk_identity(store, token) is None

@@ -84,7 +84,7 @@ def test_an_unknown_role_in_the_workflow_is_refused_by_the_command_line(store, r
     edited.write_text((rules_dir / "workflow.toml").read_text(encoding="utf-8")
                       .replace('to = "approved"\nroles = ["gm"]', 'to = "approved"\nroles = ["boss"]'), encoding="utf-8")
     before = (rules_dir / "workflow.toml").read_bytes()
-    code = cli.main(["--db", str(store.path), "rules", "apply", str(edited), "--lang", "zh"])
+    code = cli.main(["--db", str(store.location), "rules", "apply", str(edited), "--lang", "zh"])
     message = capsys.readouterr().err
     assert code == 2
     import tomllib
@@ -289,11 +289,11 @@ def test_a_save_from_tomorrow_changes_nothing_today_and_takes_effect_tomorrow(st
         (2, tomorrow.isoformat())]
     assert "claim_yuan = 10000" in rule_files.text_on(store, "sla", today)
     assert "claim_yuan = 5000" in rule_files.text_on(store, "sla", tomorrow)
-    assert cli.main(["--db", str(store.path), "check"]) == 0             # what the file holds is what is checked
+    assert cli.main(["--db", str(store.location), "check"]) == 0             # what the file holds is what is checked
 
     later = time.time() + 86400                                          # a day later by the clock
     monkeypatch.setattr(time, "time", lambda: later)
-    assert cli.main(["--db", str(store.path), "rules", "history", "sla"]) == 0     # the day's first command
+    assert cli.main(["--db", str(store.location), "rules", "history", "sla"]) == 0     # the day's first command
     assert "claim_yuan = 5000" in (rules_dir / "sla.toml").read_text(encoding="utf-8")
     assert store.get("tickets", tickets.intake(store, staff, CLAIM), auth.SYSTEM)["escalated"] == 1
     assert "reopen" in [s.name for s in workflow.load_workflow().available("closed", "staff")]
@@ -301,6 +301,17 @@ def test_a_save_from_tomorrow_changes_nothing_today_and_takes_effect_tomorrow(st
     written = store.conn.execute("SELECT after FROM kefu_audit WHERE action = 'rules_in_force' ORDER BY id").fetchall()
     assert [json.loads(a)["name"] for (a,) in written] == ["sla", "workflow"]
     assert rule_files.bring_in_force(store) == []                          # once
+
+
+def test_check_brings_in_force_the_rules_of_the_database_it_is_given(store, manager, rules_dir, monkeypatch):
+    """`--db X check` on the day a saved version takes effect: the file then holds X's version, whatever $KEFU_DB is."""
+    office_rules.save_figures(store, manager, "sla", {"escalation.claim_yuan": "5000"},
+                              effective_from=rule_files.today(store) + timedelta(days=1))
+    later = time.time() + 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert cli.main(["--db", str(store.location), "check"]) == 0
+    assert "claim_yuan = 5000" in (rules_dir / "sla.toml").read_text(encoding="utf-8")
+    assert office_rules.pending(store, manager, "sla") == []
 
 
 def test_a_save_from_today_is_made_in_a_version_waiting_for_a_later_day_too(store, manager, rules_dir):
@@ -377,7 +388,7 @@ def test_the_command_line_applies_lists_and_restores(store, rules_dir, tmp_path,
     edited = tmp_path / "club_surveys.toml"
     edited.write_text((rules_dir / "club_surveys.toml").read_text("utf-8").replace("threshold = 3.5", "threshold = 3.8"),
                       encoding="utf-8")
-    db = ["--db", str(store.path)]
+    db = ["--db", str(store.location)]
     assert cli.main([*db, "rules", "apply", str(edited), "--dry-run", "--lang", "en"]) == 0
     assert "threshold (Threshold (average 1-5)): 3.5 -> 3.8" in capsys.readouterr().out
     assert kept(store, "club_surveys") == []

@@ -239,7 +239,7 @@ def reports_screen(user, state: dict | None = None) -> AppTest:
 
 
 def test_the_screen_drafts_approves_and_prints(office, people, monkeypatch):
-    monkeypatch.setenv("KEFU_DB", str(office.path))
+    monkeypatch.setenv("KEFU_DB", str(office.location))
     author, gm = people["supervisor"], people["gm"]
     at = reports_screen(author)
     assert not at.exception and "No analysis report you may see yet." in texts(at)
@@ -267,7 +267,7 @@ def test_the_screen_drafts_approves_and_prints(office, people, monkeypatch):
 
 
 def test_the_manager_is_reminded_on_the_home_screen(store, make_user, monkeypatch):
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
 
     def script():
         from views import home
@@ -289,7 +289,7 @@ def test_the_manager_is_reminded_on_the_home_screen(store, make_user, monkeypatc
 
 @pytest.mark.parametrize("role", ["staff", "finance", "admin"])
 def test_the_screen_forced_open_by_other_roles_shows_nothing(store, make_user, monkeypatch, role):
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
     at = reports_screen(make_user(role))
     assert not at.exception
     assert [w.value for w in at.warning] == ["This screen is not available to your role."] and not at.title

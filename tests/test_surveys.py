@@ -133,7 +133,7 @@ def home_as(user) -> AppTest:
 
 @pytest.mark.parametrize("price, shown", [(3, True), (4, False)])
 def test_home_asks_the_manager_for_a_corrective_action(store, make_user, monkeypatch, price, shown):
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
     manager = make_user("manager")
     for n in range(10):                                               # rules/club_surveys.toml: 10 answers, 3.5
         answer(store, days_ago(store, n), 4, price if n % 2 else 4, 4)  # price averages 3.5 or 4.0
@@ -168,7 +168,7 @@ def results_as(user, choice: str | None = None) -> AppTest:
 
 
 def test_results_screen_shows_averages_charts_and_comments(store, make_user, monkeypatch):
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
     answer(store, days_ago(store, 1), 5, 2, 4, "配件价格 *偏高* [链接](http://x)")
     answer(store, days_ago(store, 2), 3, 3, 4)
     answer(store, days_ago(store, 100), 1, 1, 1, "旧的意见")
@@ -186,7 +186,7 @@ def test_results_screen_shows_averages_charts_and_comments(store, make_user, mon
 
 @pytest.mark.parametrize("role", ["staff", "finance", "admin"])
 def test_results_screen_forced_open_by_other_roles_shows_nothing(store, make_user, monkeypatch, role):
-    monkeypatch.setenv("KEFU_DB", str(store.path))
+    monkeypatch.setenv("KEFU_DB", str(store.location))
     at = results_as(make_user(role))
     assert not at.exception
     assert [w.value for w in at.warning] == ["This screen is not available to your role."]
