@@ -51,11 +51,12 @@ def free_port() -> int:
 class Server:
     """`streamlit run serve.py` (the app and its cookie routes) on 127.0.0.1 with its own database file."""
 
-    def __init__(self, db: Path, env: dict | None = None):
+    def __init__(self, db: Path | str, env: dict | None = None, log: Path | None = None):
+        """db: a SQLite file (its log beside it) or a PostgreSQL URL (its log at `log`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "KEFU_DB": str(db), **(env or {})}     # env: e.g. KEFU_RULES, a rules folder of its own
-        self.log = open(db.with_suffix(".log"), "w")
+        self.log = open(log or Path(db).with_suffix(".log"), "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
