@@ -39,7 +39,7 @@ PG_TESTS ?= tests/test_admin.py tests/test_auth.py tests/test_backup_pg.py tests
 	tests/test_exporting.py tests/test_fields.py tests/test_handoff.py tests/test_importing.py \
 	tests/test_incentives.py tests/test_kiosk.py tests/test_knowledge.py tests/test_kpi.py tests/test_kpi_tables.py \
 	tests/test_migrate_to.py tests/test_pg_faults.py tests/test_privacy.py tests/test_reports.py \
-	tests/test_roster.py tests/test_rules_editor.py tests/test_sheets.py tests/test_sla.py tests/test_sla_shifts.py \
+	tests/test_roster.py tests/test_rules_editor.py tests/test_seed_pg.py tests/test_sheets.py tests/test_sla.py tests/test_sla_shifts.py \
 	tests/test_store.py tests/test_superior.py tests/test_survey_reports.py tests/test_surveys.py \
 	tests/test_text.py tests/test_tickets.py tests/test_traffic_report.py tests/test_versions.py \
 	tests/test_visitors.py tests/test_workflow.py

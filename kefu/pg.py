@@ -19,6 +19,7 @@ import getpass
 import itertools
 import os
 import re
+from datetime import date, datetime
 from functools import lru_cache
 
 import psycopg
@@ -43,6 +44,11 @@ SUPPORT_DDL = (
     "CREATE OR REPLACE FUNCTION kefu_glob(value text, pattern text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$ "
     "SELECT value ~ ('^' || replace(replace(regexp_replace(pattern, '([.+^$(){}|\\\\])', '\\\\\\1', 'g'), "
     "'*', '.*'), '?', '.') || '$') $f$",
+    # SQLite's json_set(doc, '$.key', value) on a JSON text (the demo's back-dated audit entries): one per value type,
+    # so a parameter of no declared type (a str) is text and a number stays a number in the document
+    *(f"CREATE OR REPLACE FUNCTION kefu_json_set(doc text, path text, value {kind}) RETURNS text LANGUAGE sql "
+      "IMMUTABLE AS $f$ SELECT jsonb_set(doc::jsonb, ARRAY[substr(path, 3)], to_jsonb(value))::text $f$"
+      for kind in ("text", "bigint", "double precision")),
 )
 
 
@@ -274,10 +280,22 @@ class Connection:
         return f"{text} ON CONFLICT ({target}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
 
 
+def _param(value):
+    """A parameter as SQLite's driver stores it: True as 1 (flags are INTEGER columns), a date or a time as its
+    ISO text (the engine keeps days and times as text), the rest as it is."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _params(params):
     if isinstance(params, dict):
         return params
-    return [int(p) if isinstance(p, bool) else p for p in params]     # True as 1: flags are INTEGER columns
+    return [_param(p) for p in params]
 
 
 # -- connection handling: a wrong URL, a server out of reach, a database without pg_trgm -------------------
@@ -459,6 +477,13 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             days = int(re.fullmatch(r"\s*([+-]?\d+) days?\s*", args[1].name).group(1))
             moved = exp.Add(this=exp.Cast(this=args[0], to=exp.DataType.build("DATE")), expression=exp.Literal.number(days))
             return exp.func("TO_CHAR", moved, exp.Literal.string("YYYY-MM-DD"))
+    if isinstance(node, exp.JSONSet):                          # json_set(doc, '$.a', x, '$.b', y): one key at a time
+        doc, pairs = node.this, node.expressions
+        for path, value in zip(pairs[::2], pairs[1::2]):
+            if not (path.is_string and re.fullmatch(r"\$\.\w+", path.name)):
+                raise ValueError(f"json_set path {path.sql()} is not of the form '$.key'")
+            doc = exp.Anonymous(this="kefu_json_set", expressions=[doc, path, value])
+        return doc
     if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
         node.set("alias", exp.TableAlias(this=exp.to_identifier("kefu_from")))      # PostgreSQL names each one
         return node

@@ -16,19 +16,25 @@ from seed.demo import DEMO_ACCOUNTS, scale, seed_demo
 
 def snapshot(path):
     with sqlite3.connect(path) as conn:
-        return (conn.execute("SELECT username, display_name, role FROM kefu_users ORDER BY id").fetchall(),
-                conn.execute("SELECT visitor_name, organisation, phone, purpose FROM visitors ORDER BY id").fetchall(),
-                conn.execute("SELECT duty_date, staff, shift FROM roster ORDER BY id").fetchall(),
-                conn.execute("SELECT ticket_no, kind, category, caller_name, subject, state, assignee, satisfaction, "
-                             "created_at, resolution_due FROM tickets ORDER BY id").fetchall(),
-                conn.execute("SELECT ticket, step, created_by, created_at FROM ticket_events ORDER BY id").fetchall(),
-                conn.execute("SELECT question, ticket FROM knowledge ORDER BY id").fetchall(),
-                conn.execute("SELECT week, ticket, result FROM spot_checks ORDER BY id").fetchall(),
-                conn.execute("SELECT staff, ticket, reason FROM rewards_penalties ORDER BY id").fetchall(),
-                conn.execute("SELECT staff, done_on, project_type, project FROM service_points ORDER BY id").fetchall(),
-                conn.execute("SELECT staff, happened_on, description FROM safety_incidents ORDER BY id").fetchall(),
-                conn.execute("SELECT staff, sold_on, customer, margin, amount, paid_on FROM parts_sales ORDER BY id")
-                .fetchall())
+        return snapshot_of(conn)
+
+
+def snapshot_of(conn):
+    """What the demo office holds, in order: users, visits, roster, tickets and steps, and the rest (a sqlite3
+    connection, or a PostgreSQL store's)."""
+    return (conn.execute("SELECT username, display_name, role FROM kefu_users ORDER BY id").fetchall(),
+            conn.execute("SELECT visitor_name, organisation, phone, purpose FROM visitors ORDER BY id").fetchall(),
+            conn.execute("SELECT duty_date, staff, shift FROM roster ORDER BY id").fetchall(),
+            conn.execute("SELECT ticket_no, kind, category, caller_name, subject, state, assignee, satisfaction, "
+                         "created_at, resolution_due FROM tickets ORDER BY id").fetchall(),
+            conn.execute("SELECT ticket, step, created_by, created_at FROM ticket_events ORDER BY id").fetchall(),
+            conn.execute("SELECT question, ticket FROM knowledge ORDER BY id").fetchall(),
+            conn.execute("SELECT week, ticket, result FROM spot_checks ORDER BY id").fetchall(),
+            conn.execute("SELECT staff, ticket, reason FROM rewards_penalties ORDER BY id").fetchall(),
+            conn.execute("SELECT staff, done_on, project_type, project FROM service_points ORDER BY id").fetchall(),
+            conn.execute("SELECT staff, happened_on, description FROM safety_incidents ORDER BY id").fetchall(),
+            conn.execute("SELECT staff, sold_on, customer, margin, amount, paid_on FROM parts_sales ORDER BY id")
+            .fetchall())
 
 
 def demo_now(path) -> datetime:
