@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,32 @@ def own_folder_server(demo_file: Path, base: Path, folder: str, variable: str) -
     running.db = db
     setattr(running, folder, own)
     return running
+
+
+@contextmanager
+def launched_chromium():
+    """Debian's Chromium, headless, driven by Playwright, for the length of the block."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def fill_in_a_complaint(page, base: str, subject: str) -> None:
+    """On the ticket screen, a 400 call's complaint about repair quality from 周女士 (13912345678) about `subject`,
+    filled in and not yet logged."""
+    page.goto(f"{base}/tickets")
+    settle(page)
+    for label, option in (("渠道", "400 来电"), ("类型", "投诉"), ("分类", "维修质量")):
+        page.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=option, exact=True).click()
+        settle(page)
+    page.get_by_label("来电号码").fill("13912345678")
+    page.get_by_label("来电人").fill("周女士")
+    page.get_by_label("事由").fill(subject)
+    page.get_by_label("事由").press("Tab")
+    settle(page)
 
 
 def free_port() -> int:

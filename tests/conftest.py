@@ -215,9 +215,6 @@ def server(demo_file, tmp_path_factory):
 @pytest.fixture(scope="module")
 def chromium(server):
     """Debian's Chromium, headless, driven by Playwright."""
-    from browser import CHROMIUM, CHROMIUM_ARGS
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    from browser import launched_chromium
+    with launched_chromium() as browser:
         yield browser
-        browser.close()

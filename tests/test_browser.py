@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from browser import log_in, settle, shoot, wait_for_session_cookie
+from browser import fill_in_a_complaint, log_in, settle, shoot, wait_for_session_cookie
 from conftest import book_today
 
 pytestmark = pytest.mark.browser
@@ -241,17 +241,7 @@ def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
         log_in(people[username], server.url, username)
     staff, supervisor, gm = people["demo-staff"], people["demo-supervisor"], people["demo-gm"]
 
-    staff.goto(f"{server.url}/tickets")
-    settle(staff)
-    for label, option in (("渠道", "400 来电"), ("类型", "投诉"), ("分类", "维修质量")):
-        staff.get_by_role("combobox", name=label).click()
-        staff.get_by_role("option", name=option, exact=True).click()
-        settle(staff)
-    staff.get_by_label("来电号码").fill("13912345678")
-    staff.get_by_label("来电人").fill("周女士")
-    staff.get_by_label("事由").fill("空调维修后仍然漏水")
-    staff.get_by_label("事由").press("Tab")
-    settle(staff)
+    fill_in_a_complaint(staff, server.url, "空调维修后仍然漏水")
     shoot(staff, "ticket-intake")
     staff.get_by_role("button", name="登记工单").click()
     staff.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from browser import ROOT, Server, log_in, require_chromium, settle
+from browser import ROOT, Server, fill_in_a_complaint, launched_chromium, log_in, require_chromium, settle
 from conftest import PG
 from screens import DEMO, OPENS
 
@@ -37,12 +37,8 @@ def pg_server(demo_file, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(pg_server):
-    from browser import CHROMIUM, CHROMIUM_ARGS
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def drawn(page, base: str, path: str) -> tuple[str | None, int]:
@@ -76,17 +72,7 @@ def test_a_ticket_logged_on_the_screen_is_in_postgresql_with_its_audit_row(pg_se
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     page = context.new_page()
     log_in(page, pg_server.url, DEMO["staff"])
-    page.goto(f"{pg_server.url}/tickets")
-    settle(page)
-    for label, option in (("渠道", "400 来电"), ("类型", "投诉"), ("分类", "维修质量")):
-        page.get_by_role("combobox", name=label).click()
-        page.get_by_role("option", name=option, exact=True).click()
-        settle(page)
-    page.get_by_label("来电号码").fill("13912345678")
-    page.get_by_label("来电人").fill("周女士")
-    page.get_by_label("事由").fill("空调维修后仍然漏水，数据库是 PostgreSQL")
-    page.get_by_label("事由").press("Tab")
-    settle(page)
+    fill_in_a_complaint(page, pg_server.url, "空调维修后仍然漏水，数据库是 PostgreSQL")
     page.get_by_role("button", name="登记工单").click()
     page.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
     with psycopg.connect(pg_server.db) as conn:
