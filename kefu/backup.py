@@ -119,12 +119,12 @@ def backups(folder: Path | str) -> list[Backup]:
 
 
 def folder_of(store: Store) -> Path:
-    """Where the daily backups go: office.toml [backup] folder, beside the database file unless absolute (beside
-    office.toml for a PostgreSQL database)."""
+    """Where the daily backups go: office.toml [backup] folder, beside the database file unless absolute (for a
+    PostgreSQL database, in the data folder beside office.toml, where the embedded default keeps its file)."""
     folder = Path(store.settings.backup_folder)
     if folder.is_absolute():
         return folder
-    return (store.path.parent if store.path else config.config_path().resolve().parent) / folder
+    return (store.path.parent if store.path else config.config_path().resolve().parent / "data") / folder
 
 
 def keep_daily(store: Store, *, every_seconds: float = 3600) -> threading.Thread:

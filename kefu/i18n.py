@@ -1371,9 +1371,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "个人信息：可按需显示明文，并记入访问日志。"),
     # adm.*: database health
     "adm.health_title": ("Database health", "数据库状态"),
-    "adm.health_intro": ("The office's database file: its size, how many records each register holds, the newest "
-                         "audit entry, and a check of the file.",
-                         "本办公室的数据库文件：文件大小、各登记簿的记录数、最新的审计记录，以及文件完整性检查。"),
+    "adm.health_intro": ("The office's database: its size, how many records each register holds, the newest "
+                         "audit entry, and an integrity check.",
+                         "本办公室的数据库：大小、各登记簿的记录数、最新的审计记录，以及完整性检查。"),
     "adm.file_size": ("Database file", "数据库文件"),
     "adm.wal_size": ("Write-ahead log (-wal)", "预写日志（-wal）"),
     "adm.free_space": ("Free pages", "可回收空间"),

@@ -161,3 +161,11 @@ def test_backup_and_restore_from_the_command_line(office, make_user, tmp_path):
     assert count(office) == 2
     refused = run("restore", str(tmp_path / "missing.dump"))
     assert refused.returncode == 1 and "missing.dump" in refused.stderr
+
+
+def test_the_daily_backups_of_a_postgresql_database_go_into_the_ignored_data_folder(store):
+    """No database file to sit beside: a relative [backup] folder is taken in data/ beside office.toml, the folder
+    the embedded default keeps its file in (.gitignore has data/), never the project's own folder."""
+    from kefu import config
+    home = config.config_path().resolve().parent
+    assert backup.folder_of(store) == home / "data" / store.settings.backup_folder
