@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,15 @@ PASSWORD = "correct-horse-1"
 # What the receptionist asks an arriving visitor besides name, phone and purpose (003 接待制度: 询问清楚来访者的
 # 身份、性别、工作单位…; kefu/visitors.py arrival_asked): a visit written with its arrival needs these.
 ASKED = {"identity": "客户代表", "gender": "female", "organisation": "海棠湾酒店"}
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """AppTest runs app.py as `__main__` and leaves it there: a process a later test starts with multiprocessing's
+    spawn would then run app.py instead of the test's own function. Each test gets the runner's main module back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True, scope="session")
