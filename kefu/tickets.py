@@ -225,6 +225,8 @@ def backfill_hours(store: Store, sla: SlaRules | None = None) -> int:
     clock = WorkingClock(sla.calendar)
     filled = 0
     with store.transaction():
+        if store.conn.execute("SELECT 1 FROM kefu_meta WHERE key = 'backfill:ticket_hours'").fetchone():
+            return 0                                  # another process starting on the same database did it first
         rows = store.conn.execute(
             "SELECT id, created_at, responded_at, resolved_at FROM tickets WHERE "
             "(responded_at IS NOT NULL AND response_hours IS NULL) OR "
