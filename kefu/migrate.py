@@ -323,10 +323,4 @@ def _fill_grams(target: Store, conn: pg.Connection) -> None:
         columns = target._fts_columns(sheet)
         if not columns:
             continue
-        grams = quote_ident(f"{sheet.name}_grams")
-        conn.native(f"DELETE FROM {grams}")
-        rows = conn.native(f"SELECT id, {', '.join(quote_ident(c) for c in columns)} "
-                           f"FROM {quote_ident(sheet.name)}").fetchall()
-        with conn.raw.cursor() as cursor, cursor.copy(f"COPY {grams} (id, grams) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((row[0], short_grams(row[1:])))
+        pg.fill_grams(conn, sheet.name, columns, short_grams)

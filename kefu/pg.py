@@ -540,12 +540,20 @@ def sync_search(conn: Connection, sheet_name: str, columns: list[str], grams_of)
                              f"USING gin ({_ident(column)} gin_trgm_ops)")
         conn.raw.execute(f"CREATE TABLE {grams} (id BIGINT PRIMARY KEY, grams TEXT NOT NULL)")
         conn.raw.execute(f"CREATE INDEX {_ident(sheet_name + '_grams_trgm')} ON {grams} USING gin (grams gin_trgm_ops)")
-        rows = conn.raw.execute(f"SELECT id, {', '.join(_ident(c) for c in columns)} FROM {_ident(sheet_name)}").fetchall()
-        with conn.raw.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {grams} (id, grams) VALUES (%s, %s)", [(r[0], grams_of(r[1:])) for r in rows])
+        fill_grams(conn, sheet_name, columns, grams_of)
     conn.raw.execute("INSERT INTO kefu_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
                      "EXCLUDED.value", (key, wanted))
     return True
+
+
+def fill_grams(conn: Connection, sheet_name: str, columns: list[str], grams_of) -> None:
+    """`<sheet>_grams` made again from every row of the sheet (its searched columns through grams_of)."""
+    grams = _ident(f"{sheet_name}_grams")
+    conn.raw.execute(f"DELETE FROM {grams}")
+    rows = conn.raw.execute(f"SELECT id, {', '.join(_ident(c) for c in columns)} FROM {_ident(sheet_name)}").fetchall()
+    with conn.raw.cursor() as cursor, cursor.copy(f"COPY {grams} (id, grams) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((row[0], grams_of(row[1:])))
 
 
 def search_clauses(sheet_name: str, columns: list[str], terms: list[str], *, cjk) -> list[tuple[str, list]]:

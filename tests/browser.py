@@ -53,17 +53,18 @@ def launched_chromium():
         browser.close()
 
 
-def fill_in_a_complaint(page, base: str, subject: str) -> None:
-    """On the ticket screen, a 400 call's complaint about repair quality from 周女士 (13912345678) about `subject`,
+def fill_in_a_call(page, base: str, subject: str, *, kind: str = "投诉", category: str = "维修质量",
+                   phone: str = "13912345678", caller: str = "周女士") -> None:
+    """On the ticket screen, a 400 call (by default 周女士's complaint about repair quality) about `subject`,
     filled in and not yet logged."""
     page.goto(f"{base}/tickets")
     settle(page)
-    for label, option in (("渠道", "400 来电"), ("类型", "投诉"), ("分类", "维修质量")):
+    for label, option in (("渠道", "400 来电"), ("类型", kind), ("分类", category)):
         page.get_by_role("combobox", name=label).click()
         page.get_by_role("option", name=option, exact=True).click()
         settle(page)
-    page.get_by_label("来电号码").fill("13912345678")
-    page.get_by_label("来电人").fill("周女士")
+    page.get_by_label("来电号码").fill(phone)
+    page.get_by_label("来电人").fill(caller)
     page.get_by_label("事由").fill(subject)
     page.get_by_label("事由").press("Tab")
     settle(page)

@@ -98,6 +98,24 @@ def pg_template():
     return name
 
 
+def new_pg_database(made: list[str], template: str = "template0", prefix: str = "t") -> str:
+    """The URL of a new database on the test cluster (a copy of `template`), its name added to `made`."""
+    import psycopg
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    made.append(name)
+    return PG.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_databases(made: list[str]) -> None:
+    if made:
+        import psycopg
+        with psycopg.connect(PG, autocommit=True) as admin:
+            for name in made:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def database(tmp_path, pg_template):
     """database(name, template=True) -> a new SQLite file in tmp_path, or on PostgreSQL a new database (a copy
@@ -107,19 +125,10 @@ def database(tmp_path, pg_template):
     def make(name: str = "kefu", *, template: bool = True):
         if not PG:
             return tmp_path / f"{name}.db"
-        import psycopg
-        database = f"t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(PG, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{pg_template if template else "template0"}"')
-        made.append(database)
-        return PG.rsplit("/", 1)[0] + "/" + database
+        return new_pg_database(made, pg_template if template else "template0")
 
     yield make
-    if made:
-        import psycopg
-        with psycopg.connect(PG, autocommit=True) as admin:
-            for name in made:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_pg_databases(made)
 
 
 @pytest.fixture

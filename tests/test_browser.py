@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from browser import fill_in_a_complaint, log_in, settle, shoot, wait_for_session_cookie
+from browser import fill_in_a_call, log_in, settle, shoot, wait_for_session_cookie
 from conftest import book_today
 
 pytestmark = pytest.mark.browser
@@ -241,7 +241,7 @@ def test_a_complaint_from_call_to_follow_up_by_three_people(server, chromium):
         log_in(people[username], server.url, username)
     staff, supervisor, gm = people["demo-staff"], people["demo-supervisor"], people["demo-gm"]
 
-    fill_in_a_complaint(staff, server.url, "空调维修后仍然漏水")
+    fill_in_a_call(staff, server.url, "空调维修后仍然漏水")
     shoot(staff, "ticket-intake")
     staff.get_by_role("button", name="登记工单").click()
     staff.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
@@ -355,15 +355,8 @@ def test_a_ticket_saved_at_one_desk_appears_on_the_managers_dashboard_by_itself(
     shoot(manager, "dashboard")
     before = new_tickets_shown(manager)
 
-    staff.goto(f"{server.url}/tickets")
-    settle(staff)
-    for label, option in (("渠道", "400 来电"), ("类型", "咨询"), ("分类", "收费账单")):
-        staff.get_by_role("combobox", name=label).click()
-        staff.get_by_role("option", name=option, exact=True).click()
-        settle(staff)
-    staff.get_by_label("来电号码").fill("13812340000")
-    staff.get_by_label("来电人").fill("钱先生")
-    staff.get_by_label("事由").fill("询问本月账单明细")
+    fill_in_a_call(staff, server.url, "询问本月账单明细", kind="咨询", category="收费账单", phone="13812340000",
+                   caller="钱先生")
     staff.get_by_role("button", name="登记工单").click()
     staff.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
 

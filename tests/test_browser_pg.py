@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from browser import ROOT, Server, fill_in_a_complaint, launched_chromium, log_in, require_chromium, settle
-from conftest import PG
+from browser import ROOT, Server, fill_in_a_call, launched_chromium, log_in, require_chromium, settle
+from conftest import PG, drop_pg_databases, new_pg_database
 from screens import DEMO, OPENS
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not PG, reason="PostgreSQL only (make test-pg)")]
@@ -17,13 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not PG, reason="PostgreSQL
 
 @pytest.fixture(scope="module")
 def pg_server(demo_file, tmp_path_factory):
-    import psycopg
     require_chromium()
-    name = f"browser_{tmp_path_factory.getbasetemp().name.replace('-', '_')}"
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG.rsplit("/", 1)[0] + "/" + name
+    made = []
+    url = new_pg_database(made, prefix="browser")
     moved = subprocess.run([sys.executable, "-m", "kefu", "migrate-to", url, "--from", str(demo_file), "--lang", "en"],
                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert moved.returncode == 0, moved.stderr
@@ -31,8 +27,7 @@ def pg_server(demo_file, tmp_path_factory):
     running.db = url
     yield running
     running.stop()
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_pg_databases(made)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +67,7 @@ def test_a_ticket_logged_on_the_screen_is_in_postgresql_with_its_audit_row(pg_se
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     page = context.new_page()
     log_in(page, pg_server.url, DEMO["staff"])
-    fill_in_a_complaint(page, pg_server.url, "空调维修后仍然漏水，数据库是 PostgreSQL")
+    fill_in_a_call(page, pg_server.url, "空调维修后仍然漏水，数据库是 PostgreSQL")
     page.get_by_role("button", name="登记工单").click()
     page.get_by_text("请将工单号告知来电人").wait_for(timeout=20000)
     with psycopg.connect(pg_server.db) as conn:

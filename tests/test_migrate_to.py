@@ -9,12 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import ASKED, PG
+from conftest import ASKED, PG, drop_pg_databases, new_pg_database
 from kefu import auth, config, migrate, visitors
 from kefu.sheets import load_sheets
 from kefu.store import Query, Store
@@ -78,20 +77,9 @@ def office(demo_file, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def new_database():
     """new_database() -> the URL of a new, empty PostgreSQL database; all dropped after the module."""
-    import psycopg
     made = []
-
-    def make() -> str:
-        name = f"m_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(PG, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        made.append(name)
-        return PG.rsplit("/", 1)[0] + "/" + name
-
-    yield make
-    with psycopg.connect(PG, autocommit=True) as admin:
-        for name in made:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield lambda: new_pg_database(made, prefix="m")
+    drop_pg_databases(made)
 
 
 def move(office: Path, url: str, *extra) -> subprocess.CompletedProcess:
